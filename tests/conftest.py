@@ -19,3 +19,36 @@ def blobs():
     X = rng.random((600, 12), dtype=np.float32) * 0.5
     X[np.arange(600), y * 4] += 0.5
     return (X[:450], y[:450]), (X[450:], y[450:])
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Fake credentials and a region, so nothing can ever reach real AWS."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("MODEL_STORE", raising=False)
+
+
+@pytest.fixture
+def s3(aws_env):
+    """A moto S3 with an empty bucket 'btf-models'; yields the boto3 client."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="btf-models")
+        yield client
+
+
+def bucket_listing(client, bucket="btf-models"):
+    """{key: etag} for everything in the bucket."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}

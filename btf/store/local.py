@@ -1,0 +1,75 @@
+"""The folder model store: ``model-vN.npz`` files in one directory (the repo's ``models/`` by default).
+
+Publishing writes a temp file in the same folder, fsyncs it, then hard-links it to the final
+name: ``link`` fails if the name exists, so two publishers can never overwrite each other, and
+a reader never sees a half-written file. A publisher killed midway leaves at most a
+``.model-*.tmp`` file, which no reader lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from btf.store import MAX_PUBLISH_ATTEMPTS, Blob, StoreError, StoreUnavailable, VersionNotFound, key_for, parse_version
+
+
+class FolderStore:
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.uri = str(self.folder)
+
+    @staticmethod
+    def _etag(stat: os.stat_result) -> str:
+        return f"{stat.st_mtime_ns:x}-{stat.st_size:x}-{stat.st_ino:x}"
+
+    def versions(self) -> dict[int, str]:
+        if not self.folder.is_dir():
+            return {}  # nothing published yet; publish() creates the folder
+        found = {}
+        for entry in os.scandir(self.folder):
+            version = parse_version(entry.name)
+            if version is not None and entry.is_file():
+                found[version] = self._etag(entry.stat())
+        return found
+
+    def read(self, version: int, etag: str | None = None) -> Blob | None:
+        path = self.folder / key_for(version)
+        try:
+            with open(path, "rb") as f:
+                current = self._etag(os.fstat(f.fileno()))
+                if etag == current:
+                    return None
+                return Blob(version, f.read(), current)
+        except FileNotFoundError:
+            raise VersionNotFound(f"model version {version} not found in {self.folder}") from None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
+
+    def publish(self, data: bytes) -> int:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=self.folder)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write to model store {self.folder}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if hashlib.sha256(Path(tmp).read_bytes()).digest() != hashlib.sha256(data).digest():
+                raise StoreError(f"checksum mismatch writing {tmp}: the disk returned other bytes")
+            version = max(self.versions(), default=0) + 1
+            for _ in range(MAX_PUBLISH_ATTEMPTS):
+                try:
+                    os.link(tmp, self.folder / key_for(version))
+                    return version
+                except FileExistsError:
+                    version += 1  # another publisher took it; never overwrite
+            raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write to model store {self.folder}: {exc.strerror}") from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,143 @@
+"""The S3 model store: ``s3://bucket/prefix/model-vN.npz``, with boto3 imported only here.
+
+Publishing is a conditional PUT (``IfNoneMatch='*'``): S3 refuses with 412 if the key exists,
+so a racing trainer takes the next number instead of overwriting. Every upload carries its
+SHA-256, which S3 checks on receipt, and is read back to confirm it. Reads revalidate
+with ``IfNoneMatch=<etag>``, so an unchanged model is never downloaded twice. Every AWS
+failure becomes a StoreUnavailable or VersionNotFound that says what to fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from btf.store import MAX_PUBLISH_ATTEMPTS, Blob, StoreError, StoreUnavailable, VersionNotFound, key_for, parse_version
+
+_DENIED = {"AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
+_BUSY = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "503",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "InternalError",
+}
+_TAKEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+class S3Store:
+    def __init__(self, uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0, client=None) -> None:
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        if not bucket:
+            raise StoreError(f"model store {uri!r} names no bucket: use s3://bucket/prefix/")
+        self.bucket = bucket
+        self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        self.uri = f"s3://{bucket}/{self.prefix}"
+        config = Config(
+            connect_timeout=timeout,
+            read_timeout=timeout * 2,
+            retries={"max_attempts": 3, "mode": "standard"},
+        )
+        try:
+            self.client = client or boto3.client("s3", endpoint_url=endpoint_url, config=config)
+        except (BotoCoreError, ValueError) as exc:  # unknown profile, malformed endpoint URL, ...
+            raise StoreUnavailable(f"cannot set up S3 access for {self.uri}: {exc}") from None
+
+    def _explain(self, exc: Exception, key: str | None = None) -> StoreError:
+        where = f"s3://{self.bucket}/{key or self.prefix}"
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                return StoreUnavailable(f"bucket {self.bucket!r} does not exist (check the name and the region)")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return VersionNotFound(f"{where} not found")
+            if code in _DENIED:
+                return StoreUnavailable(f"access denied to {where} ({code}): check the credentials and IAM policy")
+            if code in _BUSY:
+                return StoreUnavailable(f"S3 is throttling or unavailable for {where} ({code}); try again shortly")
+            return StoreUnavailable(f"S3 error on {where}: {code} {exc.response.get('Error', {}).get('Message', '')}")
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            return StoreUnavailable(
+                "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
+        if isinstance(exc, (EndpointConnectionError, ConnectionError)):
+            return StoreUnavailable(f"cannot reach the S3 endpoint for {where}: {exc}")
+        return StoreUnavailable(f"S3 request for {where} failed: {exc}")
+
+    def versions(self) -> dict[int, str]:
+        found = {}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + "model-v"
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    version = parse_version(obj["Key"][len(self.prefix) :])
+                    if version is not None:
+                        found[version] = obj["ETag"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._explain(exc) from None
+        return found
+
+    def read(self, version: int, etag: str | None = None) -> Blob | None:
+        key = self.prefix + key_for(version)
+        kwargs = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        if etag:
+            kwargs["IfNoneMatch"] = etag
+        try:
+            response = self.client.get_object(**kwargs)
+            return Blob(version, response["Body"].read(), response["ETag"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("304", "NotModified"):
+                return None
+            raise self._explain(exc, key) from None
+        except BotoCoreError as exc:
+            raise self._explain(exc, key) from None
+
+    def publish(self, data: bytes) -> int:
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        version = max(self.versions(), default=0) + 1
+        for _ in range(MAX_PUBLISH_ATTEMPTS):
+            key = self.prefix + key_for(version)
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    IfNoneMatch="*",
+                    ChecksumSHA256=checksum,
+                    ContentType="application/octet-stream",
+                )
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code")) in _TAKEN:
+                    version += 1  # another publisher took it; never overwrite
+                    continue
+                raise self._explain(exc, key) from None
+            except BotoCoreError as exc:
+                raise self._explain(exc, key) from None
+            self._verify(key, data)
+            return version
+        raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
+
+    def _verify(self, key: str, data: bytes) -> None:
+        # S3 already rejected the PUT if the bytes it received did not match ChecksumSHA256;
+        # reading them back also proves what readers will get (and works where HEAD omits checksums).
+        try:
+            stored = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._explain(exc, key) from None
+        if hashlib.sha256(stored).digest() != hashlib.sha256(data).digest():
+            raise StoreError(f"s3://{self.bucket}/{key}: the stored bytes differ from the uploaded ones")

@@ -1,0 +1,217 @@
+"""Train a btf Graph, evaluate it on held-out data, write a report, and publish the next model-vN.npz.
+
+    python -m scripts.train --data ../shared/data/mnist [--store s3://bucket/models/] [--dry-run]
+
+The store defaults to $MODEL_STORE, else the repo's models/ folder. Every failure (bad data,
+no credentials, missing bucket, unreachable endpoint, Ctrl-C) prints one clear line and
+exits non-zero with nothing published and no report left behind. The store is checked
+before training, so an S3 mistake costs seconds, not a training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import btf
+from btf import data as btf_data
+from btf.store import open_store
+from scripts.report import confusion_matrix, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STORE = str(ROOT / "models")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--data",
+        default=os.environ.get("BTF_DATA"),
+        help="IDX folder, mnist.pkl.gz, mnist.npz, or 'mnist' to download (default $BTF_DATA)",
+    )
+    p.add_argument("--sizes", default="784,30,10", help="layer sizes (default 784,30,10)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cost", choices=("quadratic", "cross_entropy"), default="quadratic")
+    p.add_argument("--activation", choices=("sigmoid", "relu"), default="sigmoid")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 weight decay (default 0)")
+    p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
+    p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
+    p.add_argument("--limit", type=int, help="train on only the first N training images")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out for validation")
+    p.add_argument("--store", default=os.environ.get("MODEL_STORE") or DEFAULT_STORE)
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3"), help="moto, LocalStack, MinIO")
+    p.add_argument("--report-dir", help="where report folders go (default <store>/reports, or ./reports for S3)")
+    p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
+    return p.parse_args(argv)
+
+
+def fingerprint(source: Path) -> str:
+    """SHA-256 of a data file, or of a folder's files (names and bytes, sorted by name)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    for path in files:
+        if source.is_dir():
+            digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def load_splits(args: argparse.Namespace) -> tuple[dict[str, tuple], dict[str, Any]]:
+    if not args.data:
+        raise btf.DataError("no data: pass --data PATH (IDX folder, mnist.pkl.gz, mnist.npz) or --data mnist")
+    if args.data == "mnist":
+        from btf.download import download_mnist
+
+        source = download_mnist()
+    else:
+        source = Path(args.data).expanduser()
+    sets = btf_data.load(source)
+    train = sets["train"]
+    if args.limit:
+        train = (train[0][: args.limit], train[1][: args.limit])
+    if "val" in sets:
+        val = sets["val"]
+    else:
+        if not 0 < args.val_fraction < 1:
+            raise btf.DataError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+        share = 1 - args.val_fraction
+        train, val, _ = btf_data.split(*train, fractions=(share, args.val_fraction, 0.0), seed=args.seed)
+    splits = {"train": train, "val": val, "test": sets["test"]}
+    description = {
+        "source": str(source),
+        "sha256": fingerprint(source),
+        **{f"{name}_size": len(pair[1]) for name, pair in splits.items()},
+    }
+    return splits, description
+
+
+def git_commit() -> str | None:
+    try:
+        # Fixed argv, no shell; git from PATH is the user's own git.
+        argv = ["git", "rev-parse", "HEAD"]
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=5, check=True)  # noqa: S603
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def train(args: argparse.Namespace) -> int:
+    try:
+        sizes = tuple(int(s) for s in args.sizes.split(","))
+    except ValueError:
+        raise btf.ConfigError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
+    store = None if args.dry_run else open_store(args.store, endpoint_url=args.endpoint_url)
+    if store is not None:
+        existing = store.versions()  # fail now, not after training, if the store is unusable
+        print(f"store {store.uri}: {len(existing)} version(s), latest v{max(existing, default=0)}")
+    splits, data_description = load_splits(args)
+    net = btf.Graph(
+        sizes,
+        args.learning_rate,
+        args.batch_size,
+        activation=args.activation,
+        cost=args.cost,
+        l2=args.l2,
+        init=args.init,
+        seed=args.seed,
+    )
+    net.feed(splits["train"], splits["val"])
+    print(f"training {net} on {data_description['train_size']} images from {data_description['source']}")
+    augment = None
+    if args.augment:
+        from btf.augment import distort
+
+        augment = distort
+    start = time.perf_counter()
+    history = net.run(args.epochs, progress=not args.no_progress, augment=augment)
+    seconds = time.perf_counter() - start
+    test = net.evaluate(splits["test"])
+    labels, _ = net.predict(splits["test"][0])
+    print(f"test accuracy {test['accuracy']:.2%} ({test['correct']}/{len(labels)}) after {seconds:.1f}s of training")
+
+    metadata = {
+        "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "data": data_description,
+        "config": {
+            "sizes": list(sizes),
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "cost": args.cost,
+            "activation": args.activation,
+            "l2": args.l2,
+            "init": args.init,
+            "augment": args.augment,
+            "limit": args.limit,
+            "seed": args.seed,
+        },
+        "training_seconds": round(seconds, 2),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "btf_version": btf.__version__,
+        "git_commit": git_commit(),
+    }
+    blob = net.to_bytes(metadata)
+    report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
+    with tempfile.TemporaryDirectory(prefix="btf-report-") as tmp:
+        write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata)
+        if store is None:
+            name = "dry-run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            _move_report(Path(tmp), report_root / name)
+            print(f"dry run: nothing published; report in {report_root / name}")
+            return 0
+        version = store.publish(blob)
+        _move_report(Path(tmp), report_root / f"model-v{version}")
+    print(f"published model-v{version}.npz to {store.uri} ({len(blob) / 1e6:.2f} MB, sha256 {_sha(blob)[:16]}...)")
+    print(f"report: {report_root / f'model-v{version}'}")
+    return 0
+
+
+def _default_report_root(args: argparse.Namespace) -> Path:
+    if args.dry_run or args.store.startswith("s3://"):
+        return ROOT / "reports"
+    return Path(args.store) / "reports"
+
+
+def _move_report(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():  # a stale folder from an older store: keep it, never mix two runs
+        dest = dest.with_name(dest.name + "-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
+    shutil.copytree(src, dest)
+
+
+def _sha(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return train(args)
+    except btf.BtfError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("nothing was published", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was published", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

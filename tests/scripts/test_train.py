@@ -1,0 +1,199 @@
+"""scripts.train end to end on small synthetic IDX data: folder and moto S3 stores, reports, failures."""
+
+import json
+
+import numpy as np
+import pytest
+
+import btf
+from scripts import train
+from tests.btf.test_data import write_idx
+from tests.conftest import bucket_listing
+
+
+@pytest.fixture
+def idx(tmp_path):
+    """A tiny learnable digit set: class k has a bright bar in row band k."""
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 300), ("t10k", 60)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 40, (n, 28, 28))
+        for i, k in enumerate(labels):
+            images[i, 2 + 2 * k : 4 + 2 * k, 4:24] = 255
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def run(capsys, *args):
+    code = train.main([*args, "--no-progress"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_publishes_v1_then_v2_with_report_and_metadata(idx, tmp_path, capsys):
+    store = tmp_path / "models"
+    args = (
+        "--data",
+        str(idx),
+        "--store",
+        str(store),
+        "--epochs",
+        "3",
+        "--cost",
+        "cross_entropy",
+        "--learning-rate",
+        "0.5",
+    )
+    code, out, _ = run(capsys, *args)
+    assert code == 0, out
+    assert "published model-v1.npz" in out and "test accuracy" in out and "epoch   3" in out
+    assert run(capsys, *args)[0] == 0
+    assert sorted(p.name for p in store.glob("model-v*.npz")) == ["model-v1.npz", "model-v2.npz"]
+    net = btf.Graph.load(store / "model-v2.npz")
+    meta = net.metadata
+    assert meta["test_accuracy"] > 0.5 and 0 <= meta["val_accuracy"] <= 1
+    assert meta["data"]["sha256"] == train.fingerprint(idx) and meta["data"]["train_size"] == 270
+    assert meta["config"]["sizes"] == [784, 30, 10] and meta["config"]["seed"] == 0
+    assert meta["btf_version"] == btf.__version__ and "created" in meta and "git_commit" in meta
+    report = store / "reports" / "model-v2"
+    assert {p.name for p in report.iterdir()} == {"learning_curves.png", "confusion_matrix.png", "metrics.json"}
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert len(metrics["history"]) == 3 and np.array(metrics["confusion_matrix"]).sum() == 60
+    assert (report / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_store_from_environment(idx, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MODEL_STORE", str(tmp_path / "env-store"))
+    assert run(capsys, "--data", str(idx), "--epochs", "1")[0] == 0
+    assert (tmp_path / "env-store" / "model-v1.npz").exists()
+
+
+def test_dry_run_publishes_nothing(idx, tmp_path, capsys):
+    code, out, _ = run(
+        capsys,
+        "--data",
+        str(idx),
+        "--store",
+        str(tmp_path / "m"),
+        "--epochs",
+        "1",
+        "--dry-run",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    assert code == 0 and "nothing published" in out
+    assert not (tmp_path / "m").exists()
+    assert len(list((tmp_path / "r").iterdir())) == 1
+
+
+def test_s3_publish_and_seven_then_eight(idx, s3, capsys, tmp_path):
+    s3.put_object(Bucket="btf-models", Key="models/model-v7.npz", Body=b"older")
+    code, out, _ = run(
+        capsys,
+        "--data",
+        str(idx),
+        "--store",
+        "s3://btf-models/models/",
+        "--epochs",
+        "1",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    assert code == 0, out
+    assert "published model-v8.npz to s3://btf-models/models/" in out
+    body = s3.get_object(Bucket="btf-models", Key="models/model-v8.npz")["Body"].read()
+    assert btf.Graph.load(body).metadata["config"]["epochs"] == 1
+    assert s3.get_object(Bucket="btf-models", Key="models/model-v7.npz")["Body"].read() == b"older"
+    assert (tmp_path / "r" / "model-v8" / "metrics.json").exists()
+
+
+def _assert_failed_cleanly(code, err, message, store_state_before, store_state_after):
+    assert code == 2
+    assert message in err and "nothing was published" in err
+    assert "Traceback" not in err
+    assert store_state_after == store_state_before
+
+
+def test_missing_and_corrupt_data(idx, tmp_path, capsys):
+    store = tmp_path / "m"
+    code, _, err = run(capsys, "--data", str(tmp_path / "absent"), "--store", str(store))
+    _assert_failed_cleanly(code, err, "no such file", False, store.exists())
+    (idx / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08 truncated")
+    code, _, err = run(capsys, "--data", str(idx), "--store", str(store))
+    _assert_failed_cleanly(code, err, "corrupt or truncated gzip", False, store.exists())
+    code, _, err = run(capsys, "--store", str(store))
+    assert code == 2 and "pass --data" in err
+
+
+def test_missing_bucket(idx, s3, capsys):
+    code, _, err = run(capsys, "--data", str(idx), "--store", "s3://no-such-bucket/models/")
+    _assert_failed_cleanly(code, err, "does not exist", {}, bucket_listing(s3))
+
+
+def test_access_denied(idx, s3, capsys, monkeypatch, tmp_path):
+    from botocore.exceptions import ClientError
+
+    from btf.store.s3 import S3Store
+
+    s3.put_object(Bucket="btf-models", Key="models/model-v1.npz", Body=b"keep")
+    before = bucket_listing(s3)
+
+    def deny(self, data):
+        raise self._explain(ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject"))
+
+    monkeypatch.setattr(S3Store, "publish", deny)
+    code, _, err = run(
+        capsys,
+        "--data",
+        str(idx),
+        "--store",
+        "s3://btf-models/models/",
+        "--epochs",
+        "1",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    _assert_failed_cleanly(code, err, "access denied", before, bucket_listing(s3))
+    assert not (tmp_path / "r").exists()  # no report for an unpublished model
+
+
+def test_no_credentials(idx, aws_env, capsys, monkeypatch, tmp_path):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = run(
+        capsys, "--data", str(idx), "--store", "s3://btf-models/m/", "--endpoint-url", "http://127.0.0.1:9"
+    )
+    _assert_failed_cleanly(code, err, "no AWS credentials", None, None)
+
+
+def test_unreachable_endpoint(idx, aws_env, capsys):
+    code, _, err = run(
+        capsys, "--data", str(idx), "--store", "s3://btf-models/m/", "--endpoint-url", "http://127.0.0.1:9"
+    )
+    _assert_failed_cleanly(code, err, "cannot reach", None, None)
+
+
+def test_interrupted_training_publishes_nothing(idx, tmp_path, capsys, monkeypatch):
+    store = tmp_path / "m"
+    store.mkdir()
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(btf.Graph, "run", interrupted)
+    code, _, err = run(capsys, "--data", str(idx), "--store", str(store))
+    assert code == 130 and "interrupted: nothing was published" in err
+    assert list(store.iterdir()) == []
+
+
+def test_bad_sizes(idx, tmp_path, capsys):
+    code, _, err = run(capsys, "--data", str(idx), "--store", str(tmp_path), "--sizes", "784,x,10")
+    assert code == 2 and "--sizes" in err
+    code, _, err = run(capsys, "--data", str(idx), "--store", str(tmp_path), "--sizes", "100,10")
+    assert code == 2 and "shape (n, 100)" in err
