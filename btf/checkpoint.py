@@ -57,6 +57,7 @@ def write(target: str | Path | IO[bytes], params: dict[str, Any], metadata: dict
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a saved model is meant to be read by others
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

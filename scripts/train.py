@@ -194,6 +194,7 @@ def _move_report(src: Path, dest: Path) -> None:
     if dest.exists():  # a stale folder from an older store: keep it, never mix two runs
         dest = dest.with_name(dest.name + "-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     shutil.copytree(src, dest)
+    dest.chmod(0o755)  # the temp folder it came from was private (0700)
 
 
 def _sha(blob: bytes) -> str:

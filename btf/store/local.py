@@ -16,6 +16,15 @@ from pathlib import Path
 from btf.store import MAX_PUBLISH_ATTEMPTS, Blob, StoreError, StoreUnavailable, VersionNotFound, key_for, parse_version
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class FolderStore:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
@@ -59,6 +68,7 @@ class FolderStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644 & ~_UMASK)  # mkstemp makes 0600; models are meant to be shared
             if hashlib.sha256(Path(tmp).read_bytes()).digest() != hashlib.sha256(data).digest():
                 raise StoreError(f"checksum mismatch writing {tmp}: the disk returned other bytes")
             version = max(self.versions(), default=0) + 1

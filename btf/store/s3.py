@@ -52,7 +52,8 @@ class S3Store:
             retries={"max_attempts": 3, "mode": "standard"},
         )
         try:
-            self.client = client or boto3.client("s3", endpoint_url=endpoint_url, config=config)
+            # A session of its own: credentials and region are read now, not from a process-wide default.
+            self.client = client or boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         except (BotoCoreError, ValueError) as exc:  # unknown profile, malformed endpoint URL, ...
             raise StoreUnavailable(f"cannot set up S3 access for {self.uri}: {exc}") from None
 

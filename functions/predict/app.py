@@ -1,0 +1,174 @@
+"""The predict function: a FastAPI app (``app``) and its Lambda entry point (``handler``, Mangum).
+
+Stateless: models come from the store named by MODEL_STORE (S3 in production, the repo's
+models/ folder by default) and are cached at module scope across warm invocations. ASGI
+lifespan is off under Mangum, so nothing here relies on start-up events; the first
+request that needs a model loads it. The hot path avoids pydantic: the body is parsed by
+hand and the answer serialised once, which keeps a warm call close to the bare
+decode-preprocess-forward time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from mangum import Mangum
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+import btf
+from btf.store import StoreError, VersionNotFound, open_store
+from btf.vision import ImageError, image_to_input
+from functions.predict import errors, openapi
+from functions.predict.config import Settings
+from functions.predict.errors import ApiError
+from functions.predict.inputs import read_request
+from functions.predict.models import Entry, InvalidModel, ModelCache, NoModel
+from functions.predict.observe import AccessLog
+
+settings = Settings.from_env()
+cache = ModelCache(lambda: open_store(settings.model_store, timeout=settings.store_timeout), ttl=settings.latest_ttl)
+_PAGE = Path(__file__).with_name("page.html")
+_IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
+
+app = FastAPI(
+    title="btf digit recognition",
+    version=btf.__version__,
+    description="POST a digit image, get the digit and ten confidences back.",
+)
+errors.install(app)
+if settings.cors_origins:
+    app.add_middleware(
+        CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"], allow_headers=["*"]
+    )
+app.add_middleware(AccessLog)
+
+
+def _json(payload: dict, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _model(selector: int | str) -> Entry:
+    """The cached model for a selector, with every store failure turned into a clear API error."""
+    try:
+        return cache.resolve(selector)
+    except VersionNotFound:
+        raise ApiError(
+            404, "model_not_found", f"model version {selector} does not exist; GET /models lists them"
+        ) from None
+    except InvalidModel as exc:
+        errors.log.warning("model %s invalid: %s", selector, exc)
+        raise ApiError(503, "model_invalid", f"model version {selector} failed validation and cannot serve") from None
+    except NoModel as exc:
+        errors.log.warning("no model: %s", exc)
+        raise ApiError(503, "no_model", "no valid model has been published yet; try again later") from None
+    except StoreError as exc:
+        raise _store_down(exc) from None
+
+
+def _store_down(exc: Exception) -> ApiError:
+    # The detail (bucket names, IAM hints) is for operators' logs, not for API clients.
+    errors.log.warning("model store unavailable: %s", exc)
+    return ApiError(503, "store_unavailable", "the model store is unavailable; try again shortly")
+
+
+def model_info(entry: Entry) -> dict:
+    meta = entry.graph.metadata
+    return {
+        "version": entry.version,
+        "sizes": list(entry.graph.sizes),
+        "activation": entry.graph.activation,
+        "cost": entry.graph.cost,
+        "epochs": entry.graph.epochs,
+        "test_accuracy": meta.get("test_accuracy"),
+        "val_accuracy": meta.get("val_accuracy"),
+        "created": meta.get("created"),
+    }
+
+
+async def _read_body(request: Request) -> bytes:
+    limit = settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"the body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"the body is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # lets request.form() parse the bytes already read
+    return body
+
+
+def _input(data: bytes, where: str | None) -> np.ndarray:
+    try:
+        return image_to_input(data, settings.max_pixels)
+    except ImageError as exc:
+        message = f"{where}: {exc}" if where else str(exc)
+        raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message) from None
+
+
+def _result(label: int, confidences: np.ndarray) -> dict:
+    return {
+        "label": int(label),
+        "confidence": round(float(confidences[label]), 6),
+        "predictions": [{"label": i, "confidence": round(float(c), 6)} for i, c in enumerate(confidences.tolist())],
+    }
+
+
+@app.post("/predict", response_model=None, openapi_extra=openapi.PREDICT, responses=openapi.PREDICT_RESPONSES)
+async def predict(request: Request) -> Response:
+    """Recognise the digit in one image (or each image of a batch)."""
+    body = await _read_body(request)
+    parsed = await read_request(request, body, settings.max_batch)
+    inputs = np.stack([_input(img, f"images[{i}]" if parsed.batch else None) for i, img in enumerate(parsed.images)])
+    entry = _model(parsed.model)
+    request.state.model_version = entry.version
+    labels, confidences = entry.graph.predict(inputs)
+    results = [_result(label, conf) for label, conf in zip(labels.tolist(), confidences)]
+    info = model_info(entry)
+    return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})
+
+
+@app.get("/models", response_model=None, responses=openapi.MODELS_RESPONSES)
+def models(request: Request) -> Response:
+    """Every published version with its metadata, and which one ``latest`` means."""
+    try:
+        listing = cache.listing(refresh=True)
+    except StoreError as exc:
+        raise _store_down(exc) from None
+    rows = []
+    for version in sorted(listing, reverse=True):
+        try:
+            rows.append({**model_info(cache.get(version)), "valid": True})
+        except InvalidModel:
+            rows.append({"version": version, "valid": False, "error": "failed validation"})
+        except VersionNotFound:
+            continue
+        except StoreError:
+            rows.append({"version": version, "valid": None, "error": "could not be read from the store"})
+    try:
+        latest = cache.latest().version
+    except StoreError:
+        latest = None
+    return _json({"latest": latest, "models": rows})
+
+
+@app.get("/health", response_model=None, responses=openapi.HEALTH_RESPONSES)
+def health() -> Response:
+    """Liveness; never touches the store."""
+    return _json({"status": "ok", "btf_version": btf.__version__, "cached_models": cache.cached_versions()})
+
+
+@app.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page() -> HTMLResponse:
+    return HTMLResponse(_PAGE.read_text(encoding="utf-8") if _PAGE.exists() else "<h1>btf</h1>")
+
+
+handler = Mangum(app, lifespan="off")

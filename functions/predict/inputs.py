@@ -1,0 +1,129 @@
+"""Read a /predict request into image bytes and a model selector, or an ApiError that says what is wrong.
+
+Accepted bodies: JSON ``{"image": <data URI or base64>, "model": N | "latest"}`` (``pretrained``
+is the original API's alias of ``model``), JSON ``{"images": [...]}`` for a batch, a raw
+``image/png`` / ``image/jpeg`` / ``image/bmp`` / ``image/webp`` body with ``?model=N``, and
+``multipart/form-data`` with an ``image`` file field (and optionally a ``model`` field).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from functions.predict.errors import ApiError
+
+_RAW_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/bmp", "image/webp", "application/octet-stream")
+_DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+MAX_VERSION = 999_999_999
+
+
+@dataclass
+class PredictRequest:
+    images: list[bytes]
+    model: int | str
+    batch: bool
+
+
+def parse_model(value: object, where: str = "model") -> int | str:
+    """``"latest"`` or a version number 1..999999999; anything else is a 400 that says so."""
+    if value is None or value == "latest":
+        return "latest"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ApiError(400, "invalid_model", f'{where} must be a version number or "latest", not {value!r}')
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit():
+            raise ApiError(400, "invalid_model", f'{where} must be a version number or "latest", not {value!r}')
+        value = int(value)
+    if not 1 <= value <= MAX_VERSION:
+        raise ApiError(400, "invalid_model", f"{where} must be between 1 and {MAX_VERSION}, not {value}")
+    return value
+
+
+def decode_image_field(value: object, where: str) -> bytes:
+    """A data URI or bare base64 string -> bytes."""
+    if not isinstance(value, str):
+        raise ApiError(
+            400, "invalid_field", f"{where} must be a string (a data URI or base64), not {type(value).__name__}"
+        )
+    match = _DATA_URI.match(value)
+    if value.startswith("data:") and not match:
+        raise ApiError(
+            400, "invalid_data_uri", f"{where} is a data URI but not a base64 one (data:image/png;base64,...)"
+        )
+    payload = _WHITESPACE.sub("", value[match.end() :] if match else value)
+    if not payload:
+        raise ApiError(400, "invalid_base64", f"{where} is empty")
+    try:
+        return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "invalid_base64", f"{where} is not valid base64") from None
+
+
+async def read_request(request: Request, body: bytes, max_batch: int) -> PredictRequest:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    query_model = request.query_params.get("model")
+    if content_type in ("application/json", "") or content_type.endswith("+json"):
+        return _from_json(body, max_batch, query_model)
+    if content_type in _RAW_TYPES:
+        if not body:
+            raise ApiError(400, "missing_image", "the request body is empty: send the image bytes")
+        return PredictRequest([body], parse_model(query_model, "query parameter model"), False)
+    if content_type == "multipart/form-data":
+        return await _from_form(request, max_batch, query_model)
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"Content-Type {content_type!r} is not supported: send application/json, image/png, image/jpeg "
+        "or multipart/form-data",
+    )
+
+
+def _from_json(body: bytes, max_batch: int, query_model: str | None) -> PredictRequest:
+    if not body.strip():
+        raise ApiError(400, "invalid_json", 'the body is empty: send {"image": "data:image/png;base64,..."}')
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ApiError(400, "invalid_json", 'the body must be a JSON object like {"image": "..."}')
+    if "model" in doc and "pretrained" in doc and doc["model"] != doc["pretrained"]:
+        raise ApiError(400, "invalid_model", "give model or pretrained (its alias), not both with different values")
+    field = "model" if "model" in doc else "pretrained"
+    model = parse_model(doc.get(field, query_model), field)
+    if "image" in doc and "images" in doc:
+        raise ApiError(400, "invalid_field", "give image or images, not both")
+    if "images" in doc:
+        items = doc["images"]
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "invalid_field", "images must be a non-empty list of data URIs or base64 strings")
+        if len(items) > max_batch:
+            raise ApiError(413, "batch_too_large", f"images holds {len(items)} images; the limit is {max_batch}")
+        return PredictRequest([decode_image_field(v, f"images[{i}]") for i, v in enumerate(items)], model, True)
+    if "image" not in doc:
+        raise ApiError(400, "missing_image", 'the JSON body needs an "image" field (a data URI or base64 string)')
+    return PredictRequest([decode_image_field(doc["image"], "image")], model, False)
+
+
+async def _from_form(request: Request, max_batch: int, query_model: str | None) -> PredictRequest:
+    try:
+        form = await request.form(max_files=max_batch, max_fields=8)
+    except Exception as exc:  # python-multipart raises several types for malformed bodies
+        raise ApiError(400, "invalid_multipart", f"the multipart body could not be parsed ({exc})") from None
+    files = [item for item in form.getlist("image") if hasattr(item, "read")]
+    texts = [item for item in form.getlist("image") if isinstance(item, str)]
+    model = parse_model(form.get("model") if isinstance(form.get("model"), str) else query_model, "model")
+    images = [await f.read() for f in files] + [decode_image_field(t, "image") for t in texts]
+    await form.close()
+    if not images:
+        raise ApiError(400, "missing_image", "the multipart body needs an 'image' file field")
+    if len(images) > max_batch:
+        raise ApiError(413, "batch_too_large", f"{len(images)} images; the limit is {max_batch}")
+    return PredictRequest(images, model, len(images) > 1)

@@ -1,0 +1,157 @@
+"""OpenAPI descriptions of the hand-parsed endpoints, so /docs shows every accepted body and answer."""
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+_MODEL_SELECTOR = {
+    "oneOf": [{"type": "integer", "minimum": 1, "maximum": 999999999}, {"type": "string", "enum": ["latest"]}],
+    "description": 'a model version number, or "latest" (the default)',
+}
+_IMAGE = {
+    "type": "string",
+    "description": "a data URI (data:image/png;base64,...) or bare base64 of a PNG, JPEG, BMP or WebP",
+}
+_MODEL_INFO = {
+    "type": "object",
+    "required": ["version"],
+    "properties": {
+        "version": {"type": "integer"},
+        "sizes": {"type": "array", "items": {"type": "integer"}},
+        "activation": {"type": "string"},
+        "cost": {"type": "string"},
+        "epochs": {"type": "integer"},
+        "test_accuracy": {"type": ["number", "null"]},
+        "val_accuracy": {"type": ["number", "null"]},
+        "created": {"type": ["string", "null"]},
+        "valid": {"type": ["boolean", "null"]},
+        "error": {"type": "string"},
+    },
+}
+_RESULT = {
+    "type": "object",
+    "required": ["label", "confidence", "predictions"],
+    "properties": {
+        "label": {"type": "integer", "minimum": 0, "maximum": 9},
+        "confidence": {"type": "number"},
+        "predictions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["label", "confidence"],
+                "properties": {"label": {"type": "integer"}, "confidence": {"type": "number"}},
+            },
+        },
+    },
+}
+_ERRORS = {
+    status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+    for status, text in {
+        400: "bad request: invalid JSON, base64, image or model selector",
+        404: "unknown model version",
+        413: "body, image or batch over its limit",
+        415: "unsupported content type or image format",
+        422: "no digit found in the image",
+        503: "model store unavailable or no valid model",
+    }.items()
+}
+
+PREDICT = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "image": _IMAGE,
+                        "images": {"type": "array", "items": _IMAGE, "minItems": 1},
+                        "model": _MODEL_SELECTOR,
+                        "pretrained": _MODEL_SELECTOR,
+                    },
+                    "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "model": "latest"},
+                }
+            },
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"image": {"type": "string", "format": "binary"}, "model": _MODEL_SELECTOR},
+                    "required": ["image"],
+                }
+            },
+        },
+    },
+    "parameters": [
+        {
+            "name": "model",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "version or latest",
+        }
+    ],
+}
+PREDICT_RESPONSES = {
+    200: {
+        "description": "the digit, its confidence, all ten confidences and the model that answered",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {**_RESULT, "properties": {**_RESULT["properties"], "model": _MODEL_INFO}},
+                        {
+                            "type": "object",
+                            "required": ["results", "model"],
+                            "properties": {"results": {"type": "array", "items": _RESULT}, "model": _MODEL_INFO},
+                        },
+                    ]
+                }
+            }
+        },
+    },
+    **_ERRORS,
+}
+MODELS_RESPONSES = {
+    200: {
+        "description": "published versions, newest first",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["latest", "models"],
+                    "properties": {
+                        "latest": {"type": ["integer", "null"]},
+                        "models": {"type": "array", "items": _MODEL_INFO},
+                    },
+                }
+            }
+        },
+    },
+    503: _ERRORS[503],
+}
+HEALTH_RESPONSES = {
+    200: {
+        "description": "alive",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string"},
+                        "btf_version": {"type": "string"},
+                        "cached_models": {"type": "array", "items": {"type": "integer"}},
+                    },
+                }
+            }
+        },
+    }
+}

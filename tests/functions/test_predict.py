@@ -1,0 +1,124 @@
+"""The predict function's contract, through real API Gateway v2 events into handler() and through TestClient."""
+
+import base64
+import json
+
+import pytest
+
+from scripts.events import http_event, json_event, multipart_event
+from tests.functions.conftest import canvas_png, invoke
+
+PNG = canvas_png()
+DATA_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+def _check_result(body, version):
+    assert set(body) >= {"label", "confidence", "predictions", "model"}
+    assert isinstance(body["label"], int) and 0 <= body["label"] <= 9
+    assert [p["label"] for p in body["predictions"]] == list(range(10))
+    assert all(type(p["confidence"]) is float for p in body["predictions"])
+    assert sum(p["confidence"] for p in body["predictions"]) == pytest.approx(1, abs=1e-4)
+    assert body["confidence"] == body["predictions"][body["label"]]["confidence"]
+    assert body["model"]["version"] == version and body["model"]["sizes"] == [784, 16, 10]
+
+
+def test_json_data_uri_event_uses_latest(folder_store):
+    status, headers, body = invoke(json_event("/predict", {"image": DATA_URI}))
+    assert status == 200 and headers["content-type"] == "application/json"
+    _check_result(body, 2)
+
+
+def test_bare_base64_and_explicit_model_and_pretrained_alias(folder_store):
+    bare = base64.b64encode(PNG).decode()
+    for doc, version in (
+        ({"image": bare, "model": 1}, 1),
+        ({"image": bare, "pretrained": 1}, 1),
+        ({"image": DATA_URI, "model": "latest"}, 2),
+        ({"image": DATA_URI, "model": "2"}, 2),
+    ):
+        status, _, body = invoke(json_event("/predict", doc))
+        assert status == 200, body
+        _check_result(body, version)
+
+
+def test_binary_png_body_event(folder_store):
+    status, _, body = invoke(http_event("POST", "/predict", body=PNG, content_type="image/png", query="model=1"))
+    assert status == 200, body
+    _check_result(body, 1)
+
+
+def test_multipart_event(folder_store):
+    status, _, body = invoke(multipart_event("/predict", "image", "digit.png", PNG))
+    assert status == 200, body
+    _check_result(body, 2)
+
+
+def test_batch(folder_store):
+    status, _, body = invoke(json_event("/predict", {"images": [DATA_URI, canvas_png("1").hex() and DATA_URI]}))
+    assert status == 200
+    assert len(body["results"]) == 2 and body["model"]["version"] == 2
+    assert body["results"][0]["predictions"] == body["results"][1]["predictions"]
+
+
+def test_models_endpoint(folder_store):
+    status, _, body = invoke(http_event("GET", "/models"))
+    assert status == 200
+    assert body["latest"] == 2
+    assert [m["version"] for m in body["models"]] == [2, 1]
+    assert body["models"][0]["test_accuracy"] == 0.5 and body["models"][0]["created"].startswith("2026")
+
+
+def test_health_lists_cached_versions(folder_store):
+    invoke(json_event("/predict", {"image": DATA_URI, "model": 1}))
+    status, _, body = invoke(http_event("GET", "/health"))
+    assert status == 200 and body["status"] == "ok" and body["cached_models"] == [1]
+
+
+def test_docs_and_openapi(client):
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert {"/predict", "/models", "/health"} <= set(spec["paths"])
+    content = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert {"application/json", "image/png", "image/jpeg", "multipart/form-data"} <= set(content)
+
+
+def test_testclient_paths_agree(client):
+    r = client.post("/predict", json={"image": DATA_URI})
+    assert r.status_code == 200 and r.json()["model"]["version"] == 2
+    r = client.post("/predict?model=1", content=PNG, headers={"content-type": "image/png"})
+    assert r.json()["model"]["version"] == 1
+    r = client.post("/predict", files={"image": ("d.png", PNG, "image/png")}, data={"model": "1"})
+    assert r.status_code == 200 and r.json()["model"]["version"] == 1
+
+
+def test_one_json_log_line_per_request(folder_store, capsys):
+    capsys.readouterr()
+    invoke(json_event("/predict", {"image": DATA_URI}))
+    invoke(json_event("/predict", {"image": "%%%"}))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 2
+    ok, bad = lines
+    assert ok["status"] == 200 and ok["outcome"] == "ok" and ok["model_version"] == 2
+    assert bad["status"] == 400 and bad["outcome"] == "invalid_base64"
+    assert ok["request_id"] != bad["request_id"] and ok["latency_ms"] > 0
+    assert ok["method"] == "POST" and ok["path"] == "/predict"
+
+
+def test_cors_headers_when_configured(folder_store, use_store, monkeypatch):
+    import importlib
+
+    import functions.predict.app as app_module
+
+    monkeypatch.setenv("CORS_ORIGINS", "http://localhost:3000")
+    monkeypatch.setenv("MODEL_STORE", str(folder_store))
+    fresh = importlib.reload(app_module)
+    try:
+        from fastapi.testclient import TestClient
+
+        r = TestClient(fresh.app).options(
+            "/predict", headers={"origin": "http://localhost:3000", "access-control-request-method": "POST"}
+        )
+        assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
+    finally:
+        monkeypatch.delenv("CORS_ORIGINS")
+        importlib.reload(app_module)
