@@ -20,8 +20,12 @@ import numpy as np
 from btf.errors import BtfError
 
 DEFAULT_MAX_PIXELS = 25_000_000
-_WORK_SIDE = 512
-_CENTRE = 14.0  # bigger images are shrunk first: a digit needs no more detail than this
+# Bigger images are shrunk by an integer factor to at most this: the digit ends up 20 px tall,
+# so ~8x oversampling is plenty for cropping and stroke analysis, and later steps see few pixels.
+_WORK_SIDE = 160
+_CENTRE = 14.0
+# MNIST's strokes, measured the same way at 20 px scale: median 2.4 px, 10-90% 2.1-3.2 px.
+_STROKE, _STROKE_LOW, _STROKE_HIGH = 2.4, 1.5, 4.0
 
 
 class ImageError(BtfError, ValueError):
@@ -135,28 +139,32 @@ def _composite(bgra: np.ndarray) -> np.ndarray:
     plain grayscale would make the whole image black. Put the ink on white if it is dark,
     on black if it is light, so the polarity step sees a real contrast either way.
     """
-    alpha = bgra[:, :, 3]
+    alpha = np.ascontiguousarray(bgra[:, :, 3])
     gray = cv2.cvtColor(bgra, cv2.COLOR_BGRA2GRAY)
-    if alpha.min() == 255:
+    opaque = cv2.compare(alpha, 127, cv2.CMP_GT)
+    if not cv2.countNonZero(opaque):
+        opaque = cv2.compare(alpha, 0, cv2.CMP_GT)
+    if cv2.countNonZero(opaque) == alpha.size:
         return gray
-    weights = alpha.astype(np.float32)
-    total = float(weights.sum())
-    ink_level = float((gray * weights).sum() / total) if total else 0.0
-    background = 255.0 if ink_level < 128 else 0.0
-    a = weights / 255.0
-    return (gray * a + background * (1.0 - a)).astype(np.uint8)
+    ink_level = cv2.mean(gray, mask=opaque)[0]
+    # Saturating uint8 arithmetic in OpenCV: gray*a + background*(1-a), with a = alpha/255.
+    if ink_level < 128:
+        return cv2.subtract(255, cv2.multiply(cv2.subtract(255, gray), alpha, scale=1 / 255))
+    return cv2.multiply(gray, alpha, scale=1 / 255)
 
 
 def to_input(gray: np.ndarray) -> np.ndarray:
     """A grayscale digit image of any size -> float32 (784,) in [0, 1], white ink on black."""
-    if max(gray.shape) > _WORK_SIDE:
-        scale = _WORK_SIDE / max(gray.shape)
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    factor = -(-max(gray.shape) // _WORK_SIDE)
+    if factor > 1 and min(gray.shape) >= factor:
+        # An integer factor on a size divisible by it takes OpenCV's fast area path (~60x faster).
+        h, w = gray.shape[0] // factor * factor, gray.shape[1] // factor * factor
+        gray = cv2.resize(gray[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
     border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    if np.median(border) > 127:
-        gray, border = 255 - gray, 255 - border
-    ink = _flatten_background(gray, border)
+    level = int(np.median(border))
+    if level > 127:
+        gray, border, level = 255 - gray, 255 - border, 255 - level
+    ink = _flatten_background(gray, border, level)
     peak = int(ink.max())
     if peak < 40:
         raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
@@ -166,6 +174,7 @@ def to_input(gray: np.ndarray) -> np.ndarray:
     box = _ink_box(ink, otsu)
     if box is None:
         raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
+    ink, box = _normalise_stroke(ink, otsu, box)
     x, y, w, h = box
     digit = ink[y : y + h, x : x + w].astype(np.float32)
     digit *= 255.0 / max(float(np.percentile(digit[digit > 0], 99)), 1.0)
@@ -177,14 +186,14 @@ def to_input(gray: np.ndarray) -> np.ndarray:
     return _centre(digit)
 
 
-def _flatten_background(gray: np.ndarray, border: np.ndarray) -> np.ndarray:
+def _flatten_background(gray: np.ndarray, border: np.ndarray, level: int) -> np.ndarray:
     """Ink minus background. Photos get a smooth background model to cancel uneven light."""
     if gray.shape[0] >= 64 and gray.shape[1] >= 64 and float(np.std(border)) > 12:
         small = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA)
         # Ink is bright now, so a median over a wide window estimates the paper under it.
         background = cv2.resize(cv2.medianBlur(small, 9), gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return cv2.subtract(gray, background)
-    return cv2.subtract(gray, np.full_like(gray, int(np.median(border))))
+    return cv2.subtract(gray, level) if level else gray
 
 
 def _ink_box(ink: np.ndarray, otsu: float) -> tuple[int, int, int, int] | None:
@@ -203,6 +212,29 @@ def _ink_box(ink: np.ndarray, otsu: float) -> tuple[int, int, int, int] | None:
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
+def _normalise_stroke(ink: np.ndarray, otsu: float, box: tuple[int, int, int, int]):
+    """Thicken hairlines and thin marker strokes towards MNIST's stroke width.
+
+    A thin pen on a big canvas, scaled down to 20 px, leaves a faint sub-pixel trace the
+    network has never seen (accuracy on such drawings drops by 10 points). Width is
+    estimated as 2*area/perimeter of the ink mask, which is exact for long strokes.
+    """
+    x, y, w, h = box
+    mask = (ink[y : y + h, x : x + w] >= max(otsu, 1)).astype(np.uint8)
+    edge = int((mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))).sum())
+    scale = 20.0 / max(w, h)
+    width = 2.0 * int(mask.sum()) / max(edge, 1) * scale
+    if _STROKE_LOW <= width <= _STROKE_HIGH:
+        return ink, box
+    size = int(round(abs(_STROKE - width) / scale)) + 1
+    if size < 2:
+        return ink, box
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    adjusted = cv2.dilate(ink, kernel) if width < _STROKE_LOW else cv2.erode(ink, kernel)
+    new_box = _ink_box(adjusted, otsu)
+    return (adjusted, new_box) if new_box is not None else (ink, box)
+
+
 def _centre(digit: np.ndarray) -> np.ndarray:
     """Paste into 28x28 so the centre of mass lands on the centre, as MNIST did."""
     h, w = digit.shape
@@ -214,7 +246,8 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     left = int(np.clip(round(_CENTRE - cx), 0, 28 - w))
     out = np.zeros((28, 28), dtype=np.float32)
     out[top : top + h, left : left + w] = digit
-    out /= 255.0
+    out *= 1.0 / 255.0
+    np.clip(out, 0.0, 1.0, out=out)  # interpolation can overshoot by an ulp
     return out.ravel()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,6 +31,9 @@ from functions.predict.inputs import read_request
 from functions.predict.models import Entry, InvalidModel, ModelCache, NoModel
 from functions.predict.observe import AccessLog
 
+# OpenCV's thread pool costs more than it saves on digit-sized images, and Lambda at 1 GB
+# has one vCPU anyway.
+cv2.setNumThreads(1)
 settings = Settings.from_env()
 cache = ModelCache(lambda: open_store(settings.model_store, timeout=settings.store_timeout), ttl=settings.latest_ttl)
 _PAGE = Path(__file__).with_name("page.html")

@@ -165,3 +165,16 @@ def test_pixel_limit_checked_before_decoding(monkeypatch):
     assert err.value.code == "image_too_large" and "10,000,000,000 pixels" in str(err.value)
     with pytest.raises(ImageError):
         decode_gray(ihdr(0, 10))
+
+
+def _stroke_width(x):
+    mask = (x.reshape(28, 28) > 0.3).astype(np.uint8)
+    edge = (mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))).sum()
+    return 2 * mask.sum() / edge
+
+
+@pytest.mark.parametrize("width", [2, 4, 60])
+def test_hairline_and_marker_strokes_are_normalised_towards_mnist(width):
+    x = image_to_input(encode(draw_seven(width=width)))
+    assert 1.6 <= _stroke_width(x) <= 4.2
+    assert similar(x, reference()) > 0.75

@@ -1,0 +1,168 @@
+"""Benchmark the predict function: warm handler() calls against the bare pipeline, and cold start.
+
+    python -m scripts.bench_predict [--calls 2000] [--cold-runs 5]
+
+Warm: a 280x280 canvas PNG (black ink on transparent) as a JSON data-URI API Gateway
+event, ``handler(event, ctx)`` against ``graph.predict(image_to_input(png))`` in the
+same process, interleaved in blocks so machine noise hits both alike.
+
+Cold: a fresh Python process up to its first answer, with the model coming from a local
+moto_server S3, against a fresh process that only imports numpy and cv2. The import-time
+breakdown comes from ``python -X importtime``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+COLD_CHILD = """
+import time, json
+from functions.predict.app import handler
+from scripts.events import json_event, LambdaContext
+import base64, cv2, numpy as np
+event = json_event("/predict", {"image": "data:image/png;base64," + open(%r).read()})
+response = handler(event, LambdaContext())
+assert response["statusCode"] == 200, response
+"""
+
+
+def canvas_png() -> bytes:
+    img = np.zeros((280, 280, 4), np.uint8)
+    pts = np.array([[70, 60], [210, 60], [120, 230]], np.int32)
+    cv2.polylines(img, [pts], False, (0, 0, 0, 255), 18, cv2.LINE_AA)
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ms = np.array(samples) * 1000
+    return float(np.median(ms)), float(np.percentile(ms, 99))
+
+
+def warm(calls: int) -> None:
+    os.environ.setdefault("MODEL_STORE", str(ROOT / "models"))
+    from btf.vision import image_to_input
+    from functions.predict.app import cache, handler
+    from scripts.events import LambdaContext, json_event
+
+    png = canvas_png()
+    event = json_event("/predict", {"image": "data:image/png;base64," + base64.b64encode(png).decode()})
+    context = LambdaContext()
+    graph = cache.latest().graph
+    sink = open(os.devnull, "w")  # noqa: SIM115 - the access log would otherwise flood the terminal
+    real_stdout, sys.stdout = sys.stdout, sink
+    bare, full = [], []
+    try:
+        for _ in range(50):
+            handler(event, context)
+            graph.predict(image_to_input(png))
+        for _ in range(calls // 100):
+            for _ in range(100):
+                start = time.perf_counter()
+                graph.predict(image_to_input(png))
+                bare.append(time.perf_counter() - start)
+            for _ in range(100):
+                start = time.perf_counter()
+                handler(event, context)
+                full.append(time.perf_counter() - start)
+    finally:
+        sys.stdout = real_stdout
+    decode = []
+    for _ in range(500):
+        start = time.perf_counter()
+        cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        decode.append(time.perf_counter() - start)
+    b, f, d = percentiles(bare), percentiles(full), percentiles(decode)
+    print(f"warm, {len(full)} calls, 280x280 canvas PNG ({len(png)} bytes), model v{cache.latest().version}:")
+    print(f"  PNG decode alone        median {d[0]:.3f} ms  p99 {d[1]:.3f} ms")
+    print(f"  bare pipeline           median {b[0]:.3f} ms  p99 {b[1]:.3f} ms")
+    print(f"  handler(event, ctx)     median {f[0]:.3f} ms  p99 {f[1]:.3f} ms")
+    print(f"  handler / bare (median) {f[0] / b[0]:.2f}x  (target <= 1.5x)")
+
+
+def _timed_process(code: str, env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)  # noqa: S603 - our own interpreter
+    return time.perf_counter() - start
+
+
+def cold(runs: int) -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "MODEL_STORE": "s3://btf-bench/models/",
+        "PYTHONPATH": str(ROOT),
+    }
+    import boto3
+
+    # moto_server accepts any credentials; these never leave the machine.
+    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket="btf-bench")
+    for path in sorted((ROOT / "models").glob("model-v*.npz")):
+        s3.put_object(Bucket="btf-bench", Key=f"models/{path.name}", Body=path.read_bytes())
+    png_file = ROOT / ".bench-canvas.b64"
+    png_file.write_text(base64.b64encode(canvas_png()).decode())
+    try:
+        base, full = [], []
+        for _ in range(runs):
+            base.append(_timed_process("import numpy, cv2", env))
+            full.append(_timed_process(COLD_CHILD % str(png_file), env))
+        b, f = statistics.median(base), statistics.median(full)
+        print(f"cold start, median of {runs} fresh processes, model v-latest from moto_server S3 at {endpoint}:")
+        print(f"  python -c 'import numpy, cv2'   {b * 1000:.0f} ms")
+        print(f"  import app + first answer       {f * 1000:.0f} ms")
+        print(f"  difference                      {(f - b) * 1000:.0f} ms  (target <= 400 ms)")
+        importtime(env)
+    finally:
+        png_file.unlink(missing_ok=True)
+        server.stop()
+
+
+def importtime(env: dict) -> None:
+    code = "from functions.predict.app import handler; import btf.store.s3"
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stderr
+    totals: dict[str, int] = {}
+    for line in out.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
+        if match and len(match.group(2)) <= 1:  # top-level imports only
+            name = match.group(3).split(".")[0]
+            totals[name] = totals.get(name, 0) + int(match.group(1))
+    print("  import time by top-level package (python -X importtime, cumulative):")
+    for name, micros in sorted(totals.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {name:<22} {micros / 1000:7.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--cold-runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    warm(args.calls)
+    cold(args.cold_runs)
+
+
+if __name__ == "__main__":
+    main()
