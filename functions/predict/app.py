@@ -10,6 +10,7 @@ decode-preprocess-forward time.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -170,9 +171,15 @@ def health() -> Response:
     return _json({"status": "ok", "btf_version": btf.__version__, "cached_models": cache.cached_versions()})
 
 
+@functools.cache
+def _page_html() -> str:
+    return _PAGE.read_text(encoding="utf-8")
+
+
 @app.get("/", response_class=HTMLResponse, include_in_schema=False)
 def page() -> HTMLResponse:
-    return HTMLResponse(_PAGE.read_text(encoding="utf-8") if _PAGE.exists() else "<h1>btf</h1>")
+    """The drawing page: one self-contained HTML file, every URL in it relative."""
+    return HTMLResponse(_page_html())
 
 
 handler = Mangum(app, lifespan="off")

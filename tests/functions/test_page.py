@@ -1,0 +1,140 @@
+"""The drawing page in a real browser: Debian's Chromium driven by Playwright against the app on 127.0.0.1.
+
+Draws digits with mouse strokes, checks the prediction, the ten bars and the model version,
+switches model, checks the blank-canvas error, and saves a screenshot.
+"""
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from functions.predict import app as app_module
+from scripts.events import http_event
+from tests.functions.conftest import invoke
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Strokes on the 280x280 canvas, as lists of points.
+DIGITS = {
+    1: [[(140, 40), (140, 240)]],
+    7: [[(70, 60), (210, 60), (120, 240)]],
+    0: [[(140, 40), (80, 80), (70, 140), (80, 200), (140, 240), (200, 200), (210, 140), (200, 80), (140, 40)]],
+}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(app_module.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+def page(server, use_store):
+    use_store(str(ROOT / "models"))
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (scripts/test.sh does it)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page.goto(server)
+        page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+        yield page
+        browser.close()
+
+
+def draw(page, strokes):
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+        page.mouse.up()
+
+
+def wait_for_answer(page, version):
+    page.wait_for_function(f"document.getElementById('meta').textContent.includes('Model v{version}')")
+
+
+def test_draw_digits_and_read_the_answer(page):
+    for digit, strokes in DIGITS.items():
+        page.click("#clear")
+        draw(page, strokes)
+        wait_for_answer(page, 4)
+        assert page.text_content("#digit") == str(digit)
+        assert page.locator("#bars li").count() == 10
+        widths = page.eval_on_selector_all("#bars .fill", "els => els.map(e => parseFloat(e.style.width))")
+        assert len(widths) == 10 and abs(sum(widths) - 100) < 1.5 and max(widths) == widths[digit]
+        assert page.text_content("#error") == ""
+        rendered = page.evaluate(
+            f"(() => {{ const li = document.querySelectorAll('#bars li')[{digit}];"
+            " return li.querySelector('.fill').getBoundingClientRect().width"
+            " / li.querySelector('.track').getBoundingClientRect().width; }})()"
+        )
+        assert rendered > 0.5  # the bar is drawn, not just styled
+
+
+def test_pick_another_model(page):
+    draw(page, DIGITS[7])
+    wait_for_answer(page, 4)
+    page.select_option("#model", "3")
+    wait_for_answer(page, 3)
+    assert "Model v3" in page.text_content("#meta")
+
+
+def test_blank_canvas_shows_error_and_screenshot(page, tmp_path):
+    page.click("#clear")
+    page.click("#predict")
+    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    assert "No digit found" in page.text_content("#error")
+    draw(page, DIGITS[7])
+    wait_for_answer(page, 4)
+    shot = tmp_path / "page.png"
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_controls_are_labelled_and_keyboard_reachable(page):
+    assert page.get_attribute("#pad", "aria-label")
+    assert page.locator("label[for=model]").count() == 1
+    assert page.get_attribute("#status", "aria-live") == "polite"
+    page.focus("#clear")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "model"
+
+
+def test_page_comes_back_through_the_lambda_handler(use_store):
+    use_store(str(ROOT / "models"))
+    status, headers, body = invoke(http_event("GET", "/"))
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert '<canvas id="pad"' in body and 'fetch(api("predict")' in body
+    assert "http://" not in body and "https://" not in body  # every URL relative, no CDN
