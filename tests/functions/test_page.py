@@ -96,9 +96,12 @@ def test_draw_digits_and_read_the_answer(page):
         assert len(widths) == 10 and abs(sum(widths) - 100) < 1.5 and max(widths) == widths[digit]
         assert page.text_content("#error") == ""
         rendered = page.evaluate(
-            f"(() => {{ const li = document.querySelectorAll('#bars li')[{digit}];"
-            " return li.querySelector('.fill').getBoundingClientRect().width"
-            " / li.querySelector('.track').getBoundingClientRect().width; }})()"
+            """(d) => {
+                const li = document.querySelectorAll('#bars li')[d];
+                return li.querySelector('.fill').getBoundingClientRect().width
+                    / li.querySelector('.track').getBoundingClientRect().width;
+            }""",
+            digit,
         )
         assert rendered > 0.5  # the bar is drawn, not just styled
 
