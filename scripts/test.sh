@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# The one test command: set up .venv with the test extras (and Debian's Chromium for the
-# browser test), lint, then run every test.
+# The one test command: set up .venv (test extras), .tools (SAM CLI, cfn-lint) and Debian's
+# Chromium for the browser test; lint the code and the template; then run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export SAM_CLI_TELEMETRY=0
 ./scripts/setup.sh test
+
+# The SAM CLI pins its own versions of shared packages, so it lives in a venv of its own.
+tools="aws-sam-cli==1.170.0 cfn-lint==1.58.0"
+if [ ! -f ".tools/.stamp-${tools// /_}" ]; then
+  python3 -m venv .tools
+  .tools/bin/python -m pip install -q --disable-pip-version-check $tools
+  touch ".tools/.stamp-${tools// /_}"
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Chromium for the browser test (Debian package 'chromium')"
   sudo_cmd=""
@@ -11,6 +21,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.tools/bin/cfn-lint template.yaml
+.tools/bin/sam validate --lint >/dev/null
 .venv/bin/python -m pytest "$@"

@@ -36,7 +36,10 @@ from functions.predict.observe import AccessLog
 # has one vCPU anyway.
 cv2.setNumThreads(1)
 settings = Settings.from_env()
-cache = ModelCache(lambda: open_store(settings.model_store, timeout=settings.store_timeout), ttl=settings.latest_ttl)
+cache = ModelCache(
+    lambda: open_store(settings.model_store, endpoint_url=settings.s3_endpoint_url, timeout=settings.store_timeout),
+    ttl=settings.latest_ttl,
+)
 _PAGE = Path(__file__).with_name("page.html")
 _IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
 

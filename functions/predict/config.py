@@ -34,6 +34,7 @@ def _number(name: str, default: float, cast=int, minimum: float = 0):
 @dataclass(frozen=True)
 class Settings:
     model_store: str
+    s3_endpoint_url: str | None
     max_body_bytes: int
     max_pixels: int
     max_batch: int
@@ -45,6 +46,8 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             model_store=os.environ.get("MODEL_STORE", "").strip() or DEFAULT_STORE,
+            # For moto_server, LocalStack or MinIO; empty means AWS itself.
+            s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL", "").strip() or None,
             # Lambda's synchronous payload limit is 6 MB; a larger body never reaches us.
             max_body_bytes=_number("MAX_BODY_BYTES", 6_000_000, minimum=1),
             max_pixels=_number("MAX_PIXELS", 25_000_000, minimum=1),

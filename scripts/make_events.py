@@ -1,0 +1,57 @@
+"""Write the API Gateway HTTP API v2 events in infra/events/ (for sam local invoke and scripts.invoke).
+
+    python -m scripts.make_events
+
+The digit in them is a 280x280 canvas drawing of a 7: black ink on a transparent
+background, as a browser canvas's toDataURL() makes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from scripts.events import http_event, json_event, multipart_event
+
+OUT = Path(__file__).resolve().parents[1] / "infra" / "events"
+
+
+def canvas_seven() -> bytes:
+    img = np.zeros((280, 280, 4), np.uint8)
+    pts = np.array([[70, 60], [210, 60], [120, 240]], np.int32)
+    cv2.polylines(img, [pts], False, (0, 0, 0, 255), 18, cv2.LINE_AA)
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def events() -> dict[str, dict]:
+    png = canvas_seven()
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    return {
+        "predict": json_event("/predict", {"image": uri, "model": "latest"}),
+        "predict-binary": http_event("POST", "/predict", body=png, content_type="image/png"),
+        "predict-multipart": multipart_event("/predict", "image", "digit.png", png),
+        "predict-batch": json_event("/predict", {"images": [uri, uri]}),
+        "models": http_event("GET", "/models"),
+        "health": http_event("GET", "/health"),
+        "page": http_event("GET", "/"),
+        "bad-request": http_event("POST", "/predict", body='{"image": "not base64!"', content_type="application/json"),
+    }
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, event in events().items():
+        # Fixed ids and times keep the committed files stable across regenerations.
+        event["requestContext"].update(
+            requestId="c6af9ac6-7b61-11e6-9a41-93e8deadbeef", time="27/Nov/2026:00:00:00 +0000", timeEpoch=1795737600000
+        )
+        (OUT / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+        print(f"wrote {OUT / name}.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The Lambda artifact: sam build here, size within limits, nothing extra, and every event answered under python3.13.
+
+Needs the SAM CLI (scripts/test.sh installs it into .tools/) and pyenv's python3.13. Outside
+CI a missing tool skips this test with the reason; in CI (CI=true) it fails instead.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.scripts.test_invoke import EVENTS, check_responses, run_invoke
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT_MIB = 250
+
+
+def _tool(path_candidates, what):
+    for candidate in path_candidates:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    message = f"{what} not found (run ./scripts/test.sh, which installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _python313():
+    """The real python3.13 executable (a pyenv shim for an unselected version does not run)."""
+    candidates = [shutil.which("python3.13")]
+    if shutil.which("pyenv"):
+        out = subprocess.run(["pyenv", "prefix", "3.13.0"], capture_output=True, text=True)  # noqa: S607
+        if out.returncode == 0:
+            candidates.append(str(Path(out.stdout.strip()) / "bin" / "python3.13"))
+    for candidate in filter(None, candidates):
+        out = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True)  # noqa: S603
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return None
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    sam = _tool([ROOT / ".tools" / "bin" / "sam", shutil.which("sam")], "the SAM CLI")
+    python313 = _tool([_python313()], "python3.13")
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(python313).parent}:{os.environ['PATH']}"}
+    out = subprocess.run(
+        [sam, "build", "--build-dir", str(build_dir)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return build_dir / "PredictFunction", python313
+
+
+def test_artifact_size_and_contents(artifact):
+    path, _ = artifact
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+    print(f"artifact unzipped: {size:.1f} MiB")
+    assert size < LIMIT_MIB - 35, f"{size:.1f} MiB leaves too little margin under Lambda's {LIMIT_MIB} MiB"
+    names = {p.name for p in path.iterdir()}
+    for unwanted in ("boto3", "botocore", "moto", "tqdm", "matplotlib", "pytest", "tests", "scripts", "models"):
+        assert unwanted not in names, unwanted
+    assert {"btf", "functions", "numpy", "cv2", "fastapi", "mangum"} <= names
+    assert (path / "functions" / "predict" / "page.html").exists()
+    assert list(path.rglob("app.cpython-313.pyc")), "bytecode for the runtime's Python is shipped"
+
+
+def test_artifact_answers_every_event_under_python313(artifact):
+    path, python313 = artifact
+    code, results, out = run_invoke("--artifact", path, "--python", python313, *EVENTS)
+    assert code == 0, out.stderr[-2000:]
+    check_responses(results)
