@@ -18,8 +18,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +36,19 @@ FORMAT_VERSION = 1
 # making the loader allocate gigabytes while it decompresses.
 MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
 MAX_LAYERS = 64
+# What numpy, zipfile and zlib raise on damaged input; the loader turns each into a CheckpointError.
+_MALFORMED = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    zipfile.BadZipFile,
+    UnicodeError,
+    zlib.error,
+    NotImplementedError,
+    OverflowError,
+    struct.error,
+)
 _SCALARS = ("learning_rate", "batch_size", "epochs", "l2", "format_version")
 
 
@@ -94,7 +109,7 @@ def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
         raise
     except FileNotFoundError:
         raise CheckpointError(f"{name}: no such file") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, UnicodeError) as exc:
+    except _MALFORMED as exc:
         raise CheckpointError(f"{name}: not a readable btf checkpoint ({exc})") from None
 
 

@@ -141,15 +141,16 @@ def _composite(bgra: np.ndarray) -> np.ndarray:
     """
     alpha = np.ascontiguousarray(bgra[:, :, 3])
     gray = cv2.cvtColor(bgra, cv2.COLOR_BGRA2GRAY)
-    opaque = cv2.compare(alpha, 127, cv2.CMP_GT)
-    if not cv2.countNonZero(opaque):
-        opaque = cv2.compare(alpha, 0, cv2.CMP_GT)
-    if cv2.countNonZero(opaque) == alpha.size:
+    opaque = alpha > 127
+    if not opaque.any():
+        opaque = alpha > 0
+    if opaque.all():
         return gray
-    ink_level = cv2.mean(gray, mask=opaque)[0]
-    # Saturating uint8 arithmetic in OpenCV: gray*a + background*(1-a), with a = alpha/255.
+    ink_level = float(gray[opaque].mean()) if opaque.any() else 0.0
+    # gray*a + background*(1-a), a = alpha/255, in OpenCV's saturating uint8 arithmetic.
+    # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
     if ink_level < 128:
-        return cv2.subtract(255, cv2.multiply(cv2.subtract(255, gray), alpha, scale=1 / 255))
+        return 255 - cv2.multiply(255 - gray, alpha, scale=1 / 255)
     return cv2.multiply(gray, alpha, scale=1 / 255)
 
 
@@ -193,7 +194,7 @@ def _flatten_background(gray: np.ndarray, border: np.ndarray, level: int) -> np.
         # Ink is bright now, so a median over a wide window estimates the paper under it.
         background = cv2.resize(cv2.medianBlur(small, 9), gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return cv2.subtract(gray, background)
-    return cv2.subtract(gray, level) if level else gray
+    return cv2.subtract(gray, np.full_like(gray, level)) if level else gray
 
 
 def _ink_box(ink: np.ndarray, otsu: float) -> tuple[int, int, int, int] | None:
@@ -203,12 +204,12 @@ def _ink_box(ink: np.ndarray, otsu: float) -> tuple[int, int, int, int] | None:
     if count <= 1:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = stats[1:][areas >= max(2, areas.max() * 0.05)]
+    if areas.max() < 3:  # a few stray pixels are noise, not a digit
+        return None
+    keep = stats[1:][areas >= areas.max() * 0.05]
     x0, y0 = keep[:, 0].min(), keep[:, 1].min()
     x1 = (keep[:, 0] + keep[:, 2]).max()
     y1 = (keep[:, 1] + keep[:, 3]).max()
-    if areas.max() < 3:
-        return None
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 

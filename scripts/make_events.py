@@ -44,6 +44,10 @@ def events() -> dict[str, dict]:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    sample = OUT.parent / "samples" / "canvas-7.png"
+    sample.parent.mkdir(exist_ok=True)
+    sample.write_bytes(canvas_seven())
+    print(f"wrote {sample}")
     for name, event in events().items():
         # Fixed ids and times keep the committed files stable across regenerations.
         event["requestContext"].update(

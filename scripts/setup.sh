@@ -8,7 +8,12 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=".venv/.btf-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  echo "setting up .venv with btf[$extras] (first run only; log in .venv/setup.log)"
+  # pip and the build backend are chatty even with -q; keep their output unless it fails.
+  if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"; } >.venv/setup.log 2>&1; then
+    cat .venv/setup.log >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
