@@ -190,3 +190,15 @@ def test_concurrent_requests_load_each_model_once(folder_store, monkeypatch):
     for t in threads:
         t.join()
     assert results == [1] * 8 and len(loads) == 1
+
+
+@pytest.mark.parametrize("fault", ["truncated", "nan", "shapes", "deleted"])
+def test_cached_version_keeps_serving_when_its_object_goes_bad(s3, s3_store, clock, fault):
+    before = predict(2)[1]["predictions"]
+    if fault == "deleted":
+        s3.delete_object(Bucket="btf-models", Key="prod/model-v2.npz")
+    else:
+        put(s3, 2, _corrupt(fault))
+    clock.now += 61
+    status, body = predict(2)
+    assert status == 200 and body["predictions"] == before

@@ -1,0 +1,36 @@
+"""API fuzzing with schemathesis against the app's own OpenAPI schema: zero 5xx, zero schema violations.
+
+Bounded: a fixed number of generated requests per operation, run against the ASGI app in
+process with the shipped models (so successful predictions are exercised too).
+"""
+
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+
+from functions.predict import app as app_module
+
+ROOT = Path(__file__).resolve().parents[2]
+schema = schemathesis.openapi.from_asgi("/openapi.json", app_module.app)
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
+
+
+@pytest.fixture(autouse=True)
+def shipped_models(use_store, capsys):
+    use_store(str(ROOT / "models"))
+    yield
+    capsys.readouterr()  # drop the access-log lines of a few hundred requests
+
+
+@schema.parametrize()
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_schema(case):
+    case.call_and_validate(checks=CHECKS)

@@ -1,0 +1,34 @@
+"""The load test (10,000 requests at concurrency 32 against uvicorn) and a short soak, as CI checks.
+
+They assert correctness and memory only (zero unexpected answers, RSS growth under 10%);
+their timing figures go in the README, never into an assertion.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(module, *args, timeout=900):
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    return out.returncode, json.loads(out.stdout.strip().splitlines()[-1]), out
+
+
+def test_load_10000_requests_at_concurrency_32():
+    code, figures, out = _run("scripts.loadtest", "--requests", "10000", "--concurrency", "32", "--json")
+    print(figures)
+    assert figures["requests"] == 10000 and figures["unexpected"] == 0, out.stdout
+    assert figures["rss_growth_pct"] < 10
+    assert set(figures["status_counts"]) == {"200", "400", "404", "422"}
+    assert code == 0
+
+
+def test_short_soak_keeps_rss_flat():
+    code, figures, out = _run("scripts.soak", "--calls", "3000")
+    print(figures)
+    assert figures["unexpected"] == 0 and figures["rss_growth_pct"] < 10 and code == 0, out.stderr[-2000:]
