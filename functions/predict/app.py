@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, Response
 import btf
 from btf.store import StoreError, VersionNotFound, open_store
 from btf.vision import ImageError, image_to_input
-from functions.predict import errors, openapi
+from functions.predict import errors, openapi, snapstart
 from functions.predict.config import Settings
 from functions.predict.errors import ApiError
 from functions.predict.inputs import read_request
@@ -186,3 +186,4 @@ def page() -> HTMLResponse:
 
 
 handler = Mangum(app, lifespan="off")
+snapstart.register(cache)

@@ -68,6 +68,16 @@ class ModelCache:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
+    def expire(self, drop_store: bool = False) -> None:
+        """Treat everything cached as stale; optionally forget the store client too."""
+        with self._guard:
+            for entry in self._entries.values():
+                entry.checked = float("-inf")
+            self._latest_at = float("-inf")
+            self._invalid.clear()
+            if drop_store:
+                self._store = None
+
     def cached_versions(self) -> list[int]:
         return sorted(self._entries)
 
