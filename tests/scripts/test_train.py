@@ -33,6 +33,12 @@ def run(capsys, *args):
     return code, out, err
 
 
+def run_s3(capsys, idx, tmp_path):
+    """One epoch, published to the moto bucket's models/ prefix, reports under tmp_path/r."""
+    args = ("--data", str(idx), "--store", "s3://btf-models/models/", "--epochs", "1")
+    return run(capsys, *args, "--report-dir", str(tmp_path / "r"))
+
+
 def test_publishes_v1_then_v2_with_report_and_metadata(idx, tmp_path, capsys):
     store = tmp_path / "models"
     args = (
@@ -91,17 +97,7 @@ def test_dry_run_publishes_nothing(idx, tmp_path, capsys):
 
 def test_s3_publish_and_seven_then_eight(idx, s3, capsys, tmp_path):
     s3.put_object(Bucket="btf-models", Key="models/model-v7.npz", Body=b"older")
-    code, out, _ = run(
-        capsys,
-        "--data",
-        str(idx),
-        "--store",
-        "s3://btf-models/models/",
-        "--epochs",
-        "1",
-        "--report-dir",
-        str(tmp_path / "r"),
-    )
+    code, out, _ = run_s3(capsys, idx, tmp_path)
     assert code == 0, out
     assert "published model-v8.npz to s3://btf-models/models/" in out
     body = s3.get_object(Bucket="btf-models", Key="models/model-v8.npz")["Body"].read()
@@ -145,17 +141,7 @@ def test_access_denied(idx, s3, capsys, monkeypatch, tmp_path):
         raise self._explain(ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject"))
 
     monkeypatch.setattr(S3Store, "publish", deny)
-    code, _, err = run(
-        capsys,
-        "--data",
-        str(idx),
-        "--store",
-        "s3://btf-models/models/",
-        "--epochs",
-        "1",
-        "--report-dir",
-        str(tmp_path / "r"),
-    )
+    code, _, err = run_s3(capsys, idx, tmp_path)
     _assert_failed_cleanly(code, err, "access denied", before, bucket_listing(s3))
     assert not (tmp_path / "r").exists()  # no report for an unpublished model
 
@@ -197,3 +183,12 @@ def test_bad_sizes(idx, tmp_path, capsys):
     assert code == 2 and "--sizes" in err
     code, _, err = run(capsys, "--data", str(idx), "--store", str(tmp_path), "--sizes", "100,10")
     assert code == 2 and "shape (n, 100)" in err
+
+
+def test_data_mnist_uses_the_verified_download(idx, tmp_path, capsys, monkeypatch):
+    import btf.download
+
+    calls = []
+    monkeypatch.setattr(btf.download, "download_mnist", lambda: calls.append(1) or idx)
+    code, out, _ = run(capsys, "--data", "mnist", "--store", str(tmp_path / "m"), "--epochs", "1")
+    assert code == 0 and calls == [1] and f"images from {idx}" in out
