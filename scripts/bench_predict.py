@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import logging
 import os
 import re
 import statistics
@@ -116,6 +117,7 @@ def _child(code: str, env: dict) -> list[float]:
 def cold(runs: int) -> None:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
