@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from botocore.exceptions import ClientError, ConnectTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 import btf
 from btf.store.s3 import S3Store
@@ -118,13 +118,15 @@ def test_deleted_between_list_and_get(s3, s3_store, monkeypatch):
 
 
 def _fault(name):
-    if name == "timeout":
+    if name == "connect_timeout":
         return ConnectTimeoutError(endpoint_url="https://s3.amazonaws.com")
+    if name == "read_timeout":
+        return ReadTimeoutError(endpoint_url="https://s3.amazonaws.com")
     code = {"denied": "AccessDenied", "throttled": "SlowDown", "missing_bucket": "NoSuchBucket"}[name]
     return ClientError({"Error": {"Code": code, "Message": name}}, "GetObject")
 
 
-@pytest.mark.parametrize("fault", ["denied", "throttled", "timeout", "missing_bucket"])
+@pytest.mark.parametrize("fault", ["denied", "throttled", "connect_timeout", "read_timeout", "missing_bucket"])
 def test_store_fault_cached_model_keeps_serving_then_recovers(s3_store, clock, monkeypatch, fault):
     assert predict()[0] == 200  # v2 cached
     client = s3_store.store().client
