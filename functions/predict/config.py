@@ -26,7 +26,7 @@ def _number(name: str, default: float, cast=int, minimum: float = 0):
         value = cast(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a valid {cast.__name__}") from None
-    if value < minimum:
+    if not value >= minimum:  # also refuses NaN
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
 

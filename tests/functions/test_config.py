@@ -1,0 +1,34 @@
+"""Settings from the environment: sensible defaults, and a clear error naming a malformed variable."""
+
+import pytest
+
+from functions.predict.config import DEFAULT_STORE, ConfigError, Settings
+
+
+def test_defaults(monkeypatch):
+    for key in ("MODEL_STORE", "MAX_BODY_BYTES", "MAX_PIXELS", "MAX_BATCH", "LATEST_TTL_SECONDS", "CORS_ORIGINS",
+                "S3_ENDPOINT_URL", "STORE_TIMEOUT_SECONDS"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    s = Settings.from_env()
+    assert s.model_store == DEFAULT_STORE and DEFAULT_STORE.endswith("models")
+    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (6_000_000, 25_000_000, 16, 60.0)
+    assert s.cors_origins == () and s.s3_endpoint_url is None
+
+
+def test_values_are_read(monkeypatch):
+    monkeypatch.setenv("MODEL_STORE", "s3://b/p/")
+    monkeypatch.setenv("MAX_BATCH", "4")
+    monkeypatch.setenv("LATEST_TTL_SECONDS", "0.5")
+    monkeypatch.setenv("CORS_ORIGINS", "http://a.example, http://b.example")
+    monkeypatch.setenv("S3_ENDPOINT_URL", "")
+    s = Settings.from_env()
+    assert s.model_store == "s3://b/p/" and s.max_batch == 4 and s.latest_ttl == 0.5
+    assert s.cors_origins == ("http://a.example", "http://b.example") and s.s3_endpoint_url is None
+
+
+@pytest.mark.parametrize("key,value", [("MAX_BATCH", "ten"), ("MAX_BATCH", "0"), ("MAX_PIXELS", "1.5"),
+                                       ("LATEST_TTL_SECONDS", "-1"), ("LATEST_TTL_SECONDS", "nan"), ("STORE_TIMEOUT_SECONDS", "0")])  # fmt: skip
+def test_malformed_values_name_the_variable(monkeypatch, key, value):
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=key):
+        Settings.from_env()
