@@ -34,6 +34,8 @@ def _python313():
         out = subprocess.run(["pyenv", "prefix", "3.13.0"], capture_output=True, text=True)  # noqa: S607
         if out.returncode == 0:
             candidates.append(str(Path(out.stdout.strip()) / "bin" / "python3.13"))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += sorted(str(p) for p in pyenv_root.glob("versions/3.13*/bin/python3.13"))
     for candidate in filter(None, candidates):
         out = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True)  # noqa: S603
         if out.returncode == 0:
