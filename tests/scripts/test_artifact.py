@@ -60,13 +60,13 @@ def test_artifact_size_and_contents(artifact):
     path, _ = artifact
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
     print(f"artifact unzipped: {size:.1f} MiB")
-    assert size < LIMIT_MIB - 35, f"{size:.1f} MiB leaves too little margin under Lambda's {LIMIT_MIB} MiB"
+    assert size < LIMIT_MIB - 40, f"{size:.1f} MiB leaves too little margin under Lambda's {LIMIT_MIB} MiB"
     names = {p.name for p in path.iterdir()}
     for unwanted in ("boto3", "botocore", "moto", "tqdm", "matplotlib", "pytest", "tests", "scripts", "models"):
         assert unwanted not in names, unwanted
     assert {"btf", "functions", "numpy", "cv2", "fastapi", "mangum"} <= names
     assert (path / "functions" / "predict" / "page.html").exists()
-    assert list(path.rglob("app.cpython-313.pyc")), "bytecode for the runtime's Python is shipped"
+    assert not list(path.rglob("*.pyc")), "no stray bytecode (SnapStart makes it unnecessary)"
 
 
 def test_artifact_answers_every_event_under_python313(artifact):
