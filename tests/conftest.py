@@ -21,6 +21,31 @@ def blobs():
     return (X[:450], y[:450]), (X[450:], y[450:])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def atomic_conditional_puts():
+    """Make moto's conditional PUT atomic, as S3's is.
+
+    moto checks If-None-Match and then stores the object in two steps, so two threads can
+    both pass the check and one silently overwrites the other: a race real S3 does not
+    have (it answers 412, or 409 while a conflicting write is in flight). A lock around the
+    whole PUT restores S3's guarantee for the in-process mock and ThreadedMotoServer alike.
+    """
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    lock = threading.Lock()
+    real = S3Response.put_object
+
+    def put_object(self, *args, **kwargs):
+        with lock:
+            return real(self, *args, **kwargs)
+
+    S3Response.put_object = put_object
+    yield
+    S3Response.put_object = real
+
+
 @pytest.fixture
 def aws_env(monkeypatch):
     """Fake credentials and a region, so nothing can ever reach real AWS."""

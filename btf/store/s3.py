@@ -13,6 +13,7 @@ import base64
 import hashlib
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -24,6 +25,22 @@ from botocore.exceptions import (
 )
 
 from btf.store import MAX_PUBLISH_ATTEMPTS, Blob, StoreError, StoreUnavailable, VersionNotFound, key_for, parse_version
+
+# botocore's parsed service models (hundreds of KB of JSON) are the slow part of building a
+# client. Sharing the loader lets a fresh session (fresh credentials, as after a SnapStart
+# restore) build its client in milliseconds.
+_LOADER = None
+
+
+def _new_session() -> boto3.session.Session:
+    global _LOADER
+    core = botocore.session.get_session()
+    if _LOADER is None:
+        _LOADER = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core)
+
 
 _DENIED = {"AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
 _BUSY = {
@@ -53,7 +70,7 @@ class S3Store:
         )
         try:
             # A session of its own: credentials and region are read now, not from a process-wide default.
-            self.client = client or boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+            self.client = client or _new_session().client("s3", endpoint_url=endpoint_url, config=config)
         except (BotoCoreError, ValueError) as exc:  # unknown profile, malformed endpoint URL, ...
             raise StoreUnavailable(f"cannot set up S3 access for {self.uri}: {exc}") from None
 
