@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from btf import nn
 from btf.errors import DataError
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -37,9 +38,7 @@ def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise DataError(f"labels must lie in [0, {classes - 1}]")
-    out = np.zeros((len(labels), classes), dtype=np.float32)
-    out[np.arange(len(labels)), labels] = 1.0
-    return out
+    return nn.one_hot(labels, classes)
 
 
 def split(X: np.ndarray, y: np.ndarray, fractions=(0.7, 0.2, 0.1), seed: int = 0) -> tuple[Data, ...]:

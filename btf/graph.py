@@ -126,9 +126,7 @@ class Graph:
         return X, y.astype(np.int64, copy=False)
 
     def one_hot(self, y: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(y), self.sizes[-1]), dtype=np.float32)
-        out[np.arange(len(y)), y] = 1.0
-        return out
+        return nn.one_hot(y, self.sizes[-1])
 
     def batchify(self, X: np.ndarray, Y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Shuffle once (one permutation per epoch) and yield the mini-batches in that order.

@@ -13,6 +13,13 @@ ACTIVATIONS = ("sigmoid", "relu")
 COSTS = ("quadratic", "cross_entropy")
 
 
+def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    """int labels (n,) -> float32 (n, classes) with a single 1 per row (labels assumed in range)."""
+    out = np.zeros((len(labels), classes), dtype=np.float32)
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic function, in place. tanh form: no overflow warning for large |z|."""
     np.multiply(z, 0.5, out=z)
