@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh serve
-exec .venv/bin/uvicorn functions.predict.app:app --host 127.0.0.1 --port 8000 --lifespan off --no-access-log "$@"
+exec .venv/bin/uvicorn functions.predict.app:app --host 127.0.0.1 --port 8000 --lifespan off --timeout-keep-alive 75 --no-access-log "$@"
