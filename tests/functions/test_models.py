@@ -204,3 +204,14 @@ def test_cached_version_keeps_serving_when_its_object_goes_bad(s3, s3_store, clo
     clock.now += 61
     status, body = predict(2)
     assert status == 200 and body["predictions"] == before
+
+
+def test_invalid_version_recovers_once_fixed(s3, s3_store, clock):
+    put(s3, 3, _corrupt("nan"))
+    assert predict(3)[0] == 503
+    put(s3, 3, tiny_model(3))
+    assert predict(3)[0] == 503  # the failure is remembered for the ttl, not re-downloaded per request
+    clock.now += 61
+    status, body = predict(3)
+    assert status == 200 and body["model"]["version"] == 3
+    assert predict()[1]["model"]["version"] == 3  # and latest moves to it
