@@ -148,7 +148,7 @@ async def predict(request: Request) -> Response:
 def models(request: Request) -> Response:
     """Every published version with its metadata, and which one ``latest`` means."""
     try:
-        listing = cache.listing(refresh=True)
+        listing = cache.listing()
     except StoreError as exc:
         raise _store_down(exc) from None
     rows = []

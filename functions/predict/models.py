@@ -55,6 +55,7 @@ class ModelCache:
     _latest: int | None = None
     _latest_at: float = float("-inf")
     _listing: dict[int, str] | None = None
+    _listing_at: float = float("-inf")
     _locks: dict[Any, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,7 +74,7 @@ class ModelCache:
         with self._guard:
             for entry in self._entries.values():
                 entry.checked = float("-inf")
-            self._latest_at = float("-inf")
+            self._latest_at = self._listing_at = float("-inf")
             self._invalid.clear()
             if drop_store:
                 self._store = None
@@ -177,9 +178,18 @@ class ModelCache:
         raise NoModel("no valid model in the store: " + "; ".join(problems[:3]))
 
     def listing(self, refresh: bool = False) -> dict[int, str]:
-        """Published versions and their etags, as last listed (re-listed when asked or never listed)."""
-        if refresh or self._listing is None:
-            self._listing = self.store().versions()
+        """Published versions and their etags, re-listed when asked or when older than ``ttl``.
+
+        If the store fails and an earlier listing exists, that listing is returned (and the
+        store asked again after ``ttl``), in keeping with serving cached models through faults.
+        """
+        if refresh or self._listing is None or self.clock() - self._listing_at >= self.ttl:
+            try:
+                self._listing = self.store().versions()
+            except StoreError:
+                if self._listing is None:
+                    raise
+            self._listing_at = self.clock()
         return self._listing
 
     def resolve(self, selector: int | str) -> Entry:

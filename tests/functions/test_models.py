@@ -215,3 +215,22 @@ def test_invalid_version_recovers_once_fixed(s3, s3_store, clock):
     status, body = predict(3)
     assert status == 200 and body["model"]["version"] == 3
     assert predict()[1]["model"]["version"] == 3  # and latest moves to it
+
+
+def test_models_listing_is_cached_and_survives_a_fault(s3_store, clock, monkeypatch):
+    status, _, body = invoke(http_event("GET", "/models"))
+    assert status == 200 and [m["version"] for m in body["models"]] == [2, 1]
+    client = s3_store.store().client
+    calls = []
+    real_list = client.list_objects_v2
+    monkeypatch.setattr(client, "list_objects_v2", lambda **kw: calls.append(1) or real_list(**kw))
+    invoke(http_event("GET", "/models"))
+    assert calls == []  # within the ttl: no S3 list per request
+
+    def down(**kwargs):
+        raise _fault("throttled")
+
+    monkeypatch.setattr(client, "list_objects_v2", down)
+    clock.now += 61
+    status, _, body = invoke(http_event("GET", "/models"))
+    assert status == 200 and [m["version"] for m in body["models"]] == [2, 1]
