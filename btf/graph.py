@@ -222,9 +222,9 @@ class Graph:
                 if pbar is not None:
                     pbar.close()
             row = {"epoch": self.epochs, "seconds": seconds}
-            row.update({f"train_{k}": v for k, v in self.evaluate(self.train_data).items()})
+            row.update({f"train_{k}": v for k, v in self._evaluate(*self.train_data).items()})
             if self.val_data is not None:
-                row.update({f"val_{k}": v for k, v in self.evaluate(self.val_data).items()})
+                row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
             history.append(row)
             if log is not None:
                 log(_summary(row))
@@ -256,7 +256,10 @@ class Graph:
 
     def evaluate(self, data: Data) -> dict[str, float]:
         """Loss, accuracy and number correct on ``(X, y)``."""
-        X, y = self._check_data(data, "evaluation")
+        return self._evaluate(*self._check_data(data, "evaluation"))
+
+    def _evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        # For data already checked by feed(): run() scores it every epoch.
         out = self.feedforward(X)
         correct = int((out.argmax(axis=1) == y).sum())
         loss = nn.loss(self.cost, out, self.one_hot(y))
@@ -265,17 +268,18 @@ class Graph:
 
     def validate(self, data: Data | None = None) -> int:
         """Number of correctly classified samples in ``data`` (default: the fed val data)."""
-        data = data if data is not None else self.val_data
-        if data is None:
-            raise DataError("no validation data: pass (X, y) or feed(train, val) first")
-        return self.evaluate(data)["correct"]
+        return self._score(data)["correct"]
 
     def accuracy(self, data: Data | None = None) -> float:
         """Fraction correct in ``data`` (default: the fed val data)."""
-        data = data if data is not None else self.val_data
+        return self._score(data)["accuracy"]
+
+    def _score(self, data: Data | None) -> dict[str, float]:
         if data is None:
-            raise DataError("no validation data: pass (X, y) or feed(train, val) first")
-        return self.evaluate(data)["accuracy"]
+            if self.val_data is None:
+                raise DataError("no validation data: pass (X, y) or feed(train, val) first")
+            return self._evaluate(*self.val_data)
+        return self.evaluate(data)
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path | IO[bytes], metadata: dict[str, Any] | None = None) -> None:

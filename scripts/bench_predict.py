@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from scripts.make_events import canvas_seven
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE_CHILD = """
 import sys, time
@@ -76,13 +78,6 @@ print(" ".join(map(str, times)))
 PACKAGES = ("numpy", "cv2", "fastapi", "mangum", "btf", "functions", "boto3")
 
 
-def canvas_png() -> bytes:
-    img = np.zeros((280, 280, 4), np.uint8)
-    pts = np.array([[70, 60], [210, 60], [120, 230]], np.int32)
-    cv2.polylines(img, [pts], False, (0, 0, 0, 255), 18, cv2.LINE_AA)
-    return cv2.imencode(".png", img)[1].tobytes()
-
-
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ms = np.array(samples) * 1000
     return float(np.median(ms)), float(np.percentile(ms, 99))
@@ -94,7 +89,7 @@ def warm(calls: int) -> None:
     from functions.predict.app import cache, handler
     from scripts.events import LambdaContext, json_event
 
-    png = canvas_png()
+    png = canvas_seven()
     event = json_event("/predict", {"image": "data:image/png;base64," + base64.b64encode(png).decode()})
     context = LambdaContext()
     graph = cache.latest().graph
@@ -166,7 +161,7 @@ def cold(runs: int) -> None:
     for path in sorted((ROOT / "models").glob("model-v*.npz")):
         s3.put_object(Bucket="btf-bench", Key=f"models/{path.name}", Body=path.read_bytes())
     png_file = ROOT / ".bench-canvas.b64"
-    png_file.write_text(base64.b64encode(canvas_png()).decode())
+    png_file.write_text(base64.b64encode(canvas_seven()).decode())
     try:
         base, full, imports, first = [], [], [], []
         for _ in range(runs):

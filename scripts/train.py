@@ -178,7 +178,9 @@ def train(args: argparse.Namespace) -> int:
             return 0
         version = store.publish(blob)
         _move_report(Path(tmp), report_root / f"model-v{version}")
-    print(f"published model-v{version}.npz to {store.uri} ({len(blob) / 1e6:.2f} MB, sha256 {_sha(blob)[:16]}...)")
+    print(
+        f"published model-v{version}.npz to {store.uri} ({len(blob) / 1e6:.2f} MB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}...)"
+    )
     print(f"report: {report_root / f'model-v{version}'}")
     return 0
 
@@ -195,10 +197,6 @@ def _move_report(src: Path, dest: Path) -> None:
         dest = dest.with_name(dest.name + "-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     shutil.copytree(src, dest)
     dest.chmod(0o755)  # the temp folder it came from was private (0700)
-
-
-def _sha(blob: bytes) -> str:
-    return hashlib.sha256(blob).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

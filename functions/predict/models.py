@@ -194,7 +194,3 @@ class ModelCache:
 
     def resolve(self, selector: int | str) -> Entry:
         return self.latest() if selector == "latest" else self.get(int(selector))
-
-    def failure(self, version: int) -> str | None:
-        failure = self._invalid.get(version)
-        return failure.message if failure else None
