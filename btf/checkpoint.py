@@ -21,7 +21,6 @@ import os
 import struct
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,20 +34,12 @@ FORMAT_VERSION = 1
 # A digit model is a few MB; refusing anything far larger keeps a hostile file from
 # making the loader allocate gigabytes while it decompresses.
 MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
+MAX_FILE_BYTES = 128 * 1024 * 1024
 MAX_LAYERS = 64
-# What numpy, zipfile and zlib raise on damaged input; the loader turns each into a CheckpointError.
-_MALFORMED = (
-    OSError,
-    ValueError,
-    EOFError,
-    KeyError,
-    zipfile.BadZipFile,
-    UnicodeError,
-    zlib.error,
-    NotImplementedError,
-    OverflowError,
-    struct.error,
-)
+# Every entry of the format, for the most layers, with room to spare: a million empty
+# members must not cost seconds of directory parsing.
+MAX_MEMBERS = 16 + 2 * MAX_LAYERS
+MAX_METADATA_CHARS = 1 << 20
 _SCALARS = ("learning_rate", "batch_size", "epochs", "l2", "format_version")
 
 
@@ -90,7 +81,7 @@ def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.nd
         "batch_size": np.array(params["batch_size"], dtype=np.int64),
         "epochs": np.array(params["epochs"], dtype=np.int64),
         "l2": np.array(params["l2"], dtype=np.float64),
-        "metadata": np.array(json.dumps(metadata, sort_keys=True, default=str)),
+        "metadata": np.array(json.dumps(_finite(metadata), sort_keys=True, default=str, allow_nan=False)),
     }
     for i, (w, b) in enumerate(zip(params["weights"], params["biases"])):
         arrays[f"W{i}"] = np.asarray(w, dtype=np.float32)
@@ -98,8 +89,24 @@ def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.nd
     return arrays
 
 
+def _finite(value: Any) -> Any:
+    """Metadata with NaN and infinities as None: strict JSON that any client can parse."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
-    """Load and validate a checkpoint; returns the parameters ``Graph.load`` needs."""
+    """Load and validate a checkpoint; returns the parameters ``Graph.load`` needs.
+
+    This is the loader's boundary: *any* failure inside it, whatever numpy, zipfile, zlib or
+    json raise on hostile input (MemoryError and RecursionError included), comes out as a
+    CheckpointError that names the file.
+    """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "<checkpoint bytes>"
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
@@ -109,97 +116,162 @@ def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
         raise
     except FileNotFoundError:
         raise CheckpointError(f"{name}: no such file") from None
-    except _MALFORMED as exc:
-        raise CheckpointError(f"{name}: not a readable btf checkpoint ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{name}: not a readable btf checkpoint (nested too deeply)") from None
+    except MemoryError:
+        raise CheckpointError(f"{name}: not a readable btf checkpoint (declares more memory than it may use)") from None
+    except Exception as exc:  # the boundary: hostile bytes must never escape as another type
+        raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def _read_blob(source: Any, fail) -> bytes:
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            blob = f.read(MAX_FILE_BYTES + 1)
+    else:
+        blob = source.read(MAX_FILE_BYTES + 1)
+    if len(blob) > MAX_FILE_BYTES:
+        raise fail(f"file is over {MAX_FILE_BYTES >> 20} MiB, larger than any btf model should be")
+    return blob
+
+
+def _members(blob: bytes, fail) -> dict[str, np.ndarray]:
+    """Every ``.npy`` member as an array, each inflated through a hard cap and parsed without numpy's loader."""
+    # The end-of-directory record gives the member count before zipfile parses a single entry.
+    end = blob.rfind(b"PK\x05\x06", max(0, len(blob) - 65_557))
+    if end < 0 or len(blob) < end + 22:
+        raise fail("not a btf checkpoint (not an .npz zip archive)")
+    (count,) = struct.unpack("<H", blob[end + 10 : end + 12])
+    if count > MAX_MEMBERS:
+        raise fail(f"holds {count} entries; a btf checkpoint has at most {MAX_MEMBERS}")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except zipfile.BadZipFile:
+        raise fail("not a btf checkpoint (not an .npz zip archive)") from None
+    arrays, budget = {}, MAX_UNCOMPRESSED_BYTES
+    for info in archive.infolist():
+        if len(arrays) >= MAX_MEMBERS:
+            raise fail(f"holds more than {MAX_MEMBERS} entries")
+        if info.flag_bits & 0x1:
+            raise fail(f"entry {info.filename!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise fail(f"entry {info.filename!r} uses an unsupported compression method")
+        if not info.filename.endswith(".npy"):
+            raise fail(f"entry {info.filename!r} is not an .npy array")
+        # Never trust the directory's sizes: read at most what the budget has left, plus one byte.
+        with archive.open(info) as member:
+            raw = member.read(budget + 1)
+        if len(raw) > budget:
+            raise fail(f"entries would inflate past the {MAX_UNCOMPRESSED_BYTES >> 20} MiB limit")
+        budget -= len(raw)
+        arrays[info.filename[:-4]] = _parse_npy(info.filename, raw, fail)
+    return arrays
+
+
+def _parse_npy(member: str, raw: bytes, fail) -> np.ndarray:
+    """An ``.npy`` payload -> array, checking that its header matches its actual size before any allocation."""
+    stream = io.BytesIO(raw)
+    if raw[:6] != b"\x93NUMPY":
+        raise fail(f"entry {member!r} is not an .npy array (no NPY magic)")
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise fail(f"entry {member!r} has an unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise fail(f"entry {member!r} is not a plain array (it holds Python objects); refusing to unpickle")
+    count = 1
+    for n in shape:
+        count *= int(n)
+    payload = len(raw) - stream.tell()
+    if count * dtype.itemsize != payload:
+        raise fail(f"entry {member!r} declares shape {shape} ({count * dtype.itemsize:,} bytes) but holds {payload:,}")
+    array = np.frombuffer(raw, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran else "C").copy()  # writable, and free of the raw bytes
 
 
 def _read(source: Any, name: str) -> dict[str, Any]:
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"{name}: {problem}")
 
-    # Check the zip directory before numpy inflates anything.
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            blob = f.read(MAX_UNCOMPRESSED_BYTES + 1)
-    else:
-        blob = source.read(MAX_UNCOMPRESSED_BYTES + 1)
-    if len(blob) > MAX_UNCOMPRESSED_BYTES:
-        raise fail("file is larger than any btf model should be")
-    try:
-        members = zipfile.ZipFile(io.BytesIO(blob)).infolist()
-    except zipfile.BadZipFile:
-        raise fail("not a btf checkpoint (not an .npz zip archive)") from None
-    if sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
-        raise fail("entries would inflate past the size limit")
+    arrays = _members(_read_blob(source, fail), fail)
 
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        keys = set(npz.files)
+    def get(key: str) -> np.ndarray:
+        if key not in arrays:
+            raise fail(f"missing entry {key!r}")
+        return arrays[key]
 
-        def get(key: str) -> np.ndarray:
-            if key not in keys:
-                raise fail(f"missing entry {key!r}")
-            try:
-                return npz[key]
-            except ValueError as exc:  # numpy's refusal of an object (pickled) array
-                raise fail(f"entry {key!r} is not a plain array ({exc}); refusing to unpickle") from None
-
-        if str(get("format")) != FORMAT:
-            raise fail(f"format is {str(get('format'))!r}, expected {FORMAT!r}")
-        scalars = {}
-        for key in _SCALARS:
-            value = get(key)
-            if value.shape != () or value.dtype.kind not in "iuf" or not np.isfinite(value):
-                raise fail(f"entry {key!r} must be a finite number")
-            scalars[key] = value.item()
-        if scalars["format_version"] != FORMAT_VERSION:
-            raise fail(f"format version {scalars['format_version']} is not supported (this btf reads {FORMAT_VERSION})")
-        sizes = get("sizes")
-        if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or not 2 <= len(sizes) <= MAX_LAYERS or sizes.min() < 1:
-            raise fail(f"sizes must be 2 to {MAX_LAYERS} positive integers, got {sizes.tolist()}")
-        sizes = tuple(int(s) for s in sizes)
-        text = {}
-        for key, allowed in (("activation", nn.ACTIVATIONS), ("cost", nn.COSTS)):
-            value = get(key)
-            if value.dtype.kind != "U" or value.shape != () or str(value) not in allowed:
-                raise fail(f"{key} must be one of {allowed}")
-            text[key] = str(value)
-        weights, biases = [], []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            for key, shape in ((f"W{i}", (n_in, n_out)), (f"b{i}", (n_out,))):
-                value = get(key)
-                if value.shape != shape:
-                    raise fail(f"{key} has shape {value.shape}, but sizes {list(sizes)} need {shape}")
-                if value.dtype.kind != "f":
-                    raise fail(f"{key} must hold floats, not {value.dtype}")
-                if not np.isfinite(value).all():
-                    raise fail(f"{key} holds NaN or infinite values")
-                (weights if key[0] == "W" else biases).append(np.ascontiguousarray(value, dtype=np.float32))
-        extra = {k for k in keys if k[0] in "Wb" and k[1:].isdigit()} - {
-            f"{p}{i}" for p in "Wb" for i in range(len(sizes) - 1)
-        }
-        if extra:
-            raise fail(f"has layers {sorted(extra)} beyond what sizes {list(sizes)} describe")
-        metadata_raw = get("metadata")
-        if metadata_raw.dtype.kind != "U" or metadata_raw.shape != ():
-            raise fail("metadata must be a JSON string")
-        try:
-            metadata = json.loads(str(metadata_raw))
-        except json.JSONDecodeError as exc:
-            raise fail(f"metadata is not valid JSON ({exc})") from None
-        if not isinstance(metadata, dict):
-            raise fail("metadata must be a JSON object")
-
+    if get("format").shape != () or str(get("format")) != FORMAT:
+        raise fail(f"format is not {FORMAT!r}")
+    scalars = {}
+    for key in _SCALARS:
+        value = get(key)
+        if value.shape != () or value.dtype.kind not in "iuf" or not np.isfinite(value):
+            raise fail(f"entry {key!r} must be a finite number")
+        scalars[key] = value.item()
+    if scalars["format_version"] != FORMAT_VERSION:
+        raise fail(f"format version {scalars['format_version']} is not supported (this btf reads {FORMAT_VERSION})")
     if scalars["learning_rate"] <= 0 or scalars["batch_size"] < 1 or scalars["epochs"] < 0 or scalars["l2"] < 0:
         raise fail("hyperparameters out of range (learning_rate, batch_size, epochs or l2)")
+    text = {}
+    for key, allowed in (("activation", nn.ACTIVATIONS), ("cost", nn.COSTS)):
+        value = get(key)
+        if value.dtype.kind != "U" or value.shape != () or str(value) not in allowed:
+            raise fail(f"{key} must be one of {allowed}")
+        text[key] = str(value)
+    sizes, weights, biases = _dense(arrays, get, fail)
     return {
         "sizes": sizes,
-        "activation": text["activation"],
-        "cost": text["cost"],
+        **text,
         "learning_rate": float(scalars["learning_rate"]),
         "batch_size": int(scalars["batch_size"]),
         "epochs": int(scalars["epochs"]),
         "l2": float(scalars["l2"]),
         "weights": weights,
         "biases": biases,
-        "metadata": metadata,
+        "metadata": _metadata(get("metadata"), fail),
     }
+
+
+def _dense(arrays: dict[str, np.ndarray], get, fail) -> tuple[tuple[int, ...], list, list]:
+    """The layer sizes and their weights, each checked for shape, dtype and finiteness."""
+    sizes = get("sizes")
+    if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or not 2 <= len(sizes) <= MAX_LAYERS or sizes.min() < 1:
+        raise fail(f"sizes must be 2 to {MAX_LAYERS} positive integers")
+    sizes = tuple(int(s) for s in sizes)
+    weights, biases = [], []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for key, shape in ((f"W{i}", (n_in, n_out)), (f"b{i}", (n_out,))):
+            value = get(key)
+            if value.shape != shape:
+                raise fail(f"{key} has shape {value.shape}, but sizes {list(sizes)} need {shape}")
+            if value.dtype.kind != "f":
+                raise fail(f"{key} must hold floats, not {value.dtype}")
+            if not np.isfinite(value).all():
+                raise fail(f"{key} holds NaN or infinite values")
+            (weights if key[0] == "W" else biases).append(np.ascontiguousarray(value, dtype=np.float32))
+    extra = {k for k in arrays if k[0] in "Wb" and k[1:].isdigit()} - {
+        f"{p}{i}" for p in "Wb" for i in range(len(sizes) - 1)
+    }
+    if extra:
+        raise fail(f"has layers {sorted(extra)} beyond what sizes {list(sizes)} describe")
+    return sizes, weights, biases
+
+
+def _metadata(raw: np.ndarray, fail) -> dict[str, Any]:
+    if raw.dtype.kind != "U" or raw.shape != ():
+        raise fail("metadata must be a JSON string")
+    if len(str(raw)) > MAX_METADATA_CHARS:
+        raise fail(f"metadata is over {MAX_METADATA_CHARS:,} characters")
+    try:
+        # NaN and Infinity are not JSON: read them as null, so metadata always re-serialises.
+        metadata = json.loads(str(raw), parse_constant=lambda _: None)
+    except json.JSONDecodeError as exc:
+        raise fail(f"metadata is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise fail("metadata JSON is nested too deeply") from None
+    if not isinstance(metadata, dict):
+        raise fail("metadata must be a JSON object")
+    return metadata

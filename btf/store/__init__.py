@@ -17,8 +17,13 @@ from typing import Protocol
 
 from btf.errors import BtfError
 
+# The one version range, for publishers and readers alike: a version the reader would not
+# list is never published.
+MAX_VERSION = 999_999_999
 _NAME = re.compile(r"^model-v([1-9][0-9]{0,8})\.npz$")
 MAX_PUBLISH_ATTEMPTS = 20
+# No model object larger than this is ever read: its size is checked before its bytes.
+MAX_OBJECT_BYTES = 128 * 1024 * 1024
 
 
 class StoreError(BtfError):
@@ -31,6 +36,14 @@ class StoreUnavailable(StoreError):
 
 class VersionNotFound(StoreError, LookupError):
     """The asked-for version does not exist in the store."""
+
+
+class InvalidObject(StoreError):
+    """The version exists but cannot be a model: larger than the limit, or not a regular file."""
+
+
+class StoreFull(StoreError):
+    """Every version number up to MAX_VERSION is taken."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +62,11 @@ class ModelStore(Protocol):
         """Every published version and its current etag."""
         ...
 
-    def read(self, version: int, etag: str | None = None) -> Blob | None:
-        """The version's bytes, or None when ``etag`` still matches (nothing downloaded)."""
+    def read(self, version: int, etag: str | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> Blob | None:
+        """The version's bytes, or None when ``etag`` still matches (nothing downloaded).
+
+        Raises InvalidObject, without reading the bytes, for an object over ``max_bytes``.
+        """
         ...
 
     def publish(self, data: bytes) -> int:
@@ -62,6 +78,13 @@ def key_for(version: int) -> str:
     return f"model-v{version}.npz"
 
 
+def next_version(taken: int) -> int:
+    """The version after ``taken``, or StoreFull at the top of the range."""
+    if taken >= MAX_VERSION:
+        raise StoreFull(f"version {taken} is the last one a store can hold ({MAX_VERSION}); use a new store or prefix")
+    return taken + 1
+
+
 def parse_version(name: str) -> int | None:
     """``model-v12.npz`` -> 12; anything else (including ``model-v01.npz``) -> None."""
     match = _NAME.match(name)
@@ -69,7 +92,11 @@ def parse_version(name: str) -> int | None:
 
 
 def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0) -> ModelStore:
-    """A store for ``s3://bucket/prefix/`` or a local folder path."""
+    """A store for ``s3://bucket/prefix/`` or a local folder path.
+
+    ``timeout`` is the deadline of each store interaction, retries included. With no
+    ``endpoint_url``, botocore's own ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` apply.
+    """
     if uri.startswith("s3://"):
         from btf.store.s3 import S3Store
 

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from btf.store import MAX_PUBLISH_ATTEMPTS, Blob, StoreError, StoreUnavailable, VersionNotFound, key_for, parse_version
+from btf.store import (
+    MAX_OBJECT_BYTES,
+    MAX_PUBLISH_ATTEMPTS,
+    Blob,
+    InvalidObject,
+    StoreError,
+    StoreUnavailable,
+    VersionNotFound,
+    key_for,
+    next_version,
+    parse_version,
+)
 
 
 def _current_umask() -> int:
@@ -36,6 +48,8 @@ class FolderStore:
 
     def versions(self) -> dict[int, str]:
         if not self.folder.is_dir():
+            if self.folder.exists():
+                raise StoreUnavailable(f"model store {self.folder} is not a folder")
             return {}  # nothing published yet; publish() creates the folder
         found = {}
         for entry in os.scandir(self.folder):
@@ -44,18 +58,32 @@ class FolderStore:
                 found[version] = self._etag(entry.stat())
         return found
 
-    def read(self, version: int, etag: str | None = None) -> Blob | None:
+    def read(self, version: int, etag: str | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> Blob | None:
         path = self.folder / key_for(version)
         try:
-            with open(path, "rb") as f:
-                current = self._etag(os.fstat(f.fileno()))
-                if etag == current:
-                    return None
-                return Blob(version, f.read(), current)
-        except FileNotFoundError:
+            # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise VersionNotFound(f"model version {version} not found in {self.folder}") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                # Not listed by versions() either: a directory, device or pipe is no version.
+                raise VersionNotFound(f"{path} is not a regular file, so not a model version")
+            if info.st_size > max_bytes:
+                raise InvalidObject(f"{path} is {info.st_size:,} bytes; no model may exceed {max_bytes:,}")
+            current = self._etag(info)
+            if etag == current:
+                return None
+            try:
+                data = f.read(max_bytes + 1)
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
+        if len(data) > max_bytes:  # grew while we read it
+            raise InvalidObject(f"{path} is over {max_bytes:,} bytes; no model may exceed that")
+        return Blob(version, data, current)
 
     def publish(self, data: bytes) -> int:
         try:
@@ -71,13 +99,13 @@ class FolderStore:
             os.chmod(tmp, 0o644 & ~_UMASK)  # mkstemp makes 0600; models are meant to be shared
             if hashlib.sha256(Path(tmp).read_bytes()).digest() != hashlib.sha256(data).digest():
                 raise StoreError(f"checksum mismatch writing {tmp}: the disk returned other bytes")
-            version = max(self.versions(), default=0) + 1
+            version = next_version(max(self.versions(), default=0))
             for _ in range(MAX_PUBLISH_ATTEMPTS):
                 try:
                     os.link(tmp, self.folder / key_for(version))
                     return version
                 except FileExistsError:
-                    version += 1  # another publisher took it; never overwrite
+                    version = next_version(version)  # another publisher took it; never overwrite
             raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
         except OSError as exc:
             raise StoreUnavailable(f"cannot write to model store {self.folder}: {exc.strerror}") from None

@@ -1,5 +1,11 @@
 """The S3 model store: ``s3://bucket/prefix/model-vN.npz``, with boto3 imported only here.
 
+Every interaction (retries included) has one deadline, ``timeout`` seconds: the botocore call
+runs on a small worker pool and the caller stops waiting at the deadline, so an endpoint that
+accepts and never answers, or trickles a byte at a time, costs a caller ``timeout`` and no
+more. A body is read in chunks that stop at the deadline and at the size limit, which is
+checked from the response headers before any of the body is read.
+
 Publishing is a conditional PUT (``IfNoneMatch='*'``): S3 refuses with 412 if the key exists,
 so a racing trainer takes the next number instead of overwriting. Every upload carries its
 SHA-256, which S3 checks on receipt, and is read back to confirm it. Reads revalidate
@@ -11,6 +17,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import boto3
 import botocore.session
@@ -24,12 +34,37 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from btf.store import MAX_PUBLISH_ATTEMPTS, Blob, StoreError, StoreUnavailable, VersionNotFound, key_for, parse_version
+from btf.store import (
+    MAX_OBJECT_BYTES,
+    MAX_PUBLISH_ATTEMPTS,
+    Blob,
+    InvalidObject,
+    StoreError,
+    StoreUnavailable,
+    VersionNotFound,
+    key_for,
+    next_version,
+    parse_version,
+)
 
 # botocore's parsed service models (hundreds of KB of JSON) are the slow part of building a
 # client. Sharing the loader lets a fresh session (fresh credentials, as after a SnapStart
 # restore) build its client in milliseconds.
 _LOADER = None
+# Workers for store calls. A call stuck on a silent endpoint holds one until botocore's own
+# timeouts free it; callers never wait past their deadline, and the pool bounds the threads.
+_POOL_SIZE = 8
+_pool: ThreadPoolExecutor | None = None
+_pool_guard = threading.Lock()
+_CHUNK = 1 << 20
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_guard:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="btf-s3")
+        return _pool
 
 
 def _new_session() -> boto3.session.Session:
@@ -63,9 +98,10 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self.uri = f"s3://{bucket}/{self.prefix}"
+        self.timeout = timeout
         config = Config(
             connect_timeout=timeout,
-            read_timeout=timeout * 2,
+            read_timeout=timeout,
             retries={"max_attempts": 3, "mode": "standard"},
         )
         try:
@@ -95,7 +131,22 @@ class S3Store:
             return StoreUnavailable(f"cannot reach the S3 endpoint for {where}: {exc}")
         return StoreUnavailable(f"S3 request for {where} failed: {exc}")
 
+    def _bounded(self, what: str, call, *args):
+        """Run ``call(deadline, *args)`` on a worker; give up waiting at the deadline."""
+        deadline = time.monotonic() + self.timeout
+        future = _workers().submit(call, deadline, *args)
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise StoreUnavailable(
+                f"S3 did not answer {what} for {self.uri} within {self.timeout:g}s (STORE_TIMEOUT_SECONDS)"
+            ) from None
+
     def versions(self) -> dict[int, str]:
+        return self._bounded("a listing", self._versions)
+
+    def _versions(self, deadline: float) -> dict[int, str]:
         found = {}
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -106,18 +157,28 @@ class S3Store:
                     version = parse_version(obj["Key"][len(self.prefix) :])
                     if version is not None:
                         found[version] = obj["ETag"]
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(f"listing {self.uri} took longer than {self.timeout:g}s")
         except (ClientError, BotoCoreError) as exc:
             raise self._explain(exc) from None
         return found
 
-    def read(self, version: int, etag: str | None = None) -> Blob | None:
+    def read(self, version: int, etag: str | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> Blob | None:
+        return self._bounded(f"a read of version {version}", self._read, version, etag, max_bytes)
+
+    def _read(self, deadline: float, version: int, etag: str | None, max_bytes: int) -> Blob | None:
         key = self.prefix + key_for(version)
         kwargs = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if etag:
             kwargs["IfNoneMatch"] = etag
         try:
             response = self.client.get_object(**kwargs)
-            return Blob(version, response["Body"].read(), response["ETag"])
+            size = int(response.get("ContentLength") or 0)
+            if size > max_bytes:
+                response["Body"].close()
+                raise InvalidObject(f"s3://{self.bucket}/{key} is {size:,} bytes; no model may exceed {max_bytes:,}")
+            data = self._body(response["Body"], key, deadline, max_bytes)
+            return Blob(version, data, response["ETag"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("304", "NotModified"):
                 return None
@@ -125,9 +186,26 @@ class S3Store:
         except BotoCoreError as exc:
             raise self._explain(exc, key) from None
 
+    def _body(self, body, key: str, deadline: float, max_bytes: int) -> bytes:
+        chunks, size = [], 0
+        try:
+            while chunk := body.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InvalidObject(f"s3://{self.bucket}/{key} is over {max_bytes:,} bytes; no model may exceed it")
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(f"s3://{self.bucket}/{key} took longer than {self.timeout:g}s to download")
+                chunks.append(chunk)
+        finally:
+            body.close()
+        return b"".join(chunks)
+
     def publish(self, data: bytes) -> int:
+        return self._bounded("a publish", self._publish, data)
+
+    def _publish(self, deadline: float, data: bytes) -> int:
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        version = max(self.versions(), default=0) + 1
+        version = next_version(max(self._versions(deadline), default=0))
         for _ in range(MAX_PUBLISH_ATTEMPTS):
             key = self.prefix + key_for(version)
             try:
@@ -141,20 +219,21 @@ class S3Store:
                 )
             except ClientError as exc:
                 if str(exc.response.get("Error", {}).get("Code")) in _TAKEN:
-                    version += 1  # another publisher took it; never overwrite
+                    version = next_version(version)  # another publisher took it; never overwrite
                     continue
                 raise self._explain(exc, key) from None
             except BotoCoreError as exc:
                 raise self._explain(exc, key) from None
-            self._verify(key, data)
+            self._verify(key, data, deadline)
             return version
         raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
 
-    def _verify(self, key: str, data: bytes) -> None:
+    def _verify(self, key: str, data: bytes, deadline: float) -> None:
         # S3 already rejected the PUT if the bytes it received did not match ChecksumSHA256;
         # reading them back also proves what readers will get (and works where HEAD omits checksums).
         try:
-            stored = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            stored = self._body(body, key, deadline, max(len(data), 1))
         except (ClientError, BotoCoreError) as exc:
             raise self._explain(exc, key) from None
         if hashlib.sha256(stored).digest() != hashlib.sha256(data).digest():

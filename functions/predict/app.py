@@ -10,8 +10,11 @@ decode-preprocess-forward time.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -19,7 +22,7 @@ import numpy as np
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 import btf
@@ -37,8 +40,10 @@ from functions.predict.observe import AccessLog
 cv2.setNumThreads(1)
 settings = Settings.from_env()
 cache = ModelCache(
-    lambda: open_store(settings.model_store, endpoint_url=settings.s3_endpoint_url, timeout=settings.store_timeout),
+    lambda: open_store(settings.model_store, timeout=settings.store_timeout),
     ttl=settings.latest_ttl,
+    deadline=settings.store_timeout,
+    max_models=settings.max_models,
 )
 _PAGE = Path(__file__).with_name("page.html")
 _IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
@@ -100,15 +105,21 @@ def model_info(entry: Entry) -> dict:
 
 async def _read_body(request: Request) -> bytes:
     limit = settings.max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length", "").strip()
+    if declared and not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
+        raise ApiError(400, "invalid_header", "Content-Length must be a byte count of at most 18 digits")
+    if declared and int(declared) > limit:
         raise ApiError(413, "body_too_large", f"the body is {int(declared):,} bytes; the limit is {limit:,}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "body_too_large", f"the body is over the limit of {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "body_too_large", f"the body is over the limit of {limit:,} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body: nobody will read an answer, and it is not our fault.
+        raise ApiError(400, "client_disconnected", "the client closed the connection before sending the body") from None
     body = b"".join(chunks)
     request._body = body  # lets request.form() parse the bytes already read
     return body
@@ -175,15 +186,40 @@ def health() -> Response:
 
 
 @functools.cache
-def _page_html() -> str:
-    return _PAGE.read_text(encoding="utf-8")
+def _page() -> tuple[str, dict[str, str]]:
+    """The page and its headers: a Content-Security-Policy that admits only its own inline code, by hash."""
+    html = _PAGE.read_text(encoding="utf-8")
+
+    def hashes(tag: str) -> str:
+        bodies = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
+        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in bodies)
+
+    policy = (
+        f"default-src 'self'; script-src {hashes('script')}; style-src {hashes('style')}; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return html, {"content-security-policy": policy, "referrer-policy": "no-referrer"}
 
 
 @app.get("/", response_class=HTMLResponse, include_in_schema=False)
 def page() -> HTMLResponse:
     """The drawing page: one self-contained HTML file, every URL in it relative."""
-    return HTMLResponse(_page_html())
+    html, headers = _page()
+    return HTMLResponse(html, headers=headers)
 
 
-handler = Mangum(app, lifespan="off")
+_mangum = Mangum(app, lifespan="off")
+
+
+def handler(event: object, context: object) -> dict:
+    """The Lambda entry point. A malformed event (bad base64, missing fields) is a JSON 400, not a crash."""
+    try:
+        return _mangum(event, context)
+    except Exception as exc:  # the app answers its own errors, so only Mangum's event parsing gets here
+        errors.log.warning("malformed Lambda event: %s: %s", type(exc).__name__, exc)
+        body = json.dumps({"error": {"code": "invalid_event", "message": "the request event is malformed"}})
+        headers = {"content-type": "application/json", "x-content-type-options": "nosniff"}
+        return {"statusCode": 400, "headers": headers, "body": body, "isBase64Encoded": False}
+
+
 snapstart.register(cache)

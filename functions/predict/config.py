@@ -14,6 +14,14 @@ from pathlib import Path
 DEFAULT_STORE = str(Path(__file__).resolve().parents[2] / "models")
 
 
+# Lambda's synchronous payload is 6 MB (6,291,456 bytes) for the whole event, and API Gateway
+# delivers binary bodies (raw images, multipart) base64-encoded, 4/3 their size. 4.4 MB of body
+# is what fits with room for the event's envelope, so every body under it reaches the function
+# and gets its answer, and a body over it gets the function's JSON 413 wherever the platform
+# delivers it at all (locally, and for JSON up to about 6 MB in the cloud).
+DEFAULT_MAX_BODY_BYTES = 4_400_000
+
+
 class ConfigError(ValueError):
     pass
 
@@ -34,25 +42,24 @@ def _number(name: str, default: float, cast=int, minimum: float = 0):
 @dataclass(frozen=True)
 class Settings:
     model_store: str
-    s3_endpoint_url: str | None
     max_body_bytes: int
     max_pixels: int
     max_batch: int
     latest_ttl: float
     store_timeout: float
+    max_models: int
     cors_origins: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             model_store=os.environ.get("MODEL_STORE", "").strip() or DEFAULT_STORE,
-            # For moto_server, LocalStack or MinIO; empty means AWS itself.
-            s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL", "").strip() or None,
-            # Lambda's synchronous payload limit is 6 MB; a larger body never reaches us.
-            max_body_bytes=_number("MAX_BODY_BYTES", 6_000_000, minimum=1),
+            max_body_bytes=_number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
             max_pixels=_number("MAX_PIXELS", 25_000_000, minimum=1),
             max_batch=_number("MAX_BATCH", 16, minimum=1),
             latest_ttl=_number("LATEST_TTL_SECONDS", 60.0, float),
+            # One deadline per store interaction, retries included; well under Lambda's 15 s.
             store_timeout=_number("STORE_TIMEOUT_SECONDS", 3.0, float, minimum=0.1),
+            max_models=_number("MAX_CACHED_MODELS", 8, minimum=1),
             cors_origins=tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from btf.store import MAX_VERSION
 from functions.predict.errors import ApiError
 
 _RAW_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/bmp", "image/webp", "application/octet-stream")
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
-MAX_VERSION = 999_999_999
 
 
 @dataclass
@@ -38,8 +38,11 @@ def parse_model(value: object, where: str = "model") -> int | str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ApiError(400, "invalid_model", f'{where} must be a version number or "latest", not {value!r}')
     if isinstance(value, str):
-        if not value.isascii() or not value.isdigit():
-            raise ApiError(400, "invalid_model", f'{where} must be a version number or "latest", not {value!r}')
+        # The length is checked before int(): Python refuses to parse over 4,300 digits, and
+        # no version has more than len(str(MAX_VERSION)) anyway.
+        if not value.isascii() or not value.isdigit() or len(value.lstrip("0")) > len(str(MAX_VERSION)):
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise ApiError(400, "invalid_model", f'{where} must be a version number or "latest", not {shown!r}')
         value = int(value)
     if not 1 <= value <= MAX_VERSION:
         raise ApiError(400, "invalid_model", f"{where} must be between 1 and {MAX_VERSION}, not {value}")

@@ -11,14 +11,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import btf
-from btf.store import ModelStore, StoreError, StoreUnavailable, VersionNotFound
+from btf.digits import check_digit_model
+from btf.store import InvalidObject, ModelStore, StoreError, StoreUnavailable, VersionNotFound
+
+log = logging.getLogger("btf.predict")
+_STRIPES = 32
 
 
 class NoModel(StoreError):
@@ -49,14 +55,22 @@ class ModelCache:
     open_store: Callable[[], ModelStore]
     ttl: float = 60.0
     clock: Callable[[], float] = time.monotonic
+    # What a model must satisfy to serve here (raises CheckpointError): the digit contract.
+    validate: Callable[[btf.Graph], None] = check_digit_model
     _store: ModelStore | None = None
-    _entries: dict[int, Entry] = field(default_factory=dict)
+    # Seconds a request waits on the store when a cached copy could answer instead.
+    deadline: float = 3.0
+    # At most this many models are kept, least recently used evicted first.
+    max_models: int = 8
+    _entries: OrderedDict[int, Entry] = field(default_factory=OrderedDict)
     _invalid: dict[int, _Failure] = field(default_factory=dict)
     _latest: int | None = None
     _latest_at: float = float("-inf")
     _listing: dict[int, str] | None = None
     _listing_at: float = float("-inf")
-    _locks: dict[Any, threading.Lock] = field(default_factory=dict)
+    # A fixed set of locks, not one per key: clients can name any version, and a lock per
+    # name would grow without bound. "latest" has its own, since resolving it takes a version's.
+    _locks: list[threading.Lock] = field(default_factory=lambda: [threading.Lock() for _ in range(_STRIPES + 1)])
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def store(self) -> ModelStore:
@@ -66,8 +80,7 @@ class ModelCache:
             return self._store
 
     def _lock(self, key: Any) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
+        return self._locks[_STRIPES if key == "latest" else hash(key) % _STRIPES]
 
     def expire(self, drop_store: bool = False) -> None:
         """Treat everything cached as stale; optionally forget the store client too."""
@@ -82,75 +95,119 @@ class ModelCache:
     def cached_versions(self) -> list[int]:
         return sorted(self._entries)
 
+    # ------------------------------------------------------------ refresh
+    def _refresh(self, key: Any, stale: Entry | None, is_fresh: Callable[[], Entry | None], work: Callable[[], Entry]):
+        """``work()`` under ``key``'s lock, unless another thread made the answer fresh meanwhile.
+
+        With a ``stale`` copy in hand a request never waits on the store for long: if another
+        thread is already refreshing it serves the stale copy at once, and it waits for its own
+        refresh at most ``deadline`` seconds before serving the stale copy (the refresh finishes
+        in the background). Without one it must wait, but never forever.
+        """
+        lock = self._lock(key)
+        if stale is None:
+            if not lock.acquire(timeout=3 * self.deadline):
+                raise StoreUnavailable("the model store is slow: another request has been loading this model too long")
+            try:
+                return is_fresh() or work()
+            finally:
+                lock.release()
+        if not lock.acquire(blocking=False):
+            return stale  # another thread is refreshing; the cached copy is still good
+        done, outcome = threading.Event(), {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = is_fresh() or work()
+            except Exception as exc:  # logged by whoever waits; the stale copy keeps serving
+                outcome["error"] = exc
+            finally:
+                lock.release()
+                done.set()
+
+        threading.Thread(target=run, name=f"btf-refresh-{key}", daemon=True).start()
+        if done.wait(self.deadline) and "value" in outcome:
+            return outcome["value"]
+        if "error" in outcome:
+            log.warning("refreshing %s failed, serving the cached copy: %s", key, outcome["error"])
+        return stale
+
     # ------------------------------------------------------------ versions
     def get(self, version: int) -> Entry:
         """The model for ``version``, from cache when fresh."""
-        entry = self._entries.get(version)
-        if entry is not None and self.clock() - entry.checked < self.ttl:
-            return entry
-        lock = self._lock(version)
-        if entry is not None and not lock.acquire(blocking=False):
-            return entry  # another thread is revalidating; the cached copy is still good
-        if entry is None:
-            lock.acquire()
-        try:
+
+        def fresh() -> Entry | None:
             entry = self._entries.get(version)
-            if entry is not None and self.clock() - entry.checked < self.ttl:
-                return entry
-            return self._fetch(version, entry)
-        finally:
-            lock.release()
+            return entry if entry is not None and self.clock() - entry.checked < self.ttl else None
+
+        entry = fresh()
+        if entry is not None:
+            with self._guard:
+                if version in self._entries:
+                    self._entries.move_to_end(version)
+            return entry
+        stale = self._entries.get(version)
+        return self._refresh(version, stale, fresh, lambda: self._fetch(version, self._entries.get(version)))
 
     def _fetch(self, version: int, entry: Entry | None) -> Entry:
         now = self.clock()
         failure = self._invalid.get(version)
         if entry is None and failure is not None and now - failure.at < self.ttl:
             raise InvalidModel(failure.message)
+        known = entry.etag if entry else failure.etag if failure else None
         try:
-            blob = self.store().read(version, entry.etag if entry else None)
-        except VersionNotFound:
-            if entry is not None:
-                entry.checked = now
-                return entry
-            raise
-        except StoreError:
+            blob = self.store().read(version, known)
+        except InvalidObject as exc:
+            return self._reject(version, entry, None, str(exc), now)
+        except StoreError:  # VersionNotFound included: a cached copy keeps serving until it is gone for good
             if entry is not None:  # keep serving; try the store again after ttl
                 entry.checked = now
                 return entry
             raise
         if blob is None:
+            if entry is None:  # unchanged since it failed validation: still invalid, nothing downloaded
+                failure.at = now
+                raise InvalidModel(failure.message)
             entry.checked = now
             return entry
         try:
             graph = btf.Graph.load(blob.data)
+            self.validate(graph)
         except btf.CheckpointError as exc:
-            message = f"model version {version} is invalid: {str(exc).split(': ', 1)[-1]}"
-            self._invalid[version] = _Failure(blob.etag, message, now)
-            if entry is not None:
-                entry.checked = now
-                return entry
-            raise InvalidModel(message) from None
+            return self._reject(version, entry, blob.etag, str(exc).split(": ", 1)[-1], now)
         self._invalid.pop(version, None)
         fresh = Entry(version, graph, blob.etag, now)
-        self._entries[version] = fresh
+        with self._guard:
+            self._entries[version] = fresh
+            self._entries.move_to_end(version)
+            while len(self._entries) > self.max_models:
+                self._entries.popitem(last=False)
         return fresh
+
+    def _reject(self, version: int, entry: Entry | None, etag: str | None, problem: str, now: float) -> Entry:
+        """Remember a version as invalid for ``ttl``; keep serving an earlier good copy if there is one."""
+        message = f"model version {version} is invalid: {problem}"
+        self._invalid[version] = _Failure(etag, message, now)
+        log.warning(message)
+        if entry is not None:
+            entry.checked = now
+            return entry
+        raise InvalidModel(message)
 
     # -------------------------------------------------------------- latest
     def latest(self) -> Entry:
         """The newest version that loads and validates."""
-        if self._latest is not None and self.clock() - self._latest_at < self.ttl:
-            return self.get(self._latest)
-        lock = self._lock("latest")
-        if self._latest is not None and not lock.acquire(blocking=False):
-            return self.get(self._latest)
-        if self._latest is None:
-            lock.acquire()
-        try:
+
+        def fresh() -> Entry | None:
             if self._latest is not None and self.clock() - self._latest_at < self.ttl:
                 return self.get(self._latest)
-            return self._resolve_latest()
-        finally:
-            lock.release()
+            return None
+
+        entry = fresh()
+        if entry is not None:
+            return entry
+        stale = self._entries.get(self._latest) if self._latest is not None else None
+        return self._refresh("latest", stale, fresh, self._resolve_latest)
 
     def _resolve_latest(self) -> Entry:
         try:

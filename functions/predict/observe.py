@@ -30,7 +30,10 @@ class AccessLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                # Every answer, error or page: browsers must never guess another content type.
+                headers.append((b"x-content-type-options", b"nosniff"))
             await send(message)
 
         try:

@@ -7,12 +7,12 @@ from functions.predict.config import DEFAULT_STORE, ConfigError, Settings
 
 def test_defaults(monkeypatch):
     for key in ("MODEL_STORE", "MAX_BODY_BYTES", "MAX_PIXELS", "MAX_BATCH", "LATEST_TTL_SECONDS", "CORS_ORIGINS",
-                "S3_ENDPOINT_URL", "STORE_TIMEOUT_SECONDS"):  # fmt: skip
+                "STORE_TIMEOUT_SECONDS", "MAX_CACHED_MODELS"):  # fmt: skip
         monkeypatch.delenv(key, raising=False)
     s = Settings.from_env()
     assert s.model_store == DEFAULT_STORE and DEFAULT_STORE.endswith("models")
-    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (6_000_000, 25_000_000, 16, 60.0)
-    assert s.cors_origins == () and s.s3_endpoint_url is None
+    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (4_400_000, 25_000_000, 16, 60.0)
+    assert s.cors_origins == () and (s.store_timeout, s.max_models) == (3.0, 8)
 
 
 def test_values_are_read(monkeypatch):
@@ -20,10 +20,9 @@ def test_values_are_read(monkeypatch):
     monkeypatch.setenv("MAX_BATCH", "4")
     monkeypatch.setenv("LATEST_TTL_SECONDS", "0.5")
     monkeypatch.setenv("CORS_ORIGINS", "http://a.example, http://b.example")
-    monkeypatch.setenv("S3_ENDPOINT_URL", "")
     s = Settings.from_env()
     assert s.model_store == "s3://b/p/" and s.max_batch == 4 and s.latest_ttl == 0.5
-    assert s.cors_origins == ("http://a.example", "http://b.example") and s.s3_endpoint_url is None
+    assert s.cors_origins == ("http://a.example", "http://b.example")
 
 
 @pytest.mark.parametrize("key,value", [("MAX_BATCH", "ten"), ("MAX_BATCH", "0"), ("MAX_PIXELS", "1.5"),

@@ -64,10 +64,26 @@ def page(server, use_store):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 900, "height": 700})
-        page.goto(server)
-        page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+        violations = []
+        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        response = page.goto(server)
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        wait_until(page, "document.querySelectorAll('#model option').length > 1")
         yield page
+        # The page's own code ran under its Content-Security-Policy without a single violation.
+        assert violations == []
         browser.close()
+
+
+def wait_until(page, predicate, arg=None, timeout=10.0):
+    """Poll a JS predicate with page.evaluate (CDP), which the page's CSP allows; wait_for_function uses eval, which it forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        time.sleep(0.05)
 
 
 def draw(page, strokes):
@@ -82,7 +98,7 @@ def draw(page, strokes):
 
 
 def wait_for_answer(page, version):
-    page.wait_for_function(f"document.getElementById('meta').textContent.includes('Model v{version}')")
+    wait_until(page, f"document.getElementById('meta').textContent.includes('Model v{version}')")
 
 
 def test_draw_digits_and_read_the_answer(page):
@@ -96,14 +112,15 @@ def test_draw_digits_and_read_the_answer(page):
         assert len(widths) == 10 and abs(sum(widths) - 100) < 1.5 and max(widths) == widths[digit]
         assert page.text_content("#error") == ""
         # The winning bar is really drawn (not just styled), once its short transition ends.
-        page.wait_for_function(
+        wait_until(
+            page,
             """(d) => {
                 const li = document.querySelectorAll('#bars li')[d];
                 return li.querySelector('.fill').getBoundingClientRect().width
                     > 0.5 * li.querySelector('.track').getBoundingClientRect().width;
             }""",
-            arg=digit,
-            timeout=3000,
+            digit,
+            timeout=3,
         )
 
 
@@ -118,7 +135,7 @@ def test_pick_another_model(page):
 def test_blank_canvas_shows_error_and_screenshot(page, tmp_path):
     page.click("#clear")
     page.click("#predict")
-    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    wait_until(page, "document.getElementById('error').textContent.length > 0")
     assert "No digit found" in page.text_content("#error")
     draw(page, DIGITS[7])
     wait_for_answer(page, 4)

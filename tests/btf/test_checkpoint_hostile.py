@@ -1,0 +1,119 @@
+"""Hostile model files: every failure is a CheckpointError, found before anything large is allocated."""
+
+import io
+import json
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+import btf
+from btf import checkpoint
+
+
+@pytest.fixture
+def good() -> bytes:
+    return btf.Graph((12, 4, 3), seed=0).to_bytes({"note": "x"})
+
+
+def rebuild(blob: bytes, edit) -> bytes:
+    """The same archive with ``edit(name, data) -> (name, data) | None`` applied to each member."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            changed = edit(info.filename, src.read(info))
+            if changed is not None:
+                dst.writestr(changed[0], changed[1])
+    return out.getvalue()
+
+
+def npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def metadata_member(text: str):
+    return lambda name, data: (name, npy(np.array(text))) if name == "metadata.npy" else (name, data)
+
+
+def test_encrypted_flag_is_refused(good):
+    blob = bytearray(good)
+    # Set bit 0 ("encrypted") of every central-directory entry's flags.
+    at = blob.find(b"PK\x01\x02")
+    while at >= 0:
+        blob[at + 8] |= 1
+        at = blob.find(b"PK\x01\x02", at + 4)
+    with pytest.raises(btf.CheckpointError, match="encrypted"):
+        btf.Graph.load(bytes(blob))
+
+
+def test_enormous_declared_shape_is_refused_without_allocating(good):
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    lying = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64
+    blob = rebuild(good, lambda n, d: (n, lying if n == "W0.npy" else d))
+    with pytest.raises(btf.CheckpointError, match="declares shape"):
+        btf.Graph.load(blob)
+
+
+def test_member_without_npy_magic_is_refused(good):
+    blob = rebuild(good, lambda n, d: (n, b"not numpy at all" if n == "b0.npy" else d))
+    with pytest.raises(btf.CheckpointError, match="no NPY magic"):
+        btf.Graph.load(blob)
+
+
+def test_deeply_nested_metadata_is_refused(good):
+    blob = rebuild(good, metadata_member("[" * 100_000 + "]" * 100_000))
+    with pytest.raises(btf.CheckpointError, match="nested too deeply"):
+        btf.Graph.load(blob)
+
+
+def test_nan_in_metadata_reads_as_null_so_it_reserialises(good):
+    blob = rebuild(good, metadata_member('{"test_accuracy": NaN, "loss": Infinity, "x": [-Infinity]}'))
+    meta = btf.Graph.load(blob).metadata
+    assert meta == {"test_accuracy": None, "loss": None, "x": [None]}
+    json.dumps(meta, allow_nan=False)
+    again = btf.Graph((12, 4, 3), seed=0).to_bytes({"a": float("nan")})
+    assert btf.Graph.load(again).metadata == {"a": None}
+
+
+def test_understated_member_size_is_capped_while_streaming(good, monkeypatch):
+    monkeypatch.setattr(checkpoint, "MAX_UNCOMPRESSED_BYTES", 200_000)
+    big = npy(np.zeros(1_000_000, np.uint8))
+    blob = bytearray(rebuild(good, lambda n, d: (n, big if n == "b0.npy" else d)))
+    # Rewrite every directory entry's uncompressed size to 10 bytes: the stream must still stop.
+    for signature, offset in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        at = blob.find(signature)
+        while at >= 0:
+            blob[at + offset : at + offset + 4] = struct.pack("<I", 10)
+            at = blob.find(signature, at + 4)
+    with pytest.raises(btf.CheckpointError):
+        btf.Graph.load(bytes(blob))
+
+
+def test_too_many_members_are_refused_from_the_directory_record(good):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for i in range(checkpoint.MAX_MEMBERS + 1):
+            z.writestr(f"e{i}.npy", b"")
+    with pytest.raises(btf.CheckpointError, match="entries"):
+        btf.Graph.load(out.getvalue())
+
+
+def test_any_unexpected_failure_becomes_a_checkpoint_error(good, monkeypatch):
+    for exc in (RuntimeError("boom"), MemoryError(), RecursionError(), AttributeError("x")):
+
+        def explode(*_, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(checkpoint, "_members", explode)
+        with pytest.raises(btf.CheckpointError):
+            btf.Graph.load(good)
+
+
+def test_oversized_file_is_refused_before_parsing(monkeypatch, good):
+    monkeypatch.setattr(checkpoint, "MAX_FILE_BYTES", 100)
+    with pytest.raises(btf.CheckpointError, match="MiB"):
+        btf.Graph.load(good)
