@@ -62,7 +62,7 @@ class ModelStore(Protocol):
         """Every published version and its current etag."""
         ...
 
-    def read(self, version: int, etag: str | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> Blob | None:
+    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
         """The version's bytes, or None when ``etag`` still matches (nothing downloaded).
 
         Raises InvalidObject, without reading the bytes, for an object over ``max_bytes``.

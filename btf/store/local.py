@@ -14,8 +14,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from btf import store
 from btf.store import (
-    MAX_OBJECT_BYTES,
     MAX_PUBLISH_ATTEMPTS,
     Blob,
     InvalidObject,
@@ -58,8 +58,9 @@ class FolderStore:
                 found[version] = self._etag(entry.stat())
         return found
 
-    def read(self, version: int, etag: str | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> Blob | None:
+    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
         path = self.folder / key_for(version)
+        max_bytes = max_bytes or store.MAX_OBJECT_BYTES
         try:
             # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -67,11 +68,12 @@ class FolderStore:
             raise VersionNotFound(f"model version {version} not found in {self.folder}") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            # Not listed by versions() either: a directory, device or pipe is no version.
+            raise VersionNotFound(f"{path} is not a regular file, so not a model version")
         with os.fdopen(fd, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                # Not listed by versions() either: a directory, device or pipe is no version.
-                raise VersionNotFound(f"{path} is not a regular file, so not a model version")
             if info.st_size > max_bytes:
                 raise InvalidObject(f"{path} is {info.st_size:,} bytes; no model may exceed {max_bytes:,}")
             current = self._etag(info)

@@ -34,8 +34,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from btf import store
 from btf.store import (
-    MAX_OBJECT_BYTES,
     MAX_PUBLISH_ATTEMPTS,
     Blob,
     InvalidObject,
@@ -163,8 +163,9 @@ class S3Store:
             raise self._explain(exc) from None
         return found
 
-    def read(self, version: int, etag: str | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> Blob | None:
-        return self._bounded(f"a read of version {version}", self._read, version, etag, max_bytes)
+    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
+        limit = max_bytes or store.MAX_OBJECT_BYTES
+        return self._bounded(f"a read of version {version}", self._read, version, etag, limit)
 
     def _read(self, deadline: float, version: int, etag: str | None, max_bytes: int) -> Blob | None:
         key = self.prefix + key_for(version)

@@ -1,0 +1,259 @@
+"""What one hostile request, one broken model file or one slow store could do to the service, pinned.
+
+Each class of the hardening issue is reproduced here through the real handler: broken or
+misfitting model files, numbers past Python's digit limit, silent and trickling S3 endpoints,
+special files in the folder store, and malformed Lambda events.
+"""
+
+import asyncio
+import base64
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import btf
+from btf import store as store_module
+from btf.store import open_store
+from functions.predict import app as app_module
+from functions.predict import snapstart
+from scripts.events import http_event, json_event
+from tests.btf.test_checkpoint_hostile import metadata_member, rebuild
+from tests.functions.conftest import canvas_png, invoke, tiny_model
+
+IMAGE = base64.b64encode(canvas_png()).decode()
+
+
+def predict(model=None):
+    doc = {"image": IMAGE} if model is None else {"image": IMAGE, "model": model}
+    return invoke(json_event("/predict", doc))
+
+
+def hostile_files() -> dict[str, bytes]:
+    good = tiny_model(5)
+    encrypted = bytearray(good)
+    at = encrypted.find(b"PK\x01\x02")
+    while at >= 0:
+        encrypted[at + 8] |= 1
+        at = encrypted.find(b"PK\x01\x02", at + 4)
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    huge = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    return {
+        "encrypted": bytes(encrypted),
+        "huge-shape": rebuild(good, lambda n, d: (n, huge if n == "W0.npy" else d)),
+        "no-magic": rebuild(good, lambda n, d: (n, b"garbage" if n == "b0.npy" else d)),
+        "nested-json": rebuild(good, metadata_member("[" * 50_000 + "]" * 50_000)),
+        "100-inputs": btf.Graph((100, 16, 10), seed=0).to_bytes({}),
+        "20-outputs": btf.Graph((784, 16, 20), cost="cross_entropy", seed=0).to_bytes({}),
+        "not-finite": _overflowing_model(),
+    }
+
+
+def _overflowing_model() -> bytes:
+    net = btf.Graph((784, 16, 10), cost="cross_entropy", seed=0)
+    for w in net.weights:
+        w[:] = 3e38  # finite weights whose sums overflow to inf, then NaN in the softmax
+    return net.to_bytes({})
+
+
+@pytest.mark.parametrize("kind", list(hostile_files()))
+def test_a_broken_or_misfitting_version_is_invalid_and_skipped(kind, folder_store, clock):
+    (folder_store / "model-v3.npz").write_bytes(hostile_files()[kind])
+    status, _, body = predict()
+    assert status == 200 and body["model"]["version"] == 2  # latest skips v3
+    status, _, body = predict(3)
+    assert (status, body["error"]["code"]) == (503, "model_invalid")
+    status, _, body = invoke(http_event("GET", "/models"))
+    assert status == 200
+    snapstart.before_snapshot(app_module.cache)  # must not raise either
+
+
+def test_an_invalid_version_is_not_downloaded_again_within_the_ttl(folder_store, clock):
+    (folder_store / "model-v3.npz").write_bytes(hostile_files()["no-magic"])
+    store = app_module.cache.store()
+    reads = []
+    real = store.read
+    store.read = lambda version, etag=None: reads.append((version, etag)) or real(version, etag)
+    for _ in range(5):
+        assert predict(3)[0] == 503
+    assert len(reads) == 1
+    clock.now += 61
+    assert predict(3)[0] == 503
+    assert len(reads) == 2 and reads[1][1] is not None  # revalidated by etag, not downloaded blind
+
+
+@pytest.mark.parametrize("where", ["json", "query", "multipart"])
+def test_numbers_past_the_digit_limit_are_400(where, client):
+    huge = "9" * 4301
+    if where == "json":
+        response = client.post("/predict", json={"image": IMAGE, "model": huge})
+    elif where == "query":
+        response = client.post(f"/predict?model={huge}", content=canvas_png(), headers={"content-type": "image/png"})
+    else:
+        response = client.post("/predict", files={"image": ("d.png", canvas_png(), "image/png")}, data={"model": huge})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_model"
+    assert "..." in response.json()["error"]["message"]  # the echo is shortened, not 4,301 digits
+
+
+def test_a_huge_content_length_header_is_400(folder_store):
+    event = http_event("POST", "/predict", body=canvas_png(), content_type="image/png")
+    event["headers"]["content-length"] = "9" * 5000
+    status, _, body = invoke(event)
+    assert (status, body["error"]["code"]) == (400, "invalid_header")
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda e: e.update(body="!!!not base64"),
+        lambda e: e.pop("requestContext"),
+        lambda e: e["requestContext"].pop("http"),
+        lambda e: e.update(headers=None),
+        lambda e: e.update(body=5),
+        lambda e: e.clear(),
+    ],
+    ids=["bad-base64", "no-context", "no-http", "null-headers", "int-body", "empty"],
+)
+def test_malformed_lambda_events_are_a_json_400(mangle, folder_store):
+    event = http_event("POST", "/predict", body=canvas_png(), content_type="image/png")
+    mangle(event)
+    status, headers, body = invoke(event)
+    assert (status, body["error"]["code"]) == (400, "invalid_event")
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_nan_in_metadata_still_answers_valid_json(folder_store):
+    (folder_store / "model-v3.npz").write_bytes(rebuild(tiny_model(3), metadata_member('{"test_accuracy": NaN}')))
+    status, _, body = predict(3)  # invoke() parses the body with the strict json module
+    assert status == 200 and body["model"]["test_accuracy"] is None
+
+
+# ---------------------------------------------------------------- folder store special files
+def test_special_files_are_not_versions(folder_store):
+    os.symlink("/dev/zero", folder_store / "model-v3.npz")
+    os.mkfifo(folder_store / "model-v4.npz")
+    (folder_store / "model-v5.npz").mkdir()
+    for version in (3, 4, 5):
+        status, _, body = run_with_limit(lambda v=version: predict(v))
+        assert (status, body["error"]["code"]) == (404, "model_not_found"), version
+    assert predict()[2]["model"]["version"] == 2
+
+
+def test_an_oversized_file_is_invalid_without_being_read(folder_store, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_OBJECT_BYTES", 1000)
+    status, _, body = predict(1)
+    assert (status, body["error"]["code"]) == (503, "model_invalid")
+
+
+def test_an_oversized_s3_object_is_invalid(s3, use_store, monkeypatch):
+    s3.put_object(Bucket="btf-models", Key="m/model-v1.npz", Body=tiny_model(1))
+    s3.put_object(Bucket="btf-models", Key="m/model-v2.npz", Body=b"\0" * 200_000)
+    use_store("s3://btf-models/m/")
+    monkeypatch.setattr(store_module, "MAX_OBJECT_BYTES", 100_000)
+    assert predict(2)[2]["error"]["code"] == "model_invalid"
+    assert predict()[2]["model"]["version"] == 1
+
+
+# ---------------------------------------------------------------- slow S3
+class SilentServer:
+    """A TCP server that accepts connections and then never answers, or trickles a byte every second."""
+
+    def __init__(self, trickle: bool):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.trickle, self.stop, self.conns = trickle, threading.Event(), []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if self.trickle:
+                threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nx-a: " + b"a" * 1000:
+                if self.stop.wait(1.0):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return
+
+    def close(self):
+        self.stop.set()
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+def run_with_limit(call, limit=30.0):
+    """Run ``call`` in a thread; fail (rather than hang the suite) if it never returns."""
+    result = {}
+
+    def run():
+        asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum wants one, as Lambda's main thread has
+        result["value"] = call()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert "value" in result, "the call never returned"
+    return result["value"]
+
+
+@pytest.fixture(params=[False, True], ids=["silent", "trickle"])
+def slow_endpoint(request, aws_env, monkeypatch):
+    server = SilentServer(trickle=request.param)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server.port}")
+    yield server
+    server.close()
+
+
+def test_a_slow_store_answers_503_within_the_deadline(slow_endpoint, use_store, monkeypatch):
+    cache = use_store("s3://btf-models/m/", store_timeout=1.0)
+    monkeypatch.setattr(cache, "open_store", lambda: open_store("s3://btf-models/m/", timeout=1.0))
+    monkeypatch.setattr(cache, "deadline", 1.0)
+    start = time.monotonic()
+    status, _, body = run_with_limit(predict)
+    assert (status, body["error"]["code"]) == (503, "store_unavailable")
+    print(f"answered in {time.monotonic() - start:.1f}s")  # for the log; never asserted
+
+
+def test_a_cached_model_keeps_serving_when_the_store_goes_slow(folder_store, slow_endpoint, clock, monkeypatch):
+    cache = app_module.cache
+    assert predict()[0] == 200
+    # The store turns into a silent S3 endpoint after the model was cached.
+    slow = open_store("s3://btf-models/m/", timeout=1.0)
+    monkeypatch.setattr(cache, "_store", slow)
+    monkeypatch.setattr(cache, "deadline", 1.0)
+    clock.now += 61
+    for selector in (None, 2):
+        start = time.monotonic()
+        status, _, body = run_with_limit(lambda s=selector: predict(s))
+        assert status == 200 and body["model"]["version"] == 2
+        print(f"served the cached model in {time.monotonic() - start:.1f}s")  # for the log; never asserted
+
+
+def test_security_headers(client):
+    page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    for response in (page, client.get("/health"), client.get("/nope"), client.post("/predict", content=b"{")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_probe_inputs_cover_the_model_contract():
+    from btf.digits import _probes
+
+    probes = _probes()
+    assert probes.shape[1] == 784 and probes.min() == 0 and probes.max() == 1
+    assert np.isfinite(probes).all()
