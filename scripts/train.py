@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -20,38 +21,95 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import btf
 from btf import data as btf_data
+from btf import nn
+from btf.checkpoint import MAX_LAYERS
+from btf.digits import check_digit_model
 from btf.store import open_store
 from scripts.report import confusion_matrix, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STORE = str(ROOT / "models")
+# Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
+STORE_TIMEOUT = 300.0
+MAX_LAYER_SIZE = 100_000
+MAX_WEIGHTS = 50_000_000  # 200 MB of float32: far past any digit model, well within memory
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an argument error is one line (no usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _ranged(kind, low=None, high=None, *, above: bool = False):
+    """An argparse type: ``kind`` within [low, high] (or above ``low``), finite, with a one-line refusal."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'above' if above else 'at least'} {low}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text} must be at most {high}")
+        return value
+
+    return parse
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``784,30,10`` -> (784, 30, 10), each a sane layer size, and a network that fits in memory."""
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated integers, e.g. 784,30,10") from None
+    if not 2 <= len(sizes) <= MAX_LAYERS or not all(1 <= s <= MAX_LAYER_SIZE for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give 2 to {MAX_LAYERS} layer sizes, each 1 to {MAX_LAYER_SIZE:,}, e.g. 784,30,10"
+        )
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if weights > MAX_WEIGHTS:
+        raise argparse.ArgumentTypeError(f"{text!r} has {weights:,} weights; the limit is {MAX_WEIGHTS:,}")
+    return sizes
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--data",
         default=os.environ.get("BTF_DATA"),
         help="IDX folder, mnist.pkl.gz, mnist.npz, or 'mnist' to download (default $BTF_DATA)",
     )
-    p.add_argument("--sizes", default="784,30,10", help="layer sizes (default 784,30,10)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--learning-rate", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cost", choices=("quadratic", "cross_entropy"), default="quadratic")
-    p.add_argument("--activation", choices=("sigmoid", "relu"), default="sigmoid")
-    p.add_argument("--l2", type=float, default=0.0, help="L2 weight decay (default 0)")
+    p.add_argument("--sizes", type=parse_sizes, default=(784, 30, 10), help="layer sizes (default 784,30,10)")
+    p.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=20)
+    p.add_argument("--batch-size", type=_ranged(int, 1, 1_000_000), default=128)
+    p.add_argument("--learning-rate", type=_ranged(float, 0.0, 1e6, above=True), default=3.0)
+    p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
+    p.add_argument("--cost", choices=nn.COSTS, default="quadratic")
+    p.add_argument("--activation", choices=nn.ACTIVATIONS, default="sigmoid")
+    p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
     p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
     p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
-    p.add_argument("--limit", type=int, help="train on only the first N training images")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out for validation")
+    p.add_argument("--limit", type=_ranged(int, 1), help="train on only the first N training images")
+    p.add_argument(
+        "--val-fraction",
+        type=_ranged(float, 0.0, 0.99, above=True),
+        default=0.1,
+        help="share of train held out for validation",
+    )
     p.add_argument("--store", default=os.environ.get("MODEL_STORE") or DEFAULT_STORE)
-    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3"), help="moto, LocalStack, MinIO")
+    p.add_argument(
+        "--endpoint-url",
+        help="S3 endpoint: moto, LocalStack, MinIO (default: botocore's $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL)",
+    )
     p.add_argument("--report-dir", help="where report folders go (default <store>/reports, or ./reports for S3)")
     p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
@@ -111,11 +169,8 @@ def git_commit() -> str | None:
 
 
 def train(args: argparse.Namespace) -> int:
-    try:
-        sizes = tuple(int(s) for s in args.sizes.split(","))
-    except ValueError:
-        raise btf.ConfigError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
-    store = None if args.dry_run else open_store(args.store, endpoint_url=args.endpoint_url)
+    sizes = args.sizes
+    store = None if args.dry_run else open_store(args.store, endpoint_url=args.endpoint_url, timeout=STORE_TIMEOUT)
     if store is not None:
         existing = store.versions()  # fail now, not after training, if the store is unusable
         print(f"store {store.uri}: {len(existing)} version(s), latest v{max(existing, default=0)}")
@@ -168,6 +223,7 @@ def train(args: argparse.Namespace) -> int:
         "git_commit": git_commit(),
     }
     blob = net.to_bytes(metadata)
+    check_publishable(blob)
     report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
     with tempfile.TemporaryDirectory(prefix="btf-report-") as tmp:
         write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata)
@@ -177,12 +233,28 @@ def train(args: argparse.Namespace) -> int:
             print(f"dry run: nothing published; report in {report_root / name}")
             return 0
         version = store.publish(blob)
-        _move_report(Path(tmp), report_root / f"model-v{version}")
-    print(
-        f"published model-v{version}.npz to {store.uri} ({len(blob) / 1e6:.2f} MB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}...)"
-    )
+        print(
+            f"published model-v{version}.npz to {store.uri} "
+            f"({len(blob) / 1e6:.2f} MB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}...)"
+        )
+        try:
+            _move_report(Path(tmp), report_root / f"model-v{version}")
+        except OSError as exc:
+            # The version is out: failing now would invite a retry that publishes it twice.
+            print(f"warning: published v{version}; report failed: {exc}", file=sys.stderr)
+            return 0
     print(f"report: {report_root / f'model-v{version}'}")
     return 0
+
+
+def check_publishable(blob: bytes) -> None:
+    """Refuse, before any upload, a model that could never serve: one that diverged, fails to load, or misfits."""
+    try:
+        check_digit_model(btf.Graph.load(blob))
+    except btf.CheckpointError as exc:
+        problem = str(exc).split(": ", 1)[-1]
+        hint = " (training diverged: try a lower --learning-rate or --l2)" if "NaN" in problem or "finite" in problem else ""
+        raise btf.BtfError(f"the trained model cannot serve: {problem}{hint}") from None
 
 
 def _default_report_root(args: argparse.Namespace) -> Path:
@@ -204,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return train(args)
     except btf.BtfError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print("nothing was published", file=sys.stderr)
+        print(f"error: {exc}; nothing was published", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: nothing was published", file=sys.stderr)

@@ -79,11 +79,12 @@ def test_environment_comes_from_the_template_and_env_file():
     assert env["MODEL_STORE"] == "s3://<ModelBucket>/models/" and env["LATEST_TTL_SECONDS"] == "60"
 
 
-def test_a_handler_that_raises_fails_the_invoke(tmp_path):
+def test_a_malformed_event_is_answered_not_raised(tmp_path):
     event = tmp_path / "broken.json"
     event.write_text(json.dumps({"not": "an api gateway event"}))
     code, results, _ = run_invoke(event)
-    assert code == 1 and "invokeError" in results["broken.json"]
+    response = results["broken.json"]
+    assert code == 0 and response["statusCode"] == 400 and "invalid_event" in response["body"]
 
 
 def test_missing_event_file_is_a_clear_error():

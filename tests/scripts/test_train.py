@@ -179,8 +179,9 @@ def test_interrupted_training_publishes_nothing(idx, tmp_path, capsys, monkeypat
 
 
 def test_bad_sizes(idx, tmp_path, capsys):
-    code, _, err = run(capsys, "--data", str(idx), "--store", str(tmp_path), "--sizes", "784,x,10")
-    assert code == 2 and "--sizes" in err
+    with pytest.raises(SystemExit) as exit_:
+        run(capsys, "--data", str(idx), "--store", str(tmp_path), "--sizes", "784,x,10")
+    assert exit_.value.code == 2 and "--sizes" in capsys.readouterr().err
     code, _, err = run(capsys, "--data", str(idx), "--store", str(tmp_path), "--sizes", "100,10")
     assert code == 2 and "shape (n, 100)" in err
 
