@@ -28,6 +28,8 @@ BYTES_PER_PIXEL_BUDGET = 4
 WORK_SIDE = 160
 # Rows are converted and reduced this many pixels at a time, bounding the temporaries.
 _STRIP_PIXELS = 1 << 20
+# Enough pixels to tell dark ink from light, few enough to gather in well under a millisecond.
+_SAMPLE_PIXELS = 1 << 16
 
 
 class ImageError(BtfError, ValueError):
@@ -130,8 +132,8 @@ def check_budget(header: Header, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         )
 
 
-def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode to one uint8 channel of at most ``WORK_SIDE`` a side, transparency composited so the ink stays visible."""
+def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, np.ndarray]:
+    """The header and OpenCV's decoded pixels, after the budget check; the only step that costs the image's full size."""
     header = read_header(data)
     check_budget(header, max_pixels)
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -151,6 +153,11 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
         raise ImageError("corrupt_image", f"could not decode the {header.format.upper()} image (truncated or corrupt)")
     if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3) or image.ndim == 3 and image.shape[2] > 4:
         raise ImageError("unsupported_format", f"unsupported pixel layout {image.dtype} {image.shape[2:]}")
+    return header, image
+
+
+def working_gray(header: Header, image: np.ndarray, data: bytes) -> np.ndarray:
+    """Decoded pixels -> the upright uint8 gray working canvas, at most ``WORK_SIDE`` a side."""
     if image.ndim == 3 and image.shape[2] == 4 and header.format == "bmp" and not image[:, :, 3].any():
         image = image[:, :, :3]  # a 32-bit BMP whose fourth byte is unused padding, not transparency
     gray = reduce_to_gray(image)
@@ -159,27 +166,65 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
     return gray
 
 
+def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode to one uint8 channel of at most ``WORK_SIDE`` a side, transparency composited so the ink stays visible."""
+    return working_gray(*decode(data, max_pixels), data)
+
+
 def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     """Any decoded image (gray, BGR or BGRA; 8 or 16 bit) -> uint8 gray of at most ``side`` a side.
 
-    Reduces by an integer factor per axis (OpenCV's fast area average); an axis shorter than
-    the factor collapses to one pixel, so a 1 x 20,000 sliver costs no more than a square.
+    Reduces by an integer factor per axis (the mean of each block), a strip of rows at a
+    time; an axis shorter than the factor collapses to one pixel, so a 1 x 20,000 sliver costs
+    no more than a square. Transparency is composited after reducing, which is exact because
+    the average is linear: reduce the premultiplied gray and the alpha, then add the background.
     """
     h, w = image.shape[:2]
     factor = -(-max(h, w) // side)
     fy, fx = min(factor, h), min(factor, w)
     h, w = h // fy * fy, w // fx * fx
-    out = np.empty((h // fy, w // fx), np.uint8)
-    dark_ink = _dark_ink(image) if image.ndim == 3 and image.shape[2] == 4 else None
+    alpha = image.ndim == 3 and image.shape[2] == 4
+    dark_ink = _dark_ink(image) if alpha else None
+    out = np.empty((h // fy, w // fx), np.float32)
+    out_alpha = np.empty_like(out) if dark_ink is not None else None
     step = max(1, _STRIP_PIXELS // max(w, 1) // fy) * fy
     for top in range(0, h, step):
-        strip = _strip_gray(image[top : min(top + step, h), :w], dark_ink)
-        rows = strip.shape[0] // fy
-        if fy == fx == 1:
-            out[top : top + rows] = strip
-        else:
-            out[top // fy : top // fy + rows] = cv2.resize(strip, (w // fx, rows), interpolation=cv2.INTER_AREA)
-    return out
+        strip = _to8(image[top : min(top + step, h), :w])  # a view: OpenCV reads strided rows as they are
+        rows = slice(top // fy, (top + strip.shape[0]) // fy)
+        planes = _planes(strip, premultiply=dark_ink is not None)
+        targets = (out,) if out_alpha is None else (out, out_alpha)
+        for plane, target in zip(planes, targets):
+            target[rows] = _block_mean(plane, fy, fx)
+    if out_alpha is not None:
+        # composite = premultiplied ink + background * (1 - alpha); dark ink goes on white, light on black.
+        out += (255.0 if dark_ink else 0.0) * (1.0 - out_alpha / 255.0)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _planes(strip: np.ndarray, premultiply: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 strip -> (gray,) or, for transparency to composite, (gray * alpha / 255, alpha)."""
+    if strip.ndim == 2:
+        return (strip,)
+    if strip.shape[2] == 1:
+        return (strip[:, :, 0],)
+    if strip.shape[2] == 3:
+        return (cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY),)
+    gray = cv2.cvtColor(strip, cv2.COLOR_BGRA2GRAY)
+    if not premultiply:
+        return (gray,)
+    alpha = cv2.extractChannel(strip, 3)
+    # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
+    return cv2.multiply(gray, alpha, scale=1 / 255), alpha
+
+
+def _block_mean(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """The mean of each fy x fx block of a uint8 plane, as float32: two integer sums, no per-pixel floats."""
+    if fy == fx == 1:
+        return plane.astype(np.float32)
+    h, w = plane.shape
+    rows = plane.reshape(h // fy, fy, w).sum(axis=1, dtype=np.uint16 if fy <= 257 else np.uint32)
+    blocks = rows.reshape(h // fy, w // fx, fx).sum(axis=2, dtype=np.uint32 if fy * fx <= 16_843_009 else np.uint64)
+    return blocks.astype(np.float32) * np.float32(1.0 / (fy * fx))
 
 
 def _dark_ink(bgra: np.ndarray) -> bool | None:
@@ -188,37 +233,19 @@ def _dark_ink(bgra: np.ndarray) -> bool | None:
     A canvas ``toDataURL()`` is ink on fully transparent pixels whose colour is (0,0,0): plain
     grayscale would make the whole image black. Dark ink goes on white, light ink on black.
     """
-    step = max(1, int((bgra.shape[0] * bgra.shape[1] / _STRIP_PIXELS) ** 0.5))
+    step = max(1, int((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))
     sample = np.ascontiguousarray(bgra[::step, ::step])
     alpha = sample[:, :, 3]
-    if alpha.min() == 255 and bgra[:, :, 3].min() == 255:
+    full = 65535 if bgra.dtype == np.uint16 else 255
+    if alpha.min() == full and bgra[:, :, 3].min() == full:
         return None
-    opaque = alpha > (127 if alpha.max() > 127 else 0)
+    opaque = alpha > (alpha.max() // 2 if alpha.max() > full // 2 else 0)
     gray = cv2.cvtColor(_to8(sample), cv2.COLOR_BGRA2GRAY)
     return float(gray[opaque].mean()) < 128 if opaque.any() else True
 
 
 def _to8(strip: np.ndarray) -> np.ndarray:
     return (strip >> 8).astype(np.uint8) if strip.dtype == np.uint16 else strip
-
-
-def _strip_gray(strip: np.ndarray, dark_ink: bool | None) -> np.ndarray:
-    strip = np.ascontiguousarray(_to8(strip))
-    if strip.ndim == 2:
-        return strip
-    if strip.shape[2] == 1:
-        return strip[:, :, 0]
-    if strip.shape[2] == 3:
-        return cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY)
-    gray = cv2.cvtColor(strip, cv2.COLOR_BGRA2GRAY)
-    if dark_ink is None:
-        return gray
-    alpha = np.ascontiguousarray(strip[:, :, 3])
-    # gray*a + background*(1-a), a = alpha/255, in OpenCV's saturating uint8 arithmetic.
-    # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
-    if dark_ink:
-        return 255 - cv2.multiply(255 - gray, alpha, scale=1 / 255)
-    return cv2.multiply(gray, alpha, scale=1 / 255)
 
 
 def exif_orientation(data: bytes, fmt: str) -> int:

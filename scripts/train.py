@@ -253,7 +253,11 @@ def check_publishable(blob: bytes) -> None:
         check_digit_model(btf.Graph.load(blob))
     except btf.CheckpointError as exc:
         problem = str(exc).split(": ", 1)[-1]
-        hint = " (training diverged: try a lower --learning-rate or --l2)" if "NaN" in problem or "finite" in problem else ""
+        hint = (
+            " (training diverged: try a lower --learning-rate or --l2)"
+            if "NaN" in problem or "finite" in problem
+            else ""
+        )
         raise btf.BtfError(f"the trained model cannot serve: {problem}{hint}") from None
 
 

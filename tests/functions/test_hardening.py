@@ -7,6 +7,7 @@ special files in the folder store, and malformed Lambda events.
 
 import asyncio
 import base64
+import json
 import os
 import socket
 import threading
@@ -257,3 +258,30 @@ def test_probe_inputs_cover_the_model_contract():
     probes = _probes()
     assert probes.shape[1] == 784 and probes.min() == 0 and probes.max() == 1
     assert np.isfinite(probes).all()
+
+
+def test_a_client_that_disconnects_mid_body_is_logged_as_an_abort_not_an_error(folder_store, capsys, caplog):
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/predict",
+        "raw_path": b"/predict",
+        "query_string": b"",
+        "headers": [(b"content-type", b"image/png"), (b"content-length", b"100000")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("192.0.2.1", 1),
+    }
+    messages = iter([{"type": "http.request", "body": b"\x89PNG", "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        pass
+
+    asyncio.run(app_module.app(scope, receive, send))
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["outcome"] == "client_disconnected" and line["level"] == "INFO"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -15,6 +15,7 @@ from tests.scripts.test_invoke import EVENTS, check_responses, run_invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_MIB = 250
+BUDGET_MIB = 225  # with bytecode; the issue that added it set this budget
 
 
 def _tool(path_candidates, what):
@@ -60,13 +61,14 @@ def test_artifact_size_and_contents(artifact):
     path, _ = artifact
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
     print(f"artifact unzipped: {size:.1f} MiB")
-    assert size < LIMIT_MIB - 40, f"{size:.1f} MiB leaves too little margin under Lambda's {LIMIT_MIB} MiB"
+    assert size <= BUDGET_MIB, f"{size:.1f} MiB is over the {BUDGET_MIB} MiB budget (Lambda's limit: {LIMIT_MIB})"
     names = {p.name for p in path.iterdir()}
     for unwanted in ("boto3", "botocore", "moto", "tqdm", "matplotlib", "pytest", "tests", "scripts", "models"):
         assert unwanted not in names, unwanted
     assert {"btf", "functions", "numpy", "cv2", "fastapi", "mangum"} <= names
     assert (path / "functions" / "predict" / "page.html").exists()
-    assert not list(path.rglob("*.pyc")), "no stray bytecode (SnapStart makes it unnecessary)"
+    # Bytecode for python3.13 (on PATH here), so a cold start without SnapStart does not recompile.
+    assert list((path / "btf").rglob("*.cpython-313.pyc")) and list((path / "fastapi").rglob("*.cpython-313.pyc"))
 
 
 def test_artifact_answers_every_event_under_python313(artifact):

@@ -1,0 +1,88 @@
+"""Preprocessing cost over the decode, for the image families that once took seconds and gigabytes.
+
+    .venv/bin/python -m benchmarks.bench_preprocess
+
+For each image: the median time of OpenCV's decode alone (the reference, measured in the same
+process), the median time of everything btf does on top of it (strip reduction, background,
+stroke normalisation, centring), their ratio, and the peak memory over the decoded image
+(tracemalloc, in a separate run). The budget is 50 ms and 64 MB over the decode for any image within MAX_PIXELS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+import tracemalloc
+
+import cv2
+import numpy as np
+
+from btf import imagefile, vision
+from btf.vision import ImageError
+
+REPEATS = 5
+
+
+def _png(img: np.ndarray) -> bytes:
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def cases() -> dict[str, bytes]:
+    square = np.full((5000, 5000), 255, np.uint8)
+    square[10:-10, 10:-10] = 0
+    rgba = np.zeros((5000, 5000, 4), np.uint8)
+    cv2.putText(rgba, "7", (1200, 3900), cv2.FONT_HERSHEY_SIMPLEX, 100, (0, 0, 0, 255), 300)
+    photo = np.full((4000, 6000, 3), 200, np.uint8)
+    cv2.putText(photo, "3", (2000, 3000), cv2.FONT_HERSHEY_SIMPLEX, 60, (40, 40, 40), 120)
+    noise = np.random.default_rng(0).integers(0, 256, (5000, 5000), dtype=np.uint8)
+    return {
+        "solid square 5000x5000 (621 B family)": _png(square),
+        "sliver 1x20000": _png(
+            np.zeros((20_000, 1), np.uint8) + 255 * (np.arange(20_000) % 2)[:, None].astype(np.uint8)
+        ),
+        "canvas RGBA 5000x5000": _png(rgba),
+        "photo JPEG 6000x4000": cv2.imencode(".jpg", photo)[1].tobytes(),
+        "noise 5000x5000": _png(noise),
+        "MNIST-size 28x28": _png(np.pad(np.full((20, 20), 255, np.uint8), 4)),
+    }
+
+
+def _btf(header, image, data: bytes) -> None:
+    with contextlib.suppress(ImageError):
+        vision.to_input(imagefile.working_gray(header, image, data))
+
+
+def _timed(data: bytes) -> tuple[float, float]:
+    """(decode ms, btf-over-the-decode ms) for one image."""
+    start = time.perf_counter()
+    header, image = imagefile.decode(data)
+    decoded = time.perf_counter()
+    _btf(header, image, data)
+    return (decoded - start) * 1000, (time.perf_counter() - decoded) * 1000
+
+
+def _peak(data: bytes) -> int:
+    """Peak bytes btf allocates over the decoded image (tracemalloc, measured apart from the timings)."""
+    header, image = imagefile.decode(data)
+    tracemalloc.start()
+    _btf(header, image, data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    cv2.setNumThreads(1)  # as the function runs
+    _timed(next(iter(cases().values())))  # warm OpenCV's lazy initialisation
+    print(f"{'image':40} {'decode ms':>10} {'btf over it ms':>15} {'ratio':>7} {'peak over decode MB':>20}")
+    for name, data in cases().items():
+        runs = [_timed(data) for _ in range(REPEATS)]
+        decode = statistics.median(r[0] for r in runs)
+        over = statistics.median(r[1] for r in runs)
+        peak = _peak(data)
+        print(f"{name:40} {decode:10.1f} {over:15.1f} {over / max(decode, 1e-3):7.2f} {peak / 2**20:20.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""btf.imagefile: EXIF orientation for PNG and WebP (as JPEG already had), BMP padding alpha, strip reduction."""
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from btf import imagefile
+from btf.vision import image_to_input
+
+
+def seven(size=(120, 90)) -> np.ndarray:
+    """An asymmetric dark '7' on white, so any rotation or flip changes the picture."""
+    img = np.full((size[1], size[0]), 255, np.uint8)
+    cv2.line(img, (15, 12), (100, 12), 0, 9)
+    cv2.line(img, (100, 12), (45, 80), 0, 9)
+    return img
+
+
+def encode(gray, fmt, orientation) -> bytes:
+    pil = Image.fromarray(gray)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    pil.save(buffer, fmt, exif=exif.tobytes(), **({"lossless": True} if fmt == "WEBP" else {}))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_like_a_viewer_does(fmt, orientation):
+    data = encode(seven(), fmt, orientation)
+    assert imagefile.exif_orientation(data, fmt.lower()) == orientation
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("L"))
+    ours = imagefile.decode_gray(data)
+    assert ours.shape == upright.shape and np.abs(ours.astype(int) - upright).mean() < 2
+    assert np.allclose(image_to_input(data), image_to_input(encode(upright, "PNG", 1)), atol=0.02)
+
+
+def test_no_or_broken_exif_means_upright():
+    plain = cv2.imencode(".png", seven())[1].tobytes()
+    assert imagefile.exif_orientation(plain, "png") == 1
+    broken = encode(seven(), "PNG", 6).replace(b"MM\x00*", b"XX\x00*").replace(b"II*\x00", b"XX*\x00")
+    assert imagefile.exif_orientation(broken, "png") == 1
+
+
+def test_a_32_bit_bmp_with_zero_alpha_is_read_as_opaque():
+    bgr = cv2.cvtColor(seven(), cv2.COLOR_GRAY2BGR)
+    bgra = np.dstack([bgr, np.zeros(bgr.shape[:2], np.uint8)])
+    data = cv2.imencode(".bmp", bgra)[1].tobytes()
+    assert imagefile.read_header(data).bytes_per_pixel == 4
+    reference = image_to_input(cv2.imencode(".png", seven())[1].tobytes())
+    assert np.allclose(image_to_input(data), reference, atol=0.02)
+
+
+def test_strip_reduction_matches_a_whole_image_area_resize():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (3000, 1700, 3), dtype=np.uint8)
+    ours = imagefile.reduce_to_gray(img)
+    factor = -(-3000 // imagefile.WORK_SIDE)
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[: 3000 // factor * factor, : 1700 // factor * factor]
+    whole = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor), interpolation=cv2.INTER_AREA)
+    assert ours.shape == whole.shape and np.abs(ours.astype(int) - whole).max() <= 1
+
+
+def test_sixteen_bit_and_alpha_strips_composite_like_the_whole_image():
+    rgba = np.zeros((2000, 2000, 4), np.uint16)
+    cv2.circle(rgba, (1000, 1000), 600, (0, 0, 0, 65535), 120)  # dark ink on transparent
+    data = cv2.imencode(".png", rgba)[1].tobytes()
+    gray = imagefile.decode_gray(data)
+    assert gray.max() == 255 and gray.min() < 80  # ink on white, not all black

@@ -1,0 +1,58 @@
+"""The SAM template keeps the cloud behaving like the tests: one catch-all route, throttling, alarms, one endpoint variable."""
+
+from pathlib import Path
+
+import yaml
+
+from scripts.invoke import _yaml_loader
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
+RESOURCES = TEMPLATE["Resources"]
+FUNCTION = RESOURCES["PredictFunction"]["Properties"]
+
+
+def test_every_path_and_method_reaches_the_app():
+    events = FUNCTION["Events"]
+    assert len(events) == 1
+    (route,) = events.values()
+    assert route["Type"] == "HttpApi" and "Path" not in route["Properties"] and "Method" not in route["Properties"]
+
+
+def test_the_stage_is_throttled_and_concurrency_can_be_capped():
+    settings = RESOURCES["PredictApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+    params = TEMPLATE["Parameters"]
+    assert params["ThrottlingRateLimit"]["Default"] >= 1 and params["ThrottlingBurstLimit"]["Default"] >= 1
+    assert "ReservedConcurrentExecutions" in FUNCTION
+
+
+def test_alarms_cover_5xx_errors_throttles_and_p99():
+    alarms = {
+        r["Properties"]["MetricName"]: r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert {"5xx", "Errors", "Throttles", "Duration"} <= set(alarms)
+    assert alarms["Duration"]["ExtendedStatistic"] == "p99"
+    assert RESOURCES["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+
+
+def test_snapstart_is_a_parameter():
+    assert TEMPLATE["Parameters"]["EnableSnapStart"]["AllowedValues"] == ["true", "false"]
+    assert "Fn::If" in FUNCTION["SnapStart"]
+
+
+def test_one_endpoint_variable_everywhere():
+    variables = FUNCTION["Environment"]["Variables"]
+    assert "AWS_ENDPOINT_URL_S3" in variables and "S3_ENDPOINT_URL" not in variables
+    for path in [ROOT / "template.yaml", *(ROOT / "infra").glob("*.json"), *(ROOT / "functions").rglob("*.py")]:
+        assert "S3_ENDPOINT_URL" not in path.read_text().replace("AWS_ENDPOINT_URL_S3", ""), path
+
+
+def test_the_body_limit_fits_lambdas_payload_once_base64_encoded():
+    body = int(FUNCTION["Environment"]["Variables"]["MAX_BODY_BYTES"])
+    assert body * 4 / 3 + 64 * 1024 < 6 * 1024 * 1024
