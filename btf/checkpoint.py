@@ -19,7 +19,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from btf import nn
+from btf.atomic import write_atomic
 from btf.errors import CheckpointError
 
 FORMAT = "btf-checkpoint"
@@ -51,23 +51,12 @@ def dumps(params: dict[str, Any], metadata: dict[str, Any]) -> bytes:
 
 
 def write(target: str | Path | IO[bytes], params: dict[str, Any], metadata: dict[str, Any]) -> None:
-    """Write a checkpoint to a file object, or atomically to a path (temp file + rename)."""
+    """Write a checkpoint to a file object, or atomically to a path (temp file, fsync, rename)."""
     data = dumps(params, metadata)
     if not isinstance(target, (str, os.PathLike)):
         target.write(data)
         return
-    path = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a saved model is meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, data)
 
 
 def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -124,6 +113,32 @@ def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
         raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
 
 
+def summary(source: bytes) -> dict[str, Any]:
+    """What a listing shows of a checkpoint (architecture, epochs, metadata), without inflating any weights."""
+    name = "<checkpoint bytes>"
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"{name}: {problem}")
+
+    try:
+        arrays = _members(
+            _read_blob(io.BytesIO(source), fail), fail, only={"sizes", "activation", "cost", "epochs", "metadata"}
+        )
+        if "metadata" not in arrays or "sizes" not in arrays:
+            raise fail("missing entry 'sizes' or 'metadata'")
+        return {
+            "sizes": [int(s) for s in arrays["sizes"].ravel()[:MAX_LAYERS]],
+            "activation": str(arrays["activation"]) if "activation" in arrays else None,
+            "cost": str(arrays["cost"]) if "cost" in arrays else None,
+            "epochs": int(arrays["epochs"]) if "epochs" in arrays and arrays["epochs"].shape == () else None,
+            "metadata": _metadata(arrays["metadata"], fail),
+        }
+    except CheckpointError:
+        raise
+    except Exception as exc:  # the same boundary as read()
+        raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
+
+
 def _read_blob(source: Any, fail) -> bytes:
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
@@ -135,8 +150,8 @@ def _read_blob(source: Any, fail) -> bytes:
     return blob
 
 
-def _members(blob: bytes, fail) -> dict[str, np.ndarray]:
-    """Every ``.npy`` member as an array, each inflated through a hard cap and parsed without numpy's loader."""
+def _members(blob: bytes, fail, only: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Every ``.npy`` member (or those named in ``only``) as an array, each inflated through a hard cap."""
     # The end-of-directory record gives the member count before zipfile parses a single entry.
     end = blob.rfind(b"PK\x05\x06", max(0, len(blob) - 65_557))
     if end < 0 or len(blob) < end + 22:
@@ -158,6 +173,8 @@ def _members(blob: bytes, fail) -> dict[str, np.ndarray]:
             raise fail(f"entry {info.filename!r} uses an unsupported compression method")
         if not info.filename.endswith(".npy"):
             raise fail(f"entry {info.filename!r} is not an .npy array")
+        if only is not None and info.filename[:-4] not in only:
+            continue  # never inflated
         # Never trust the directory's sizes: read at most what the budget has left, plus one byte.
         with archive.open(info) as member:
             raw = member.read(budget + 1)

@@ -1,19 +1,24 @@
 """A versioned model store: ``model-v1.npz``, ``model-v2.npz``, ... in a folder or under an S3 prefix.
 
-Shared by the training script (publish) and the predict function (list and read). It lives in
-btf so both can import it without either importing the other; it is not imported by
-``import btf``, and boto3 is imported only when an ``s3://`` store is opened.
+Shared by the training script (publish), the ``scripts.models`` command (promote, roll back,
+delete) and the predict function (list and read). It lives in btf so each can import it
+without importing the others. It is generic bytes storage with numbered names: it knows
+nothing of models beyond the size limit, and ``import btf`` does not import it; boto3 is
+imported only when an ``s3://`` store is opened.
 
-Guarantees, for both kinds: a published version is never overwritten (exclusive create, or
-``IfNoneMatch='*'`` on S3), a racing publisher simply takes the next number, and a version is
-only visible once its bytes are complete and their SHA-256 verified.
+Each kind of store gives four primitives (list, get, conditional put, delete); versions,
+reads and publishing are built once, here, on top of them. Guarantees, for both kinds: a
+published version is never overwritten (exclusive create, or ``IfNoneMatch='*'`` on S3), a
+racing publisher takes the next number, a version is visible only once its bytes are
+complete and verified, and a conditional put (``if_match``) never loses a racing update.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
 
 from btf.errors import BtfError
 
@@ -24,6 +29,14 @@ _NAME = re.compile(r"^model-v([1-9][0-9]{0,8})\.npz$")
 MAX_PUBLISH_ATTEMPTS = 20
 # No model object larger than this is ever read: its size is checked before its bytes.
 MAX_OBJECT_BYTES = 128 * 1024 * 1024
+# Sidecars and the alias are small JSON documents; anything larger is not one of ours.
+MAX_SMALL_BYTES = 1024 * 1024
+
+# The local default: a gitignored folder of the checkout, seeded from the shipped models/ on
+# first use, so training and promoting locally never touch tracked files.
+_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STORE = str(_ROOT / ".models")
+SHIPPED_MODELS = str(_ROOT / "models")
 
 
 class StoreError(BtfError):
@@ -35,7 +48,7 @@ class StoreUnavailable(StoreError):
 
 
 class VersionNotFound(StoreError, LookupError):
-    """The asked-for version does not exist in the store."""
+    """The asked-for version (or object) does not exist in the store."""
 
 
 class InvalidObject(StoreError):
@@ -46,36 +59,38 @@ class StoreFull(StoreError):
     """Every version number up to MAX_VERSION is taken."""
 
 
+class Conflict(StoreError):
+    """A conditional write lost: the object exists already, or changed since it was read."""
+
+
 @dataclass(frozen=True)
 class Blob:
-    """One version's bytes and the tag that identifies this exact content (S3 ETag or stat)."""
+    """An object's bytes and the tag that identifies this exact content (S3 ETag or stat)."""
 
-    version: int
+    version: int | None
     data: bytes
     etag: str
 
 
-class ModelStore(Protocol):
-    uri: str
-
-    def versions(self) -> dict[int, str]:
-        """Every published version and its current etag."""
-        ...
-
-    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
-        """The version's bytes, or None when ``etag`` still matches (nothing downloaded).
-
-        Raises InvalidObject, without reading the bytes, for an object over ``max_bytes``.
-        """
-        ...
-
-    def publish(self, data: bytes) -> int:
-        """Store ``data`` as the next free version and return its number."""
-        ...
+@dataclass(frozen=True)
+class ObjectInfo:
+    etag: str
+    size: int
 
 
 def key_for(version: int) -> str:
     return f"model-v{version}.npz"
+
+
+def sidecar_for(version: int) -> str:
+    """The small JSON summary published beside a version, so listing never downloads models."""
+    return f"model-v{version}.json"
+
+
+def parse_version(name: str) -> int | None:
+    """``model-v12.npz`` -> 12; anything else (including ``model-v01.npz``) -> None."""
+    match = _NAME.match(name)
+    return int(match.group(1)) if match else None
 
 
 def next_version(taken: int) -> int:
@@ -85,17 +100,68 @@ def next_version(taken: int) -> int:
     return taken + 1
 
 
-def parse_version(name: str) -> int | None:
-    """``model-v12.npz`` -> 12; anything else (including ``model-v01.npz``) -> None."""
-    match = _NAME.match(name)
-    return int(match.group(1)) if match else None
+class BaseStore:
+    """Versions, reads and publishing, on the four primitives each kind of store provides."""
+
+    uri: str
+
+    # ---- the primitives
+    def list_objects(self) -> dict[str, ObjectInfo]:
+        """Every object directly in the store: name -> etag and size."""
+        raise NotImplementedError
+
+    def get_object(self, name: str, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
+        """The object's bytes, or None when ``etag`` still matches (nothing downloaded).
+
+        Raises VersionNotFound if absent, InvalidObject (without reading it) if over ``max_bytes``.
+        """
+        raise NotImplementedError
+
+    def put_object(self, name: str, data: bytes, *, if_match: str | None = None, create_only: bool = False) -> str:
+        """Write ``name``; with ``create_only`` only if absent, with ``if_match`` only if unchanged. Conflict otherwise."""
+        raise NotImplementedError
+
+    def delete_object(self, name: str) -> None:
+        raise NotImplementedError
+
+    # ---- versions, on top of them
+    def versions(self) -> dict[int, str]:
+        """Every published version and its current etag."""
+        found = {}
+        for name, info in self.list_objects().items():
+            version = parse_version(name)
+            if version is not None:
+                found[version] = info.etag
+        return found
+
+    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
+        """The version's bytes, or None when ``etag`` still matches."""
+        blob = self.get_object(key_for(version), etag, max_bytes or MAX_OBJECT_BYTES)
+        return None if blob is None else Blob(version, blob.data, blob.etag)
+
+    def publish(self, data: bytes) -> int:
+        """Store ``data`` as the next free version, verify what readers will get, and return its number."""
+        version = next_version(max(self.versions(), default=0))
+        for _ in range(MAX_PUBLISH_ATTEMPTS):
+            try:
+                self.put_object(key_for(version), data, create_only=True)
+            except Conflict:
+                version = next_version(version)  # another publisher took it; never overwrite
+                continue
+            stored = self.get_object(key_for(version), max_bytes=len(data) + 1)
+            if stored is None or hashlib.sha256(stored.data).digest() != hashlib.sha256(data).digest():
+                where = f"{self.uri.rstrip('/')}/{key_for(version)}"
+                raise StoreError(f"{where}: the stored bytes differ from the uploaded ones")
+            return version
+        raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
 
 
-def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0) -> ModelStore:
+def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0) -> BaseStore:
     """A store for ``s3://bucket/prefix/`` or a local folder path.
 
     ``timeout`` is the deadline of each store interaction, retries included. With no
     ``endpoint_url``, botocore's own ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` apply.
+    The default local store is seeded from the shipped models the first time it is opened.
     """
     if uri.startswith("s3://"):
         from btf.store.s3 import S3Store
@@ -105,4 +171,5 @@ def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.
         raise StoreError(f"unsupported model store {uri!r}: use s3://bucket/prefix/ or a folder path")
     from btf.store.local import FolderStore
 
-    return FolderStore(uri)
+    seed = SHIPPED_MODELS if Path(uri).resolve() == Path(DEFAULT_STORE).resolve() else None
+    return FolderStore(uri, seed_from=seed)

@@ -1,81 +1,93 @@
-"""The folder model store: ``model-vN.npz`` files in one directory (the repo's ``models/`` by default).
+"""The folder model store: ``model-vN.npz`` files (and their sidecars and alias) in one directory.
 
-Publishing writes a temp file in the same folder, fsyncs it, then hard-links it to the final
-name: ``link`` fails if the name exists, so two publishers can never overwrite each other, and
-a reader never sees a half-written file. A publisher killed midway leaves at most a
-``.model-*.tmp`` file, which no reader lists.
+Writes go through btf.atomic: a temp file in the same folder, fsynced, then hard-linked into
+place for a create (``link`` fails if the name exists, so two publishers never overwrite each
+other) or renamed over the old file for an update. A conditional update holds an exclusive
+``flock`` on a lock file while it compares etags and renames, so two promoters on one machine
+cannot lose an update (the folder store is for one machine; S3 is for sharing). Reads open
+regular files only, without blocking on pipes, and check the size before reading.
 """
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import os
+import shutil
 import stat
-import tempfile
 from pathlib import Path
 
-from btf import store
+from btf.atomic import write_atomic
 from btf.store import (
-    MAX_PUBLISH_ATTEMPTS,
+    MAX_OBJECT_BYTES,
+    BaseStore,
     Blob,
+    Conflict,
     InvalidObject,
-    StoreError,
+    ObjectInfo,
     StoreUnavailable,
     VersionNotFound,
-    key_for,
-    next_version,
-    parse_version,
 )
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-class FolderStore:
-    def __init__(self, folder: str | os.PathLike) -> None:
+class FolderStore(BaseStore):
+    def __init__(self, folder: str | os.PathLike, seed_from: str | None = None) -> None:
         self.folder = Path(folder)
         self.uri = str(self.folder)
+        self.seed_from = seed_from
 
     @staticmethod
-    def _etag(stat: os.stat_result) -> str:
-        return f"{stat.st_mtime_ns:x}-{stat.st_size:x}-{stat.st_ino:x}"
+    def _etag(info: os.stat_result) -> str:
+        return f"{info.st_mtime_ns:x}-{info.st_size:x}-{info.st_ino:x}"
 
-    def versions(self) -> dict[int, str]:
-        if not self.folder.is_dir():
-            if self.folder.exists():
-                raise StoreUnavailable(f"model store {self.folder} is not a folder")
-            return {}  # nothing published yet; publish() creates the folder
+    def _ready(self) -> bool:
+        """Whether the folder exists (seeding it from the shipped models first, if this is the default store)."""
+        if not self.folder.exists() and self.seed_from and Path(self.seed_from).is_dir():
+            self._seed(Path(self.seed_from))
+        if self.folder.exists() and not self.folder.is_dir():
+            raise StoreUnavailable(f"model store {self.folder} is not a folder")
+        return self.folder.is_dir()
+
+    def _seed(self, source: Path) -> None:
+        staging = self.folder.with_name(f".{self.folder.name}.seeding-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for entry in source.iterdir():
+            if entry.is_file() and (entry.name.startswith("model-v") or entry.name == "latest.json"):
+                shutil.copy2(entry, staging / entry.name)
+        try:
+            staging.rename(self.folder)  # all at once: a racing opener sees the whole seed or none
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another process seeded it first
+
+    def list_objects(self) -> dict[str, ObjectInfo]:
+        if not self._ready():
+            return {}  # nothing published yet; the first write creates the folder
         found = {}
         for entry in os.scandir(self.folder):
-            version = parse_version(entry.name)
-            if version is not None and entry.is_file():
-                found[version] = self._etag(entry.stat())
+            if not entry.name.startswith(".") and entry.is_file():
+                info = entry.stat()
+                found[entry.name] = ObjectInfo(self._etag(info), info.st_size)
         return found
 
-    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
-        path = self.folder / key_for(version)
-        max_bytes = max_bytes or store.MAX_OBJECT_BYTES
+    def get_object(self, name: str, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
+        max_bytes = max_bytes or MAX_OBJECT_BYTES
+        path = self.folder / name
+        self._ready()
         try:
             # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise VersionNotFound(f"model version {version} not found in {self.folder}") from None
+            raise VersionNotFound(f"{name} not found in {self.folder}") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            # Not listed by versions() either: a directory, device or pipe is no version.
-            raise VersionNotFound(f"{path} is not a regular file, so not a model version")
+            # Not listed either: a directory, device or pipe is no version.
+            raise VersionNotFound(f"{path} is not a regular file, so not a stored object")
         with os.fdopen(fd, "rb") as f:
             if info.st_size > max_bytes:
-                raise InvalidObject(f"{path} is {info.st_size:,} bytes; no model may exceed {max_bytes:,}")
+                raise InvalidObject(f"{path} is {info.st_size:,} bytes; no such object may exceed {max_bytes:,}")
             current = self._etag(info)
             if etag == current:
                 return None
@@ -84,32 +96,33 @@ class FolderStore:
             except OSError as exc:
                 raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
         if len(data) > max_bytes:  # grew while we read it
-            raise InvalidObject(f"{path} is over {max_bytes:,} bytes; no model may exceed that")
-        return Blob(version, data, current)
+            raise InvalidObject(f"{path} is over {max_bytes:,} bytes; no such object may exceed that")
+        return Blob(None, data, current)
 
-    def publish(self, data: bytes) -> int:
+    def put_object(self, name: str, data: bytes, *, if_match: str | None = None, create_only: bool = False) -> str:
+        path = self.folder / name
         try:
+            self._ready()
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=self.folder)
+            if create_only:
+                write_atomic(path, data, exclusive=True, verify=True)
+            else:
+                with open(self.folder / ".lock", "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+                    current = self._etag(path.stat()) if path.exists() else None
+                    if if_match is not None and current != if_match:
+                        raise Conflict(f"{path} changed since it was read")
+                    write_atomic(path, data, verify=True)
+            return self._etag(path.stat())
+        except FileExistsError:
+            raise Conflict(f"{path} exists already") from None
         except OSError as exc:
-            raise StoreUnavailable(f"cannot write to model store {self.folder}: {exc.strerror}") from None
+            raise StoreUnavailable(f"cannot write to model store {self.folder}: {exc.strerror or exc}") from None
+
+    def delete_object(self, name: str) -> None:
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644 & ~_UMASK)  # mkstemp makes 0600; models are meant to be shared
-            if hashlib.sha256(Path(tmp).read_bytes()).digest() != hashlib.sha256(data).digest():
-                raise StoreError(f"checksum mismatch writing {tmp}: the disk returned other bytes")
-            version = next_version(max(self.versions(), default=0))
-            for _ in range(MAX_PUBLISH_ATTEMPTS):
-                try:
-                    os.link(tmp, self.folder / key_for(version))
-                    return version
-                except FileExistsError:
-                    version = next_version(version)  # another publisher took it; never overwrite
-            raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
+            (self.folder / name).unlink()
+        except FileNotFoundError:
+            raise VersionNotFound(f"{name} not found in {self.folder}") from None
         except OSError as exc:
-            raise StoreUnavailable(f"cannot write to model store {self.folder}: {exc.strerror}") from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            raise StoreUnavailable(f"cannot delete {self.folder / name}: {exc.strerror}") from None

@@ -6,10 +6,11 @@ accepts and never answers, or trickles a byte at a time, costs a caller ``timeou
 more. A body is read in chunks that stop at the deadline and at the size limit, which is
 checked from the response headers before any of the body is read.
 
-Publishing is a conditional PUT (``IfNoneMatch='*'``): S3 refuses with 412 if the key exists,
-so a racing trainer takes the next number instead of overwriting. Every upload carries its
-SHA-256, which S3 checks on receipt, and is read back to confirm it. Reads revalidate
-with ``IfNoneMatch=<etag>``, so an unchanged model is never downloaded twice. Every AWS
+Writes are conditional PUTs: ``IfNoneMatch='*'`` to create (S3 refuses with 412 if the key
+exists, so a racing trainer takes the next number instead of overwriting) and
+``IfMatch=<etag>`` to update the alias (412 if it changed, so a racing promoter retries).
+Every upload carries its SHA-256, which S3 checks on receipt. Reads revalidate with
+``IfNoneMatch=<etag>``, so an unchanged object is never downloaded twice. Every AWS
 failure becomes a StoreUnavailable or VersionNotFound that says what to fix.
 """
 
@@ -34,17 +35,16 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from btf import store
 from btf.store import (
-    MAX_PUBLISH_ATTEMPTS,
+    MAX_OBJECT_BYTES,
+    BaseStore,
     Blob,
+    Conflict,
     InvalidObject,
+    ObjectInfo,
     StoreError,
     StoreUnavailable,
     VersionNotFound,
-    key_for,
-    next_version,
-    parse_version,
 )
 
 # botocore's parsed service models (hundreds of KB of JSON) are the slow part of building a
@@ -90,7 +90,7 @@ _BUSY = {
 _TAKEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
-class S3Store:
+class S3Store(BaseStore):
     def __init__(self, uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0, client=None) -> None:
         bucket, _, prefix = uri[len("s3://") :].partition("/")
         if not bucket:
@@ -143,32 +143,29 @@ class S3Store:
                 f"S3 did not answer {what} for {self.uri} within {self.timeout:g}s (STORE_TIMEOUT_SECONDS)"
             ) from None
 
-    def versions(self) -> dict[int, str]:
-        return self._bounded("a listing", self._versions)
+    def list_objects(self) -> dict[str, ObjectInfo]:
+        return self._bounded("a listing", self._list)
 
-    def _versions(self, deadline: float) -> dict[int, str]:
+    def _list(self, deadline: float) -> dict[str, ObjectInfo]:
         found = {}
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix + "model-v"
-            )
-            for page in pages:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for obj in page.get("Contents", []):
-                    version = parse_version(obj["Key"][len(self.prefix) :])
-                    if version is not None:
-                        found[version] = obj["ETag"]
+                    name = obj["Key"][len(self.prefix) :]
+                    if "/" not in name:
+                        found[name] = ObjectInfo(obj["ETag"], int(obj.get("Size", 0)))
                 if time.monotonic() > deadline:
                     raise StoreUnavailable(f"listing {self.uri} took longer than {self.timeout:g}s")
         except (ClientError, BotoCoreError) as exc:
             raise self._explain(exc) from None
         return found
 
-    def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
-        limit = max_bytes or store.MAX_OBJECT_BYTES
-        return self._bounded(f"a read of version {version}", self._read, version, etag, limit)
+    def get_object(self, name: str, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
+        limit = max_bytes or MAX_OBJECT_BYTES
+        return self._bounded(f"a read of {name}", self._get, name, etag, limit)
 
-    def _read(self, deadline: float, version: int, etag: str | None, max_bytes: int) -> Blob | None:
-        key = self.prefix + key_for(version)
+    def _get(self, deadline: float, name: str, etag: str | None, max_bytes: int) -> Blob | None:
+        key = self.prefix + name
         kwargs = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if etag:
             kwargs["IfNoneMatch"] = etag
@@ -177,9 +174,10 @@ class S3Store:
             size = int(response.get("ContentLength") or 0)
             if size > max_bytes:
                 response["Body"].close()
-                raise InvalidObject(f"s3://{self.bucket}/{key} is {size:,} bytes; no model may exceed {max_bytes:,}")
-            data = self._body(response["Body"], key, deadline, max_bytes)
-            return Blob(version, data, response["ETag"])
+                raise InvalidObject(
+                    f"s3://{self.bucket}/{key} is {size:,} bytes; no such object may exceed {max_bytes:,}"
+                )
+            return Blob(None, self._body(response["Body"], key, deadline, max_bytes), response["ETag"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("304", "NotModified"):
                 return None
@@ -193,7 +191,9 @@ class S3Store:
             while chunk := body.read(_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise InvalidObject(f"s3://{self.bucket}/{key} is over {max_bytes:,} bytes; no model may exceed it")
+                    raise InvalidObject(
+                        f"s3://{self.bucket}/{key} is over {max_bytes:,} bytes; no such object may exceed it"
+                    )
                 if time.monotonic() > deadline:
                     raise StoreUnavailable(f"s3://{self.bucket}/{key} took longer than {self.timeout:g}s to download")
                 chunks.append(chunk)
@@ -201,41 +201,32 @@ class S3Store:
             body.close()
         return b"".join(chunks)
 
-    def publish(self, data: bytes) -> int:
-        return self._bounded("a publish", self._publish, data)
+    def put_object(self, name: str, data: bytes, *, if_match: str | None = None, create_only: bool = False) -> str:
+        return self._bounded(f"a write of {name}", self._put, name, data, if_match, create_only)
 
-    def _publish(self, deadline: float, data: bytes) -> int:
-        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        version = next_version(max(self._versions(deadline), default=0))
-        for _ in range(MAX_PUBLISH_ATTEMPTS):
-            key = self.prefix + key_for(version)
-            try:
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=data,
-                    IfNoneMatch="*",
-                    ChecksumSHA256=checksum,
-                    ContentType="application/octet-stream",
-                )
-            except ClientError as exc:
-                if str(exc.response.get("Error", {}).get("Code")) in _TAKEN:
-                    version = next_version(version)  # another publisher took it; never overwrite
-                    continue
-                raise self._explain(exc, key) from None
-            except BotoCoreError as exc:
-                raise self._explain(exc, key) from None
-            self._verify(key, data, deadline)
-            return version
-        raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
-
-    def _verify(self, key: str, data: bytes, deadline: float) -> None:
-        # S3 already rejected the PUT if the bytes it received did not match ChecksumSHA256;
-        # reading them back also proves what readers will get (and works where HEAD omits checksums).
+    def _put(self, deadline: float, name: str, data: bytes, if_match: str | None, create_only: bool) -> str:
+        key = self.prefix + name
+        kwargs = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": "application/octet-stream"}
+        # S3 checks the SHA-256 on receipt and refuses the PUT if the bytes it got differ.
+        kwargs["ChecksumSHA256"] = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        if create_only:
+            kwargs["IfNoneMatch"] = "*"
+        elif if_match is not None:
+            kwargs["IfMatch"] = if_match
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            stored = self._body(body, key, deadline, max(len(data), 1))
-        except (ClientError, BotoCoreError) as exc:
+            return self.client.put_object(**kwargs)["ETag"]
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in _TAKEN:
+                raise Conflict(f"s3://{self.bucket}/{key} exists or changed since it was read") from None
             raise self._explain(exc, key) from None
-        if hashlib.sha256(stored).digest() != hashlib.sha256(data).digest():
-            raise StoreError(f"s3://{self.bucket}/{key}: the stored bytes differ from the uploaded ones")
+        except BotoCoreError as exc:
+            raise self._explain(exc, key) from None
+
+    def delete_object(self, name: str) -> None:
+        self._bounded(f"a delete of {name}", self._delete, name)
+
+    def _delete(self, deadline: float, name: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._explain(exc, self.prefix + name) from None

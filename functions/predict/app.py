@@ -10,6 +10,7 @@ decode-preprocess-forward time.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import hashlib
@@ -29,6 +30,7 @@ import btf
 from btf.store import StoreError, VersionNotFound, open_store
 from btf.vision import ImageError, image_to_input
 from functions.predict import errors, openapi, snapstart
+from functions.predict.catalogue import Catalogue
 from functions.predict.config import Settings
 from functions.predict.errors import ApiError
 from functions.predict.inputs import read_request
@@ -45,6 +47,7 @@ cache = ModelCache(
     deadline=settings.store_timeout,
     max_models=settings.max_models,
 )
+catalogue = Catalogue(cache)
 _PAGE = Path(__file__).with_name("page.html")
 _IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
 
@@ -157,26 +160,11 @@ async def predict(request: Request) -> Response:
 
 @app.get("/models", response_model=None, responses=openapi.MODELS_RESPONSES)
 def models(request: Request) -> Response:
-    """Every published version with its metadata, and which one ``latest`` means."""
+    """Every published version (newest first, without loading any), which one ``latest`` serves, and recent promotions."""
     try:
-        listing = cache.listing()
+        return _json(catalogue.listing())
     except StoreError as exc:
         raise _store_down(exc) from None
-    rows = []
-    for version in sorted(listing, reverse=True):
-        try:
-            rows.append({**model_info(cache.get(version)), "valid": True})
-        except InvalidModel:
-            rows.append({"version": version, "valid": False, "error": "failed validation"})
-        except VersionNotFound:
-            continue
-        except StoreError:
-            rows.append({"version": version, "valid": None, "error": "could not be read from the store"})
-    try:
-        latest = cache.latest().version
-    except StoreError:
-        latest = None
-    return _json({"latest": latest, "models": rows})
 
 
 @app.get("/health", response_model=None, responses=openapi.HEALTH_RESPONSES)
@@ -209,10 +197,16 @@ def page() -> HTMLResponse:
 
 
 _mangum = Mangum(app, lifespan="off")
+_loop: asyncio.AbstractEventLoop | None = None
 
 
 def handler(event: object, context: object) -> dict:
     """The Lambda entry point. A malformed event (bad base64, missing fields) is a JSON 400, not a crash."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    # Mangum runs the app on the thread's current event loop: make sure it is an open one.
+    asyncio.set_event_loop(_loop)
     try:
         return _mangum(event, context)
     except Exception as exc:  # the app answers its own errors, so only Mangum's event parsing gets here

@@ -4,7 +4,9 @@
 - After ``ttl`` seconds a cached version is revalidated with its ETag; an unchanged model
   is not downloaded again. ``latest`` is re-resolved at most every ``ttl`` seconds.
 - If the store fails, a cached model keeps serving; the store is tried again after ``ttl``.
-- ``latest`` skips versions that fail validation, so it never points at a broken model.
+- ``latest`` is what the store's alias (``latest.json``) promotes, or the newest version when
+  there is no alias. It skips versions that fail validation, so it never serves a broken
+  model: a promoted version that cannot serve is logged, and the last good one keeps serving.
 - Thread-safe: one lock per version (and one for ``latest``), so concurrent requests never
   load the same model twice; while one thread revalidates, the others serve the cached copy.
 """
@@ -21,7 +23,17 @@ from typing import Any
 
 import btf
 from btf.digits import check_digit_model
-from btf.store import InvalidObject, ModelStore, StoreError, StoreUnavailable, VersionNotFound
+from btf.store import (
+    BaseStore,
+    InvalidObject,
+    ObjectInfo,
+    StoreError,
+    StoreUnavailable,
+    VersionNotFound,
+    parse_version,
+    registry,
+)
+from btf.store.registry import Alias
 
 log = logging.getLogger("btf.predict")
 _STRIPES = 32
@@ -52,12 +64,12 @@ class _Failure:
 
 @dataclass
 class ModelCache:
-    open_store: Callable[[], ModelStore]
+    open_store: Callable[[], BaseStore]
     ttl: float = 60.0
     clock: Callable[[], float] = time.monotonic
     # What a model must satisfy to serve here (raises CheckpointError): the digit contract.
     validate: Callable[[btf.Graph], None] = check_digit_model
-    _store: ModelStore | None = None
+    _store: BaseStore | None = None
     # Seconds a request waits on the store when a cached copy could answer instead.
     deadline: float = 3.0
     # At most this many models are kept, least recently used evicted first.
@@ -66,14 +78,16 @@ class ModelCache:
     _invalid: dict[int, _Failure] = field(default_factory=dict)
     _latest: int | None = None
     _latest_at: float = float("-inf")
-    _listing: dict[int, str] | None = None
+    _objects: dict[str, ObjectInfo] | None = None
     _listing_at: float = float("-inf")
+    _alias: Alias | None = None
+    _alias_at: float = float("-inf")
     # A fixed set of locks, not one per key: clients can name any version, and a lock per
     # name would grow without bound. "latest" has its own, since resolving it takes a version's.
     _locks: list[threading.Lock] = field(default_factory=lambda: [threading.Lock() for _ in range(_STRIPES + 1)])
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
-    def store(self) -> ModelStore:
+    def store(self) -> BaseStore:
         with self._guard:
             if self._store is None:
                 self._store = self.open_store()
@@ -87,13 +101,19 @@ class ModelCache:
         with self._guard:
             for entry in self._entries.values():
                 entry.checked = float("-inf")
-            self._latest_at = self._listing_at = float("-inf")
+            self._latest_at = self._listing_at = self._alias_at = float("-inf")
             self._invalid.clear()
             if drop_store:
                 self._store = None
 
     def cached_versions(self) -> list[int]:
         return sorted(self._entries)
+
+    def known_valid(self, version: int) -> bool | None:
+        """True if loaded and serving, False if it failed validation, None if not tried here yet."""
+        if version in self._entries and version not in self._invalid:
+            return True
+        return False if version in self._invalid else None
 
     # ------------------------------------------------------------ refresh
     def _refresh(self, key: Any, stale: Entry | None, is_fresh: Callable[[], Entry | None], work: Callable[[], Entry]):
@@ -211,6 +231,7 @@ class ModelCache:
 
     def _resolve_latest(self) -> Entry:
         try:
+            alias = self.alias(refresh=True)
             listing = self.listing(refresh=True)
         except StoreError:
             if self._latest is not None:
@@ -218,7 +239,7 @@ class ModelCache:
                 return self.get(self._latest)
             raise
         problems = []
-        for version in sorted(listing, reverse=True):
+        for version in self._candidates(alias, listing):
             try:
                 entry = self.get(version)
             except (InvalidModel, VersionNotFound) as exc:
@@ -228,11 +249,40 @@ class ModelCache:
                 if self._latest is not None:
                     return self.get(self._latest)
                 raise
+            if alias.etag is not None and version != alias.latest:
+                log.warning(
+                    "latest points at v%s, which cannot serve (%s); serving v%s", alias.latest, problems[0], version
+                )
             self._latest, self._latest_at = version, self.clock()
             return entry
         if not listing:
             raise NoModel(f"no models published in {self.store().uri}")
-        raise NoModel("no valid model in the store: " + "; ".join(problems[:3]))
+        raise NoModel("no valid model to serve as latest: " + "; ".join(problems[:3]))
+
+    def _candidates(self, alias: Alias, listing: dict[int, str]) -> list[int]:
+        """Versions to try as ``latest``, best first.
+
+        With an alias: the promoted version, then the last one served, then earlier promotions,
+        newest first; never an unpromoted version. Without: every version, newest first.
+        """
+        if alias.etag is None:
+            return sorted(listing, reverse=True)
+        order = [alias.latest, self._latest, *(e.get("to") for e in reversed(alias.history))]
+        seen: list[int] = []
+        for version in order:
+            if isinstance(version, int) and version in listing and version not in seen:
+                seen.append(version)
+        return seen or [alias.latest]
+
+    def alias(self, refresh: bool = False) -> Alias:
+        """The store's alias (``latest.json``), revalidated by etag when asked or older than ``ttl``."""
+        if refresh or self._alias is None or self.clock() - self._alias_at >= self.ttl:
+            known = self._alias.etag if self._alias is not None else None
+            fresh = registry.read_alias(self.store(), known)
+            if fresh is not None:
+                self._alias = fresh
+            self._alias_at = self.clock()
+        return self._alias
 
     def listing(self, refresh: bool = False) -> dict[int, str]:
         """Published versions and their etags, re-listed when asked or when older than ``ttl``.
@@ -240,14 +290,19 @@ class ModelCache:
         If the store fails and an earlier listing exists, that listing is returned (and the
         store asked again after ``ttl``), in keeping with serving cached models through faults.
         """
-        if refresh or self._listing is None or self.clock() - self._listing_at >= self.ttl:
+        if refresh or self._objects is None or self.clock() - self._listing_at >= self.ttl:
             try:
-                self._listing = self.store().versions()
+                self._objects = self.store().list_objects()
             except StoreError:
-                if self._listing is None:
+                if self._objects is None:
                     raise
             self._listing_at = self.clock()
-        return self._listing
+        return {v: info.etag for name, info in self._objects.items() if (v := parse_version(name)) is not None}
+
+    def objects(self) -> dict[str, ObjectInfo]:
+        """Every object of the last listing (models, sidecars, alias)."""
+        self.listing()
+        return self._objects or {}
 
     def resolve(self, selector: int | str) -> Entry:
         return self.latest() if selector == "latest" else self.get(int(selector))

@@ -9,6 +9,7 @@ import pytest
 import btf
 from btf.store import open_store
 from functions.predict import app as app_module
+from functions.predict.catalogue import Catalogue
 from functions.predict.models import ModelCache
 from scripts.events import LambdaContext
 
@@ -40,6 +41,7 @@ def use_store(monkeypatch, clock):
         monkeypatch.setattr(app_module, "settings", new_settings)
         cache = ModelCache(lambda: open_store(uri, timeout=1.0), ttl=ttl, clock=clock)
         monkeypatch.setattr(app_module, "cache", cache)
+        monkeypatch.setattr(app_module, "catalogue", Catalogue(cache))
         return cache
 
     return use

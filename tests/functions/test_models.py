@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 import btf
+from btf.store import ObjectInfo
 from btf.store.s3 import S3Store
 from functions.predict import app as app_module
 from scripts.events import http_event, json_event
@@ -105,12 +106,14 @@ def test_invalid_newest_version_is_skipped_by_latest(s3, s3_store, kind):
     status, body = predict(3)
     assert status == 503 and body["error"]["code"] == "model_invalid"
     models = invoke(http_event("GET", "/models"))[2]
-    assert models["latest"] == 2 and models["models"][0] == {"version": 3, "valid": False, "error": "failed validation"}
+    newest = models["models"][0]
+    assert models["latest"] == 2 and newest["version"] == 3 and newest["valid"] is False
 
 
 def test_deleted_between_list_and_get(s3, s3_store, monkeypatch):
-    real = S3Store.versions
-    monkeypatch.setattr(S3Store, "versions", lambda self: {**real(self), 7: '"gone"'})
+    real = S3Store.list_objects
+    ghost = ObjectInfo('"gone"', 10)
+    monkeypatch.setattr(S3Store, "list_objects", lambda self: {**real(self), "model-v7.npz": ghost})
     status, body = predict()
     assert status == 200 and body["model"]["version"] == 2
     status, body = predict(7)
