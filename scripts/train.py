@@ -1,8 +1,9 @@
 """Train a btf Graph, evaluate it on held-out data, write a report, and publish the next model-vN.npz.
 
-    python -m scripts.train --data ../shared/data/mnist [--store s3://bucket/models/] [--dry-run]
+    python -m scripts.train --data ../shared/data/mnist [--store s3://bucket/models/] [--promote if-better] [--dry-run]
 
-The store defaults to $MODEL_STORE, else the repo's models/ folder. Every failure (bad data,
+The store defaults to $MODEL_STORE, else .models/ (gitignored, seeded from the shipped models/).
+Publishing is not promoting: the candidate becomes latest only if the gate says so (--promote). Every failure (bad data,
 no credentials, missing bucket, unreachable endpoint, Ctrl-C) prints one clear line and
 exits non-zero with nothing published and no report left behind. The store is checked
 before training, so an S3 mistake costs seconds, not a training run.
@@ -24,15 +25,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import btf
+from btf import checkpoint, gate, nn
 from btf import data as btf_data
-from btf import nn
 from btf.checkpoint import MAX_LAYERS
 from btf.digits import check_digit_model
-from btf.store import open_store
+from btf.store import DEFAULT_STORE, StoreError, open_store, registry
 from scripts.report import confusion_matrix, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_STORE = str(ROOT / "models")
+CONFIG_KEYS = ("epochs", "batch_size", "learning_rate", "cost", "activation", "l2", "init", "augment", "limit", "seed")
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
 MAX_LAYER_SIZE = 100_000
@@ -111,6 +112,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="S3 endpoint: moto, LocalStack, MinIO (default: botocore's $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL)",
     )
     p.add_argument("--report-dir", help="where report folders go (default <store>/reports, or ./reports for S3)")
+    p.add_argument(
+        "--promote",
+        choices=gate.POLICIES,
+        default="if-better",
+        help="make it latest: if-better (at least as accurate as latest on the same test data), always, never",
+    )
     p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
     return p.parse_args(argv)
@@ -169,14 +176,51 @@ def git_commit() -> str | None:
 
 
 def train(args: argparse.Namespace) -> int:
-    sizes = args.sizes
     store = None if args.dry_run else open_store(args.store, endpoint_url=args.endpoint_url, timeout=STORE_TIMEOUT)
     if store is not None:
         existing = store.versions()  # fail now, not after training, if the store is unusable
-        print(f"store {store.uri}: {len(existing)} version(s), latest v{max(existing, default=0)}")
+        print(f"store {store.uri}: {len(existing)} version(s), latest v{registry.latest_version(store) or 0}")
     splits, data_description = load_splits(args)
+    net, history, seconds = fit(args, splits, data_description)
+    test = net.evaluate(splits["test"])
+    labels, _ = net.predict(splits["test"][0])
+    print(f"test accuracy {test['accuracy']:.2%} ({test['correct']}/{len(labels)}) after {seconds:.1f}s of training")
+    metadata = {
+        "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "data": data_description,
+        "config": {k: getattr(args, k) for k in CONFIG_KEYS} | {"sizes": list(args.sizes)},
+        "training_seconds": round(seconds, 2),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "btf_version": btf.__version__,
+        "git_commit": git_commit(),
+    }
+    blob = net.to_bytes(metadata)
+    check_publishable(blob)
+    report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
+    with tempfile.TemporaryDirectory(prefix="btf-report-") as tmp:
+        write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata)
+        if store is None:
+            name = "dry-run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            _move_report(Path(tmp), report_root / name)
+            print(f"dry run: nothing published; report in {report_root / name}")
+            return 0
+        version = publish(args, store, net, blob, splits["test"])
+        try:
+            _move_report(Path(tmp), report_root / f"model-v{version}")
+        except OSError as exc:
+            # The version is out: failing now would invite a retry that publishes it twice.
+            print(f"warning: published v{version}; report failed: {exc}", file=sys.stderr)
+            return 0
+    print(f"report: {report_root / f'model-v{version}'}")
+    return 0
+
+
+def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple[btf.Graph, list, float]:
+    """Build the Graph the arguments describe and train it; (net, history, seconds)."""
     net = btf.Graph(
-        sizes,
+        args.sizes,
         args.learning_rate,
         args.batch_size,
         activation=args.activation,
@@ -194,57 +238,33 @@ def train(args: argparse.Namespace) -> int:
         augment = distort
     start = time.perf_counter()
     history = net.run(args.epochs, progress=not args.no_progress, augment=augment)
-    seconds = time.perf_counter() - start
-    test = net.evaluate(splits["test"])
-    labels, _ = net.predict(splits["test"][0])
-    print(f"test accuracy {test['accuracy']:.2%} ({test['correct']}/{len(labels)}) after {seconds:.1f}s of training")
+    return net, history, time.perf_counter() - start
 
-    metadata = {
-        "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "data": data_description,
-        "config": {
-            "sizes": list(sizes),
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "cost": args.cost,
-            "activation": args.activation,
-            "l2": args.l2,
-            "init": args.init,
-            "augment": args.augment,
-            "limit": args.limit,
-            "seed": args.seed,
-        },
-        "training_seconds": round(seconds, 2),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "btf_version": btf.__version__,
-        "git_commit": git_commit(),
-    }
-    blob = net.to_bytes(metadata)
-    check_publishable(blob)
-    report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
-    with tempfile.TemporaryDirectory(prefix="btf-report-") as tmp:
-        write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata)
-        if store is None:
-            name = "dry-run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            _move_report(Path(tmp), report_root / name)
-            print(f"dry run: nothing published; report in {report_root / name}")
-            return 0
-        version = store.publish(blob)
-        print(
-            f"published model-v{version}.npz to {store.uri} "
-            f"({len(blob) / 1e6:.2f} MB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}...)"
+
+def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple) -> int:
+    """Publish the candidate, then promote it if the gate says so; returns its version."""
+    decision = gate.decide(args.promote, store, net, test)
+    if not decision.promote and decision.current is not None and registry.read_alias(store).etag is None:
+        # No alias yet, so latest means "the highest version": pin the current one first, or
+        # publishing alone would make the candidate latest.
+        registry.promote(
+            store, decision.current, why=f"pinned before publishing an unpromoted candidate ({decision.reason})"
         )
-        try:
-            _move_report(Path(tmp), report_root / f"model-v{version}")
-        except OSError as exc:
-            # The version is out: failing now would invite a retry that publishes it twice.
-            print(f"warning: published v{version}; report failed: {exc}", file=sys.stderr)
-            return 0
-    print(f"report: {report_root / f'model-v{version}'}")
-    return 0
+    version = store.publish(blob)
+    print(
+        f"published model-v{version}.npz to {store.uri} "
+        f"({len(blob) / 1e6:.2f} MB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}...)"
+    )
+    try:
+        registry.write_sidecar(store, version, registry.summary_row(checkpoint.summary(blob), len(blob)))
+    except StoreError as exc:  # listing falls back to the checkpoint itself
+        print(f"warning: no sidecar for v{version} ({exc})", file=sys.stderr)
+    if decision.promote:
+        registry.promote(store, version, why=f"scripts.train --promote {args.promote}: {decision.reason}")
+        print(f"gate: {decision.reason} -> promoted: latest is now v{version}")
+    else:
+        print(f"gate: {decision.reason} -> not promoted: latest stays v{decision.current}")
+    return version
 
 
 def check_publishable(blob: bytes) -> None:

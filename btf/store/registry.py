@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from btf.store import (
+    MAX_OBJECT_BYTES,
     MAX_SMALL_BYTES,
     BaseStore,
     Conflict,
@@ -130,6 +131,18 @@ def read_sidecar(store: BaseStore, version: int) -> dict[str, Any] | None:
     except (VersionNotFound, ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def summary(store: BaseStore, version: int, has_sidecar: bool = True) -> dict[str, Any]:
+    """A version's listing row: its sidecar, or (older stores) its checkpoint's small entries, never its weights."""
+    if has_sidecar:
+        row = read_sidecar(store, version)
+        if row is not None:
+            return row
+    from btf import checkpoint  # numpy, only for versions published without a sidecar
+
+    blob = store.get_object(key_for(version), max_bytes=MAX_OBJECT_BYTES)
+    return summary_row(checkpoint.summary(blob.data), len(blob.data))
 
 
 def delete(store: BaseStore, version: int) -> None:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import btf
-from btf import checkpoint
-from btf.store import MAX_OBJECT_BYTES, InvalidObject, StoreError, VersionNotFound, key_for, registry, sidecar_for
+from btf.store import InvalidObject, StoreError, VersionNotFound, registry, sidecar_for
 from functions.predict.models import ModelCache
 
 MAX_LISTED = 100
@@ -59,7 +58,7 @@ class Catalogue:
             row = cached[1]
         else:
             try:
-                row = self._summary(version, has_sidecar)
+                row = registry.summary(self.cache.store(), version, has_sidecar)
             except (InvalidObject, btf.CheckpointError):
                 return {"version": version, "valid": False, "error": "failed validation"}
             except VersionNotFound:
@@ -69,12 +68,3 @@ class Catalogue:
             with self._guard:
                 self._rows[version] = (etag, row)
         return {"version": version, **row, "valid": self.cache.known_valid(version)}
-
-    def _summary(self, version: int, has_sidecar: bool) -> dict[str, Any]:
-        store = self.cache.store()
-        if has_sidecar:
-            row = registry.read_sidecar(store, version)
-            if row is not None:
-                return row
-        blob = store.get_object(key_for(version), max_bytes=MAX_OBJECT_BYTES)
-        return registry.summary_row(checkpoint.summary(blob.data), len(blob.data))

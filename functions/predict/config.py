@@ -1,7 +1,7 @@
 """Settings for the predict function, read from the environment once per container.
 
 Every value has a default that works locally with no AWS account: the store defaults to
-the repo's models/ folder. A malformed value fails loudly at start-up with the variable's
+.models/ (gitignored, seeded from the shipped models/ on first use). A malformed value fails loudly at start-up with the variable's
 name, rather than serving with a silently different limit.
 """
 
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-DEFAULT_STORE = str(Path(__file__).resolve().parents[2] / "models")
-
+from btf.store import DEFAULT_STORE
 
 # Lambda's synchronous payload is 6 MB (6,291,456 bytes) for the whole event, and API Gateway
 # delivers binary bodies (raw images, multipart) base64-encoded, 4/3 their size. 4.4 MB of body

@@ -6,6 +6,9 @@ from btf import store as store_module
 from scripts import train
 from tests.scripts.test_train import idx, run  # noqa: F401  (idx is a fixture)
 
+# Diverging runs overflow on purpose; numpy's warnings about it are expected here.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
 
 @pytest.mark.parametrize(
     "args,message",
