@@ -97,8 +97,6 @@ def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
     CheckpointError that names the file.
     """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "<checkpoint bytes>"
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        source = io.BytesIO(bytes(source))
     try:
         return _read(source, name)
     except CheckpointError:
@@ -121,9 +119,7 @@ def summary(source: bytes) -> dict[str, Any]:
         return CheckpointError(f"{name}: {problem}")
 
     try:
-        arrays = _members(
-            _read_blob(io.BytesIO(source), fail), fail, only={"sizes", "activation", "cost", "epochs", "metadata"}
-        )
+        arrays = _members(_read_blob(source, fail), fail, only={"sizes", "activation", "cost", "epochs", "metadata"})
         if "metadata" not in arrays or "sizes" not in arrays:
             raise fail("missing entry 'sizes' or 'metadata'")
         return {
@@ -140,11 +136,18 @@ def summary(source: bytes) -> dict[str, Any]:
 
 
 def _read_blob(source: Any, fail) -> bytes:
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        blob = source if isinstance(source, bytes) else bytes(source)  # bytes are used as they are, not copied
+    elif isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
-            blob = f.read(MAX_FILE_BYTES + 1)
-    else:
-        blob = source.read(MAX_FILE_BYTES + 1)
+            # read(n) allocates n bytes up front: ask for what the file holds, within the limit.
+            blob = f.read(min(os.fstat(f.fileno()).st_size, MAX_FILE_BYTES) + 1)
+    else:  # a file object: in chunks, since read(n) may allocate n bytes up front
+        parts, size = [], 0
+        while size <= MAX_FILE_BYTES and (part := source.read(1 << 20)):
+            parts.append(part)
+            size += len(part)
+        blob = b"".join(parts)
     if len(blob) > MAX_FILE_BYTES:
         raise fail(f"file is over {MAX_FILE_BYTES >> 20} MiB, larger than any btf model should be")
     return blob

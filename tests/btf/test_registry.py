@@ -1,0 +1,157 @@
+"""The registry on both kinds of store: the alias, conditional promotion, rollback, delete, sidecars, races."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from btf.store import Conflict, StoreError, VersionNotFound, open_store, registry
+from tests.conftest import ROOT
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request, tmp_path):
+    if request.param == "folder":
+        yield open_store(str(tmp_path / "models"))
+    else:
+        s3 = request.getfixturevalue("s3")
+        del s3
+        yield open_store("s3://btf-models/reg/")
+
+
+def publish(store, n):
+    return [store.publish(f"model {i}".encode()) for i in range(n)]
+
+
+def test_a_store_without_an_alias_means_its_highest_version(store):
+    assert registry.latest_version(store) is None
+    publish(store, 3)
+    alias = registry.read_alias(store)
+    assert alias.etag is None and registry.latest_version(store) == 3
+
+
+def test_promote_creates_the_alias_then_updates_it_with_history(store):
+    publish(store, 3)
+    before, alias = registry.promote(store, 2, why="first", by="alice")
+    assert before == 3 and alias.latest == 2 and registry.latest_version(store) == 2
+    before, _ = registry.promote(store, 1, why="second", by="bob")
+    history = registry.read_alias(store).history
+    assert before == 2 and [(e["from"], e["to"], e["by"], e["why"]) for e in history] == [
+        (3, 2, "alice", "first"),
+        (2, 1, "bob", "second"),
+    ]
+    assert all(e["at"].endswith("+00:00") for e in history)
+
+
+def test_promoting_a_missing_version_is_refused(store):
+    publish(store, 1)
+    with pytest.raises(VersionNotFound):
+        registry.promote(store, 7, why="x")
+
+
+def test_rollback_target_comes_from_the_history(store):
+    publish(store, 3)
+    registry.promote(store, 2, why="a")
+    registry.promote(store, 3, why="b")
+    assert registry.read_alias(store).previous() == 2
+
+
+def test_delete_refuses_the_promoted_version_and_removes_the_sidecar(store):
+    publish(store, 2)
+    registry.write_sidecar(store, 1, {"test_accuracy": 0.5})
+    registry.promote(store, 2, why="x")
+    with pytest.raises(StoreError, match="promoted"):
+        registry.delete(store, 2)
+    registry.delete(store, 1)
+    assert sorted(store.versions()) == [2] and "model-v1.json" not in store.list_objects()
+    with pytest.raises(VersionNotFound):
+        registry.delete(store, 1)
+
+
+def test_a_stale_conditional_write_loses(store):
+    publish(store, 2)
+    _, first = registry.promote(store, 1, why="x")
+    registry.promote(store, 2, why="y")
+    with pytest.raises(Conflict):
+        store.put_object(registry.ALIAS, b"{}", if_match=first.etag)
+    with pytest.raises(Conflict):
+        store.put_object(registry.ALIAS, b"{}", create_only=True)
+    assert registry.read_alias(store).latest == 2
+
+
+def test_eight_racing_promoters_lose_no_update(store):
+    publish(store, 8)
+    errors = []
+
+    def promoter(version):
+        try:
+            registry.promote(store, version, why=f"racer {version}", by=f"racer{version}")
+        except Exception as exc:  # collected, so the assertion shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=promoter, args=(v,)) for v in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    alias = registry.read_alias(store)
+    assert not errors
+    assert len(alias.history) == 8 and sorted(e["to"] for e in alias.history) == list(range(1, 9))
+    assert alias.latest == alias.history[-1]["to"]
+    # Every promotion saw the one before it: the history is a chain, in order.
+    assert [e["from"] for e in alias.history[1:]] == [e["to"] for e in alias.history[:-1]]
+
+
+RACER = """
+import sys
+from btf.store import open_store, registry
+store = open_store(sys.argv[1])
+registry.promote(store, int(sys.argv[2]), why="process racer", by="p" + sys.argv[2])
+"""
+
+
+def test_racing_promoter_processes_on_the_folder_store(tmp_path):
+    folder = str(tmp_path / "models")
+    publish(open_store(folder), 8)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", RACER, folder, str(v)], cwd=ROOT)  # noqa: S603
+        for v in range(1, 9)
+    ]
+    assert all(p.wait(120) == 0 for p in procs)
+    alias = registry.read_alias(open_store(folder))
+    assert sorted(e["to"] for e in alias.history) == list(range(1, 9))
+    assert [e["from"] for e in alias.history[1:]] == [e["to"] for e in alias.history[:-1]]
+
+
+def test_a_malformed_alias_is_a_clear_error(store):
+    publish(store, 1)
+    store.put_object(registry.ALIAS, b'{"latest": "four"}')
+    with pytest.raises(StoreError, match="malformed"):
+        registry.latest_version(store)
+
+
+def test_sidecars_are_written_once_and_read_back(store):
+    publish(store, 1)
+    registry.write_sidecar(store, 1, {"test_accuracy": 0.9})
+    assert registry.read_sidecar(store, 1) == {"test_accuracy": 0.9}
+    with pytest.raises(Conflict):
+        registry.write_sidecar(store, 1, {"test_accuracy": 0.1})
+    assert registry.read_sidecar(store, 2) is None
+
+
+def test_the_default_store_is_seeded_from_the_shipped_models(tmp_path, monkeypatch):
+    from btf import store as store_module
+
+    shipped = tmp_path / "shipped"
+    publish(open_store(str(shipped)), 2)
+    registry.promote(open_store(str(shipped)), 1, why="ship v1")
+    default = tmp_path / ".models"
+    monkeypatch.setattr(store_module, "DEFAULT_STORE", str(default))
+    monkeypatch.setattr(store_module, "SHIPPED_MODELS", str(shipped))
+    seeded = store_module.open_store(str(default))
+    assert sorted(seeded.versions()) == [1, 2] and registry.latest_version(seeded) == 1
+    seeded.publish(b"mine")
+    assert sorted(open_store(str(shipped)).versions()) == [1, 2]  # the shipped folder is untouched
+    assert json.loads((shipped / "latest.json").read_text())["latest"] == 1

@@ -1,0 +1,116 @@
+"""The function serves what the registry promotes: the alias, its fallbacks, listing without loading, a bounded cache."""
+
+import base64
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import btf
+from btf.store import open_store, registry
+from functions.predict import app as app_module
+from scripts.events import http_event, json_event
+from tests.btf.test_checkpoint_hostile import rebuild
+from tests.functions.conftest import canvas_png, invoke, tiny_model
+
+IMAGE = base64.b64encode(canvas_png()).decode()
+
+
+def predict(model=None):
+    doc = {"image": IMAGE} if model is None else {"image": IMAGE, "model": model}
+    status, _, body = invoke(json_event("/predict", doc))
+    return status, body
+
+
+def served():
+    status, body = predict()
+    assert status == 200, body
+    return body["model"]["version"]
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request, tmp_path, use_store):
+    """A store with v1, v2, v3 (no alias yet), served by the app; yields the store."""
+    if request.param == "folder":
+        uri = str(tmp_path / "models")
+    else:
+        request.getfixturevalue("s3")
+        uri = "s3://btf-models/serve/"
+    store = open_store(uri)
+    for seed in (1, 2, 3):
+        store.publish(tiny_model(seed))
+    use_store(uri)
+    return store
+
+
+def test_without_an_alias_latest_is_the_highest_version(store):
+    assert served() == 3
+
+
+def test_latest_follows_promotions_after_the_ttl(store, clock):
+    assert served() == 3
+    registry.promote(store, 2, why="test")
+    assert served() == 3  # within the ttl: cached
+    clock.now += 61
+    assert served() == 2
+    store.publish(tiny_model(9))  # published, not promoted
+    clock.now += 61
+    assert served() == 2
+
+
+def test_a_promoted_version_that_cannot_serve_keeps_the_last_good_one(store, clock, caplog):
+    registry.promote(store, 2, why="good")
+    assert served() == 2
+    broken = rebuild(tiny_model(4), lambda n, d: (n, b"junk" if n == "W0.npy" else d))
+    version = store.publish(broken)
+    registry.promote(store, version, why="oops")
+    clock.now += 61
+    assert served() == 2
+    assert any("cannot serve" in r.getMessage() and f"v{version}" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cold_function_falls_back_through_the_promotion_history(store, use_store, tmp_path):
+    registry.promote(store, 1, why="good")
+    broken = rebuild(tiny_model(4), lambda n, d: (n, b"junk" if n == "b0.npy" else d))
+    registry.promote(store, store.publish(broken), why="bad")
+    use_store(store.uri)  # a fresh container: nothing served yet
+    assert served() == 1  # the previous promotion, never an unpromoted v2 or v3
+
+
+def test_models_shows_latest_promotions_and_rows_without_loading(store):
+    registry.promote(store, 2, why="because")
+    status, _, body = invoke(http_event("GET", "/models"))
+    assert status == 200 and body["latest"] == 2 and body["promoted"] == 2
+    assert body["history"][-1]["to"] == 2 and body["history"][-1]["why"] == "because"
+    assert [row["version"] for row in body["models"]] == [3, 2, 1]
+    assert body["models"][0]["sizes"] == [784, 16, 10] and body["models"][0]["test_accuracy"] == 0.5
+    assert app_module.cache.cached_versions() == [2]  # only latest was loaded, to answer "latest"
+
+
+def test_models_lists_many_large_versions_without_keeping_them(tmp_path, use_store):
+    folder = tmp_path / "big"
+    store = open_store(str(folder))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        net = btf.Graph((784, 1500, 10), cost="cross_entropy", seed=0)
+        net.weights[0][:] = rng.standard_normal(net.weights[0].shape, dtype=np.float32)  # incompressible
+        store.publish(net.to_bytes({"test_accuracy": 0.5}))  # no sidecars: the fallback path
+    size = max(p.stat().st_size for p in folder.glob("model-v*.npz"))
+    use_store(str(folder))
+    app_module.cache.latest()  # what a serving container has loaded anyway
+    tracemalloc.start()
+    status, _, body = invoke(http_event("GET", "/models"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert status == 200 and len(body["models"]) == 4 and all(r["sizes"] == [784, 1500, 10] for r in body["models"])
+    assert app_module.cache.cached_versions() == [4]  # listing loaded nothing more
+    assert peak < 2 * size, f"listing peaked at {peak / 1e6:.1f} MB for {size / 1e6:.1f} MB versions"
+
+
+def test_the_cache_keeps_at_most_max_models(store, use_store, monkeypatch):
+    cache = use_store(store.uri)
+    monkeypatch.setattr(cache, "max_models", 2)
+    for version in (1, 2, 3, 1, 2, 3):
+        assert predict(version)[0] == 200
+        assert len(cache.cached_versions()) <= 2
+    assert cache.cached_versions() == [2, 3]  # v1 was the least recently used
