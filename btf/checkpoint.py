@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -27,10 +28,13 @@ import numpy as np
 
 from btf import nn
 from btf.atomic import write_atomic
-from btf.errors import CheckpointError
+from btf.errors import CheckpointError, ConfigError
+from btf.layers import parse_layers
+from btf.optimizers import OPTIMIZERS
 
 FORMAT = "btf-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # dense layers, the original network.py's
+LAYERED_VERSION = 2  # a list of btf.layers
 # A digit model is a few MB; refusing anything far larger keeps a hostile file from
 # making the loader allocate gigabytes while it decompresses.
 MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
@@ -60,6 +64,8 @@ def write(target: str | Path | IO[bytes], params: dict[str, Any], metadata: dict
 
 
 def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.ndarray]:
+    if "layers" in params:
+        return _layered_arrays(params, metadata)
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -87,6 +93,25 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+def _layered_arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.ndarray]:
+    arrays = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(LAYERED_VERSION, dtype=np.int64),
+        "layers": np.array(params["layers"]),
+        "input_shape": np.array(params["input_shape"], dtype=np.int64),
+        "optimizer": np.array(params["optimizer"]),
+        "cost": np.array(params["cost"]),
+        "learning_rate": np.array(params["learning_rate"], dtype=np.float64),
+        "batch_size": np.array(params["batch_size"], dtype=np.int64),
+        "epochs": np.array(params["epochs"], dtype=np.int64),
+        "l2": np.array(params["l2"], dtype=np.float64),
+        "metadata": np.array(json.dumps(_finite(metadata), sort_keys=True, default=str, allow_nan=False)),
+    }
+    for i, p in enumerate(params["params"]):
+        arrays[f"P{i}"] = np.asarray(p, dtype=np.float32)
+    return arrays
 
 
 def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
@@ -119,11 +144,20 @@ def summary(source: bytes) -> dict[str, Any]:
         return CheckpointError(f"{name}: {problem}")
 
     try:
-        arrays = _members(_read_blob(source, fail), fail, only={"sizes", "activation", "cost", "epochs", "metadata"})
-        if "metadata" not in arrays or "sizes" not in arrays:
-            raise fail("missing entry 'sizes' or 'metadata'")
+        small = {"sizes", "layers", "input_shape", "activation", "cost", "epochs", "metadata"}
+        arrays = _members(_read_blob(source, fail), fail, only=small)
+        if "metadata" not in arrays or not ("sizes" in arrays or "layers" in arrays):
+            raise fail("missing entry 'sizes' or 'layers', or 'metadata'")
+        if "layers" in arrays:
+            layers = [str(s) for s in arrays["layers"].ravel()[:MAX_LAYERS]]
+            units = re.match(r"dense(\d+)", layers[-1]) if layers else None
+            inputs = int(np.prod(arrays["input_shape"])) if "input_shape" in arrays else None
+            sizes = [inputs, int(units.group(1)) if units else None]
+        else:
+            layers, sizes = None, [int(s) for s in arrays["sizes"].ravel()[:MAX_LAYERS]]
         return {
-            "sizes": [int(s) for s in arrays["sizes"].ravel()[:MAX_LAYERS]],
+            "sizes": sizes,
+            "layers": layers,
             "activation": str(arrays["activation"]) if "activation" in arrays else None,
             "cost": str(arrays["cost"]) if "cost" in arrays else None,
             "epochs": int(arrays["epochs"]) if "epochs" in arrays and arrays["epochs"].shape == () else None,
@@ -231,10 +265,19 @@ def _read(source: Any, name: str) -> dict[str, Any]:
         if value.shape != () or value.dtype.kind not in "iuf" or not np.isfinite(value):
             raise fail(f"entry {key!r} must be a finite number")
         scalars[key] = value.item()
-    if scalars["format_version"] != FORMAT_VERSION:
-        raise fail(f"format version {scalars['format_version']} is not supported (this btf reads {FORMAT_VERSION})")
+    if scalars["format_version"] not in (FORMAT_VERSION, LAYERED_VERSION):
+        raise fail(f"format version {scalars['format_version']} is not supported (this btf reads 1 and 2)")
     if scalars["learning_rate"] <= 0 or scalars["batch_size"] < 1 or scalars["epochs"] < 0 or scalars["l2"] < 0:
         raise fail("hyperparameters out of range (learning_rate, batch_size, epochs or l2)")
+    hyper = {
+        "learning_rate": float(scalars["learning_rate"]),
+        "batch_size": int(scalars["batch_size"]),
+        "epochs": int(scalars["epochs"]),
+        "l2": float(scalars["l2"]),
+        "metadata": _metadata(get("metadata"), fail),
+    }
+    if scalars["format_version"] == LAYERED_VERSION:
+        return {**hyper, **_layered(arrays, get, fail)}
     text = {}
     for key, allowed in (("activation", nn.ACTIVATIONS), ("cost", nn.COSTS)):
         value = get(key)
@@ -242,16 +285,56 @@ def _read(source: Any, name: str) -> dict[str, Any]:
             raise fail(f"{key} must be one of {allowed}")
         text[key] = str(value)
     sizes, weights, biases = _dense(arrays, get, fail)
+    return {"sizes": sizes, **text, **hyper, "weights": weights, "biases": biases}
+
+
+def _text(get, key: str, allowed: tuple[str, ...], fail) -> str:
+    value = get(key)
+    if value.dtype.kind != "U" or value.shape != () or str(value) not in allowed:
+        raise fail(f"{key} must be one of {allowed}")
+    return str(value)
+
+
+def _layered(arrays: dict[str, np.ndarray], get, fail) -> dict[str, Any]:
+    """A format-2 checkpoint's layer list and parameters: shapes chain layer to layer, checked before use."""
+    specs, shape = get("layers"), get("input_shape")
+    if specs.dtype.kind != "U" or specs.ndim != 1 or not 1 <= len(specs) <= MAX_LAYERS:
+        raise fail(f"layers must be 1 to {MAX_LAYERS} layer descriptions")
+    if (
+        shape.dtype.kind not in "iu"
+        or shape.ndim != 1
+        or not 1 <= len(shape) <= 3
+        or shape.min() < 1
+        or shape.max() > 4096
+    ):
+        raise fail("input_shape must be 1 to 3 sizes of 1 to 4096")
+    try:
+        layers = parse_layers(",".join(str(s) for s in specs), activation=None, flatten=False)
+        expected, current = [], tuple(int(d) for d in shape)
+        for layer in layers:
+            current, shapes = layer.shapes(current)
+            expected += shapes
+        if len(current) != 1:
+            raise ConfigError(f"the last layer gives shape {current}, not a vector of classes")
+    except ConfigError as exc:
+        raise fail(f"layers do not fit together: {exc}") from None
+    params = []
+    for i, want in enumerate(expected):
+        value = get(f"P{i}")
+        if value.shape != want or value.dtype.kind != "f":
+            raise fail(f"P{i} has shape {value.shape} {value.dtype}, but the layers need {want} floats")
+        if not np.isfinite(value).all():
+            raise fail(f"P{i} holds NaN or infinite values")
+        params.append(np.ascontiguousarray(value, dtype=np.float32))
+    if any(k[0] == "P" and k[1:].isdigit() and int(k[1:]) >= len(expected) for k in arrays):
+        raise fail("has parameters beyond what its layers describe")
     return {
-        "sizes": sizes,
-        **text,
-        "learning_rate": float(scalars["learning_rate"]),
-        "batch_size": int(scalars["batch_size"]),
-        "epochs": int(scalars["epochs"]),
-        "l2": float(scalars["l2"]),
-        "weights": weights,
-        "biases": biases,
-        "metadata": _metadata(get("metadata"), fail),
+        "layers": [layer.spec() for layer in layers],
+        "input_shape": tuple(int(d) for d in shape),
+        "optimizer": _text(get, "optimizer", OPTIMIZERS, fail),
+        "cost": _text(get, "cost", nn.COSTS, fail),
+        "params": params,
+        "sizes": (int(np.prod(shape)), current[0]),
     }
 
 

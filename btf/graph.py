@@ -20,6 +20,9 @@ import numpy as np
 
 from btf import checkpoint, nn
 from btf.errors import ConfigError, DataError
+from btf.layers import Layer, parse_layers
+from btf.optimizers import Optimizer
+from btf.stack import Stack
 
 Data = tuple[np.ndarray, np.ndarray]
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -38,7 +41,7 @@ class Graph:
 
     def __init__(
         self,
-        sizes: Sequence[int],
+        sizes: Sequence[int] | Sequence[Layer],
         learning_rate: float = 3.0,
         batch_size: int = 10,
         *,
@@ -47,13 +50,22 @@ class Graph:
         l2: float = 0.0,
         init: str = "scaled",
         seed: int | None = None,
+        optimizer: str = "sgd",
+        input_shape: Sequence[int] = (28, 28, 1),
     ) -> None:
-        self._configure(sizes, learning_rate, batch_size, activation, cost, l2)
-        if init not in ("scaled", "normal"):
-            raise ConfigError(f"init must be 'scaled' or 'normal', not {init!r}")
         self.rng = np.random.default_rng(seed)
+        self.stack: Stack | None = None
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
+        if len(sizes) and isinstance(sizes[0], Layer):
+            self.stack = Stack(list(sizes), tuple(input_shape), self.rng)
+            sizes = (self.stack.inputs, self.stack.outputs)
+        self._configure(sizes, learning_rate, batch_size, activation, cost, l2)
+        self.optimizer = Optimizer(optimizer, self.learning_rate)
+        if self.stack is not None:
+            return
+        if init not in ("scaled", "normal"):
+            raise ConfigError(f"init must be 'scaled' or 'normal', not {init!r}")
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             w = self.rng.standard_normal((n_in, n_out), dtype=np.float32)
             if init == "scaled":
@@ -91,6 +103,12 @@ class Graph:
         self._train_targets: np.ndarray | None = None
 
     def __repr__(self) -> str:
+        if self.stack is not None:
+            return (
+                f"Graph({self.stack.specs()}, input_shape={self.stack.input_shape}, optimizer={self.optimizer.name!r},"
+                f" learning_rate={self.learning_rate}, batch_size={self.batch_size}, cost={self.cost!r}, l2={self.l2},"
+                f" epochs={self.epochs})"
+            )
         return (
             f"Graph({self.sizes}, learning_rate={self.learning_rate}, batch_size={self.batch_size},"
             f" activation={self.activation!r}, cost={self.cost!r}, l2={self.l2}, epochs={self.epochs})"
@@ -162,6 +180,7 @@ class Graph:
         # earlier delta is pushed through layer i's weights and the activation's derivative.
         # ``scale`` folds the 1/m of the mean (and, for a step, the learning rate) into one multiply.
         acts = self._forward_all(X)
+        self._batch_loss = nn.loss(self.cost, acts[-1], Y)  # for the epoch's training loss, at no extra pass
         delta = nn.output_delta(self.cost, acts[-1], Y)
         delta *= scale
         n = len(self.weights)
@@ -174,8 +193,16 @@ class Graph:
                 delta = nn.scale_by_derivative(self.activation, delta @ self.weights[i].T, acts[i])
         return grad_w, grad_b
 
-    def _step(self, X: np.ndarray, Y: np.ndarray) -> None:
-        """One plain SGD update (with L2 decay if set) from one mini-batch."""
+    def _step(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """One optimizer update (with L2 decay if set) from one mini-batch; returns the batch's loss before it."""
+        if self.stack is not None:
+            return self.stack.step(X, Y, self.cost, self.optimizer, self.l2)
+        if self.optimizer.name != "sgd":
+            grad_w, grad_b = self._gradients(X, Y, 1.0 / len(X))
+            params = [p for pair in zip(self.weights, self.biases) for p in pair]
+            self.optimizer.update(params, [g for pair in zip(grad_w, grad_b) for g in pair], self.l2)
+            return self._batch_loss
+        # Plain SGD, the original's: the learning rate is folded into the gradients' scale.
         grad_w, grad_b = self._gradients(X, Y, self.learning_rate / len(X))
         decay = self.learning_rate * self.l2
         for w, b, gw, gb in zip(self.weights, self.biases, grad_w, grad_b):
@@ -183,6 +210,7 @@ class Graph:
                 gw += decay * w
             w -= gw
             b -= gb
+        return self._batch_loss
 
     def train_epoch(self, progress: Any = None, augment: Augment | None = None) -> float:
         """One pass over the fed training data; returns its wall time in seconds.
@@ -194,11 +222,14 @@ class Graph:
             raise DataError("no training data: call feed(train, val) first")
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
+        total = 0.0
         for X, Y in self.batchify(inputs, self._train_targets):
-            self._step(X, Y)
+            total += self._step(X, Y) * len(X)
             if progress is not None:
                 progress.update(1)
         self.epochs += 1
+        # As Keras reports it: the mean of the mini-batch losses seen while training, not a second pass.
+        self.last_train_loss = total / len(inputs) + self._penalty()
         return time.perf_counter() - start
 
     def run(
@@ -221,8 +252,7 @@ class Graph:
             finally:
                 if pbar is not None:
                     pbar.close()
-            row = {"epoch": self.epochs, "seconds": seconds}
-            row.update({f"train_{k}": v for k, v in self._evaluate(*self.train_data).items()})
+            row = {"epoch": self.epochs, "seconds": seconds, "train_loss": self.last_train_loss}
             if self.val_data is not None:
                 row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
             history.append(row)
@@ -238,7 +268,10 @@ class Graph:
             raise DataError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
         out = np.empty((len(X), self.sizes[-1]), dtype=np.float32)
         for start in range(0, len(X), _EVAL_CHUNK):
-            out[start : start + _EVAL_CHUNK] = self._forward_all(X[start : start + _EVAL_CHUNK])[-1]
+            chunk = X[start : start + _EVAL_CHUNK]
+            out[start : start + _EVAL_CHUNK] = (
+                self._forward_all(chunk)[-1] if self.stack is None else self.stack.forward(chunk, self.cost)
+            )
         return out
 
     def predict(self, x: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -262,9 +295,13 @@ class Graph:
         # For data already checked by feed(): run() scores it every epoch.
         out = self.feedforward(X)
         correct = int((out.argmax(axis=1) == y).sum())
-        loss = nn.loss(self.cost, out, self.one_hot(y))
-        loss += 0.5 * self.l2 * sum(float(np.square(w).sum()) for w in self.weights)
+        loss = nn.loss(self.cost, out, self.one_hot(y)) + self._penalty()
         return {"loss": loss, "accuracy": correct / len(y), "correct": correct}
+
+    def _penalty(self) -> float:
+        if self.stack is not None:
+            return self.stack.penalty(self.l2)
+        return 0.5 * self.l2 * sum(float(np.square(w).sum()) for w in self.weights)
 
     def validate(self, data: Data | None = None) -> int:
         """Number of correctly classified samples in ``data`` (default: the fed val data)."""
@@ -295,31 +332,46 @@ class Graph:
     def load(cls, source: str | Path | bytes | IO[bytes]) -> Graph:
         """Read and validate a checkpoint from a path, bytes or a binary file object."""
         params = checkpoint.read(source)
-        graph = cls.__new__(cls)
-        graph._configure(
-            params["sizes"],
-            params["learning_rate"],
-            params["batch_size"],
-            params["activation"],
-            params["cost"],
-            params["l2"],
-        )
-        graph.rng = np.random.default_rng()
-        graph.weights = params["weights"]
-        graph.biases = params["biases"]
+        if "layers" in params:
+            layers = parse_layers(",".join(params["layers"]), activation=None, flatten=False)
+            graph = cls.__new__(cls)
+            graph.rng = np.random.default_rng()
+            graph.stack = Stack(layers, params["input_shape"], None)  # empty parameters, filled below
+            graph.stack.set_params(params["params"])
+            graph.weights, graph.biases = [], []
+            sizes, activation = params["sizes"], "relu"
+        else:
+            graph = cls.__new__(cls)
+            graph.rng = np.random.default_rng()
+            graph.stack = None
+            graph.weights, graph.biases = params["weights"], params["biases"]
+            sizes, activation = params["sizes"], params["activation"]
+        graph._configure(sizes, params["learning_rate"], params["batch_size"], activation, params["cost"], params["l2"])
+        graph.optimizer = Optimizer(params.get("optimizer", "sgd"), graph.learning_rate)
         graph.epochs = params["epochs"]
         graph.metadata = params["metadata"]
         return graph
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "sizes": self.sizes,
+        common = {
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size,
-            "activation": self.activation,
             "cost": self.cost,
             "l2": self.l2,
             "epochs": self.epochs,
+        }
+        if self.stack is not None:
+            return {
+                **common,
+                "layers": self.stack.specs(),
+                "input_shape": self.stack.input_shape,
+                "optimizer": self.optimizer.name,
+                "params": self.stack.params,
+            }
+        return {
+            **common,
+            "sizes": self.sizes,
+            "activation": self.activation,
             "weights": self.weights,
             "biases": self.biases,
         }

@@ -29,11 +29,26 @@ from btf import checkpoint, gate, nn
 from btf import data as btf_data
 from btf.checkpoint import MAX_LAYERS
 from btf.digits import check_digit_model
+from btf.layers import parse_layers
+from btf.optimizers import OPTIMIZERS
 from btf.store import DEFAULT_STORE, StoreError, open_store, registry
 from scripts.report import confusion_matrix, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG_KEYS = ("epochs", "batch_size", "learning_rate", "cost", "activation", "l2", "init", "augment", "limit", "seed")
+CONFIG_KEYS = (
+    "layers",
+    "optimizer",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "cost",
+    "activation",
+    "l2",
+    "init",
+    "augment",
+    "limit",
+    "seed",
+)
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
 MAX_LAYER_SIZE = 100_000
@@ -82,6 +97,14 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _layer_list(text: str) -> str:
+    try:
+        parse_layers(text)
+    except btf.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -89,13 +112,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BTF_DATA"),
         help="IDX folder, mnist.pkl.gz, mnist.npz, or 'mnist' to download (default $BTF_DATA)",
     )
-    p.add_argument("--sizes", type=parse_sizes, default=(784, 30, 10), help="layer sizes (default 784,30,10)")
+    p.add_argument("--sizes", type=parse_sizes, default=(784, 30, 10), help="dense layer sizes (default 784,30,10)")
+    p.add_argument(
+        "--layers",
+        type=_layer_list,
+        help="an architecture of btf.layers instead of --sizes, e.g. conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10",
+    )
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (default), momentum or adam")
     p.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=20)
     p.add_argument("--batch-size", type=_ranged(int, 1, 1_000_000), default=128)
     p.add_argument("--learning-rate", type=_ranged(float, 0.0, 1e6, above=True), default=3.0)
     p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
     p.add_argument("--cost", choices=nn.COSTS, default="quadratic")
-    p.add_argument("--activation", choices=nn.ACTIVATIONS, default="sigmoid")
+    p.add_argument(
+        "--activation", choices=nn.ACTIVATIONS, help="hidden layers' activation (default sigmoid, relu with --layers)"
+    )
     p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
     p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
     p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
@@ -120,7 +151,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.activation = args.activation or ("relu" if args.layers else "sigmoid")
+    return args
 
 
 def fingerprint(source: Path) -> str:
@@ -219,8 +252,9 @@ def train(args: argparse.Namespace) -> int:
 
 def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple[btf.Graph, list, float]:
     """Build the Graph the arguments describe and train it; (net, history, seconds)."""
+    architecture = parse_layers(args.layers, args.activation) if args.layers else args.sizes
     net = btf.Graph(
-        args.sizes,
+        architecture,
         args.learning_rate,
         args.batch_size,
         activation=args.activation,
@@ -228,6 +262,7 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
         l2=args.l2,
         init=args.init,
         seed=args.seed,
+        optimizer=args.optimizer,
     )
     net.feed(splits["train"], splits["val"])
     print(f"training {net} on {data_description['train_size']} images from {data_description['source']}")

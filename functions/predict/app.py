@@ -93,13 +93,17 @@ def _store_down(exc: Exception) -> ApiError:
 
 
 def model_info(entry: Entry) -> dict:
-    meta = entry.graph.metadata
+    graph, meta = entry.graph, entry.graph.metadata
+    architecture = (
+        {"layers": graph.stack.specs()}
+        if graph.stack is not None
+        else {"sizes": list(graph.sizes), "activation": graph.activation}
+    )
     return {
         "version": entry.version,
-        "sizes": list(entry.graph.sizes),
-        "activation": entry.graph.activation,
-        "cost": entry.graph.cost,
-        "epochs": entry.graph.epochs,
+        **architecture,
+        "cost": graph.cost,
+        "epochs": graph.epochs,
         "test_accuracy": meta.get("test_accuracy"),
         "val_accuracy": meta.get("val_accuracy"),
         "created": meta.get("created"),

@@ -1,0 +1,304 @@
+"""Layers for btf.Graph: each with its forward and backward pass side by side, and its own parameters.
+
+Tensors are float32 and channels-last: (n, height, width, channels) between convolutional
+layers, (n, features) from Flatten on. Every layer is a few whole-batch numpy operations;
+convolution is im2col through ``sliding_window_view`` and one BLAS product (its backward
+pass loops over the kernel's k*k offsets, never over pixels or samples).
+
+A layer is built in two steps, as in Keras: ``Conv2D(32, 3)`` says what it is, and
+``build(input_shape, rng)`` makes its parameters once the shape it receives is known.
+``spec()`` is its one-line description (``conv32:3``), which checkpoints store and
+``parse_layers`` reads back.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from btf import nn
+from btf.errors import ConfigError
+
+Shape = tuple[int, ...]
+
+
+class Layer:
+    """Base: no parameters, shape unchanged."""
+
+    params: list[np.ndarray]
+    activation: str | None = None
+
+    def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
+        """(output shape, parameter shapes) for an input shape, allocating nothing; ConfigError if it does not fit."""
+        return input_shape, []
+
+    def build(self, input_shape: Shape, rng: np.random.Generator | None) -> Shape:
+        """Make the parameters (initialised from ``rng``, or left empty to be loaded); returns the output shape."""
+        out, shapes = self.shapes(input_shape)
+        self.params = [self._init(shape, rng) if rng is not None else np.empty(shape, np.float32) for shape in shapes]
+        return out
+
+    def _init(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
+        """Weights: He (relu) or LeCun (otherwise) normal over the fan-in; biases: zero."""
+        if len(shape) == 1:
+            return np.zeros(shape, np.float32)
+        fan_in = shape[0]
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(_gain(self) / fan_in))
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """dLoss/dinput and dLoss/dparams, given dLoss/doutput; uses what forward kept."""
+        raise NotImplementedError
+
+    def spec(self) -> str:
+        raise NotImplementedError
+
+    def _activate(self, z: np.ndarray) -> np.ndarray:
+        if self.activation is not None:
+            nn.activate(self.activation, z)
+        self._out = z
+        return z
+
+    def _deactivate(self, grad: np.ndarray) -> np.ndarray:
+        return grad if self.activation is None else nn.scale_by_derivative(self.activation, grad, self._out)
+
+
+def _check_activation(activation: str | None) -> str | None:
+    if activation is not None and activation not in nn.ACTIVATIONS:
+        raise ConfigError(f"activation must be one of {nn.ACTIVATIONS} or None, not {activation!r}")
+    return activation
+
+
+class Dense(Layer):
+    """A fully connected layer: ``x @ W + b``, then the activation. Takes (n, features)."""
+
+    def __init__(self, units: int, activation: str | None = None) -> None:
+        if int(units) < 1:
+            raise ConfigError(f"Dense needs at least one unit, not {units}")
+        self.units, self.activation = int(units), _check_activation(activation)
+
+    def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
+        if len(input_shape) != 1:
+            raise ConfigError(f"Dense takes flat input, got shape {input_shape}: put Flatten() before it")
+        return (self.units,), [(input_shape[0], self.units), (self.units,)]
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        self._x = x
+        z = x @ self.params[0]
+        z += self.params[1]
+        return self._activate(z)
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        grad = self._deactivate(grad)
+        return grad @ self.params[0].T, [self._x.T @ grad, grad.sum(axis=0)]
+
+    def spec(self) -> str:
+        return f"dense{self.units}:{self.activation or 'linear'}"
+
+
+class Conv2D(Layer):
+    """A 2-D convolution, stride 1, ``valid`` (no padding) or ``same`` (zero padding) borders."""
+
+    def __init__(self, filters: int, kernel_size: int, activation: str | None = None, padding: str = "valid") -> None:
+        if int(filters) < 1 or not 1 <= int(kernel_size) <= 15 or padding not in ("valid", "same"):
+            raise ConfigError(
+                f"Conv2D needs filters >= 1, kernel_size 1-15, padding valid|same; got {filters}, {kernel_size}, {padding!r}"
+            )
+        self.filters, self.k, self.padding = int(filters), int(kernel_size), padding
+        self.activation = _check_activation(activation)
+
+    def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
+        if len(input_shape) != 3:
+            raise ConfigError(f"Conv2D takes (height, width, channels), got {input_shape}")
+        h, w, c = input_shape
+        pad = self.k - 1 if self.padding == "same" else 0
+        if h + pad < self.k or w + pad < self.k:
+            raise ConfigError(f"a {self.k}x{self.k} kernel does not fit a {h}x{w} input")
+        # Weights in the im2col layout: (k*k*channels, filters).
+        return (h + pad - self.k + 1, w + pad - self.k + 1, self.filters), [
+            (self.k * self.k * c, self.filters),
+            (self.filters,),
+        ]
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        if self.padding == "valid":
+            return x
+        before = (self.k - 1) // 2
+        return np.pad(x, ((0, 0), (before, self.k - 1 - before), (before, self.k - 1 - before), (0, 0)))
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        xp = self._pad(x)
+        n, h, w, c = xp.shape
+        oh, ow = h - self.k + 1, w - self.k + 1
+        # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy.
+        windows = sliding_window_view(xp, (self.k, self.k), axis=(1, 2))
+        self._cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
+        self._shape = (n, h, w, c)
+        z = self._cols @ self.params[0]
+        z += self.params[1]
+        return self._activate(z.reshape(n, oh, ow, self.filters))
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        grad = self._deactivate(grad)
+        n, h, w, c = self._shape
+        oh, ow = h - self.k + 1, w - self.k + 1
+        flat = grad.reshape(-1, self.filters)
+        grads = [self._cols.T @ flat, flat.sum(axis=0)]
+        dcols = (flat @ self.params[0].T).reshape(n, oh, ow, self.k, self.k, c)
+        dx = np.zeros(self._shape, grad.dtype)
+        for ky in range(self.k):  # col2im: one strided add per kernel offset
+            for kx in range(self.k):
+                dx[:, ky : ky + oh, kx : kx + ow, :] += dcols[:, :, :, ky, kx, :]
+        if self.padding == "same":
+            before = (self.k - 1) // 2
+            dx = dx[:, before : before + h - self.k + 1, before : before + w - self.k + 1, :]
+        return dx, grads
+
+    def spec(self) -> str:
+        return f"conv{self.filters}:{self.k}:{self.activation or 'linear'}" + (
+            ":same" if self.padding == "same" else ""
+        )
+
+
+class MaxPool2D(Layer):
+    """The maximum of each ``pool_size`` x ``pool_size`` block; leftover rows and columns are dropped."""
+
+    def __init__(self, pool_size: int = 2) -> None:
+        if not 1 <= int(pool_size) <= 16:
+            raise ConfigError(f"pool_size must be 1 to 16, not {pool_size}")
+        self.p = int(pool_size)
+
+    def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
+        if len(input_shape) != 3 or input_shape[0] < self.p or input_shape[1] < self.p:
+            raise ConfigError(f"MaxPool2D({self.p}) cannot pool an input of shape {input_shape}")
+        h, w, c = input_shape
+        return (h // self.p, w // self.p, c), []
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        n, h, w, c = x.shape
+        p, oh, ow = self.p, h // self.p, w // self.p
+        blocks = x[:, : oh * p, : ow * p, :].reshape(n, oh, p, ow, p, c)
+        out = blocks.max(axis=(2, 4))
+        self._mask = blocks == out[:, :, None, :, None, :]  # where each maximum came from
+        self._shape = x.shape
+        return out
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        n, h, w, c = self._shape
+        p, oh, ow = self.p, h // self.p, w // self.p
+        dx = np.zeros(self._shape, grad.dtype)
+        dx[:, : oh * p, : ow * p, :] = (self._mask * grad[:, :, None, :, None, :]).reshape(n, oh * p, ow * p, c)
+        return dx, []
+
+    def spec(self) -> str:
+        return f"pool{self.p}"
+
+
+class Flatten(Layer):
+    """(n, h, w, c) -> (n, h*w*c)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
+        size = 1
+        for d in input_shape:
+            size *= int(d)
+        return (size,), []
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        return grad.reshape(self._shape), []
+
+    def spec(self) -> str:
+        return "flatten"
+
+
+class Dropout(Layer):
+    """Zeroes a ``rate`` share of its inputs while training, scaling the rest by 1/(1-rate); inert otherwise."""
+
+    def __init__(self, rate: float) -> None:
+        if not 0 <= float(rate) < 1:
+            raise ConfigError(f"Dropout rate must be in [0, 1), not {rate}")
+        self.rate = float(rate)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator | None) -> Shape:
+        self.params, self.rng = [], rng or np.random.default_rng()  # the Graph's: seeded runs drop the same units
+        return input_shape
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if not training or self.rate == 0:
+            self._keep = None
+            return x
+        self._keep = (self.rng.random(x.shape, dtype=np.float32) >= self.rate) * np.float32(1 / (1 - self.rate))
+        return x * self._keep
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        return (grad if self._keep is None else grad * self._keep), []
+
+    def spec(self) -> str:
+        return f"dropout{self.rate:g}"
+
+
+def _gain(layer: Layer) -> float:
+    """He initialisation for relu layers (variance 2/fan_in), LeCun's (1/fan_in) otherwise."""
+    return 2.0 if layer.activation == "relu" else 1.0
+
+
+_SPEC = re.compile(
+    r"^(?:conv(?P<filters>\d{1,5}):(?P<k>\d{1,2})(?::(?P<cact>sigmoid|relu|linear))?(?P<same>:same)?"
+    r"|pool(?P<pool>\d{1,2})|flatten|dropout(?P<rate>0?\.\d{1,6}|0)"
+    r"|dense(?P<units>\d{1,6})(?::(?P<dact>sigmoid|relu|linear))?)$"
+)
+
+
+def parse_layers(text: str, activation: str | None = "relu", flatten: bool = True) -> list[Layer]:
+    """``conv32:3,pool2,dense128,dropout0.3,dense10`` -> layers.
+
+    Hidden conv and dense layers without an explicit activation get ``activation``; the last
+    layer gets none (the cost's softmax or sigmoid is the output). A Flatten goes in before
+    the first dense layer that follows an image-shaped one (unless ``flatten`` is false, as
+    for checkpoints, whose layer lists are explicit).
+    """
+    specs = [s.strip() for s in text.split(",") if s.strip()]
+    if not specs or len(specs) > 64:
+        raise ConfigError(f"give 1 to 64 comma-separated layers, e.g. conv32:3,pool2,dense128,dense10; got {text!r}")
+    layers: list[Layer] = []
+    image = flatten
+    for i, spec in enumerate(specs):
+        m = _SPEC.match(spec)
+        if m is None:
+            raise ConfigError(
+                f"unknown layer {spec!r}: use convF:K[:act][:same], poolP, dropoutR, denseN[:act] or flatten"
+            )
+        last = i == len(specs) - 1
+        if m["filters"]:
+            act = _named(m["cact"], activation)
+            layers.append(Conv2D(int(m["filters"]), int(m["k"]), act, "same" if m["same"] else "valid"))
+        elif m["pool"]:
+            layers.append(MaxPool2D(int(m["pool"])))
+        elif m["rate"] is not None:
+            layers.append(Dropout(float(m["rate"])))
+        elif spec == "flatten":
+            layers.append(Flatten())
+            image = False
+        else:
+            if image:
+                layers.append(Flatten())
+                image = False
+            layers.append(Dense(int(m["units"]), _named(m["dact"], None if last else activation)))
+    return layers
+
+
+def _named(explicit: str | None, default: str | None) -> str | None:
+    """An explicit ``:relu``/``:sigmoid``/``:linear`` wins over the default; ``linear`` is no activation."""
+    if explicit is None:
+        return default
+    return None if explicit == "linear" else explicit

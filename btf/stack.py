@@ -1,0 +1,80 @@
+"""A stack of btf.layers, as btf.Graph runs it: reshape the (n, 784) rows, forward, backward, one optimizer step.
+
+The output of the last layer goes through softmax (cross-entropy cost) or sigmoid (quadratic
+cost), exactly as the dense Graph's output does, so the cost's output delta is the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from btf import nn
+from btf.errors import ConfigError
+from btf.layers import Dense, Layer
+from btf.optimizers import Optimizer
+
+
+class Stack:
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], rng: np.random.Generator | None) -> None:
+        """Build the layers for ``input_shape``: initialised from ``rng``, or empty (rng None) to be loaded."""
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise ConfigError("layers must be a non-empty list of btf.layers objects")
+        if not isinstance(layers[-1], Dense):
+            raise ConfigError("the last layer must be Dense (its units are the classes)")
+        self.layers = list(layers)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        if not self.input_shape or min(self.input_shape) < 1:
+            raise ConfigError(f"input_shape must be positive sizes, not {input_shape}")
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.build(shape, rng)
+        self.inputs = int(np.prod(self.input_shape))
+        self.outputs = shape[0]
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        return [p for layer in self.layers for p in layer.params]
+
+    def set_params(self, arrays: list[np.ndarray]) -> None:
+        at = 0
+        for layer in self.layers:
+            layer.params = list(arrays[at : at + len(layer.params)])
+            at += len(layer.params)
+
+    def specs(self) -> list[str]:
+        return [layer.spec() for layer in self.layers]
+
+    def forward(self, X: np.ndarray, cost: str, training: bool = False) -> np.ndarray:
+        a = X.reshape(len(X), *self.input_shape)
+        for layer in self.layers:
+            a = layer.forward(a, training)
+        return nn.softmax(a) if cost == "cross_entropy" else nn.sigmoid(a)
+
+    def gradients(self, X: np.ndarray, Y: np.ndarray, cost: str) -> tuple[list[np.ndarray], float]:
+        """Mean gradients over the batch, in ``params`` order, and the batch's loss (without decay)."""
+        out = self.forward(X, cost, training=True)
+        loss = nn.loss(cost, out, Y)
+        delta = nn.output_delta(cost, out, Y)
+        delta *= np.float32(1.0 / len(X))
+        grads: list[list[np.ndarray]] = []
+        for layer in reversed(self.layers):
+            delta, layer_grads = layer.backward(delta)
+            grads.append(layer_grads)
+        return [g for layer_grads in reversed(grads) for g in layer_grads], loss
+
+    def step(self, X: np.ndarray, Y: np.ndarray, cost: str, optimizer: Optimizer, l2: float) -> float:
+        """One optimizer update from one mini-batch; returns the batch's loss before it."""
+        grads, loss = self.gradients(X, Y, cost)
+        # L2 as decoupled weight decay (AdamW's form; the same as a gradient term for SGD), on
+        # weights only, not biases: the usual choice for layered models.
+        params = self.params
+        weights = [p.ndim > 1 for p in params]
+        optimizer.update(params, grads, 0.0)
+        if l2:
+            for p, is_weight in zip(params, weights):
+                if is_weight:
+                    p -= optimizer.lr * np.float32(l2) * p
+        return loss
+
+    def penalty(self, l2: float) -> float:
+        return 0.5 * l2 * sum(float(np.square(p).sum()) for p in self.params if p.ndim > 1)

@@ -1,0 +1,236 @@
+"""btf.layers and btf.optimizers against independent float64 oracles: finite differences, update rules, checkpoints."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+import btf
+from btf import checkpoint
+from btf.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, parse_layers
+from btf.optimizers import Optimizer
+
+
+# ----------------------------------------------------------------------- the oracle
+def _act(name, z):
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    return z
+
+
+def _oracle_forward(layers, x):
+    """Loops over positions and channels, written without btf's im2col, reshapes or masks."""
+    for layer in layers:
+        if isinstance(layer, Conv2D):
+            k, (w, b) = layer.k, layer.params
+            if layer.padding == "same":
+                lo = (k - 1) // 2
+                x = np.pad(x, ((0, 0), (lo, k - 1 - lo), (lo, k - 1 - lo), (0, 0)))
+            n, h, wd, c = x.shape
+            kernel = w.reshape(k, k, c, -1)
+            out = np.zeros((n, h - k + 1, wd - k + 1, kernel.shape[-1]))
+            for i in range(h - k + 1):
+                for j in range(wd - k + 1):
+                    patch = x[:, i : i + k, j : j + k, :]
+                    out[:, i, j, :] = np.tensordot(patch, kernel, axes=([1, 2, 3], [0, 1, 2])) + b
+            x = _act(layer.activation, out)
+        elif isinstance(layer, MaxPool2D):
+            p = layer.p
+            n, h, wd, c = x.shape
+            out = np.zeros((n, h // p, wd // p, c))
+            for i in range(h // p):
+                for j in range(wd // p):
+                    out[:, i, j, :] = x[:, i * p : i * p + p, j * p : j * p + p, :].max(axis=(1, 2))
+            x = out
+        elif isinstance(layer, Flatten):
+            x = x.reshape(len(x), -1)
+        elif isinstance(layer, Dense):
+            x = _act(layer.activation, x @ layer.params[0] + layer.params[1])
+    return x
+
+
+def _oracle_cost(net, X, Y):
+    z = _oracle_forward(net.stack.layers, X.reshape(len(X), *net.stack.input_shape))
+    if net.cost == "cross_entropy":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return -(Y * np.log(e / e.sum(axis=1, keepdims=True))).sum() / len(X)
+    return 0.5 * np.square(1 / (1 + np.exp(-z)) - Y).sum() / len(X)
+
+
+CHAINS = {
+    "conv-pool-dense": ("conv3:3:relu,pool2,dense4", (8, 8, 1), "cross_entropy"),
+    "odd-sizes-two-convs": ("conv2:2:sigmoid,conv3:3:relu,pool2,dense3", (9, 7, 2), "cross_entropy"),
+    "same-padding-quadratic": ("conv2:3:relu:same,pool3,dense5:sigmoid,dense3", (6, 6, 1), "quadratic"),
+    "dense-only": ("dense6:relu,dense4:sigmoid,dense3", (5,), "cross_entropy"),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_every_layer_matches_finite_differences(name):
+    spec, shape, cost = CHAINS[name]
+    net = btf.Graph(parse_layers(spec), cost=cost, input_shape=shape, seed=3)
+    for layer in net.stack.layers:  # float64, so the differences are precise; biases off the relu kink
+        layer.params = [p.astype(np.float64) + (0.05 if p.ndim == 1 else 0) for p in layer.params]
+    rng = np.random.default_rng(4)
+    X = rng.random((5, int(np.prod(shape))))
+    Y = np.eye(net.sizes[-1])[rng.integers(0, net.sizes[-1], 5)]
+    grads, _ = net.stack.gradients(X, Y, cost)
+    eps = 1e-6
+    for p, g in zip(net.stack.params, grads):
+        assert g.shape == p.shape
+        for idx in list(np.ndindex(p.shape))[:: max(1, p.size // 25)]:
+            old = p[idx]
+            p[idx] = old + eps
+            up = _oracle_cost(net, X, Y)
+            p[idx] = old - eps
+            down = _oracle_cost(net, X, Y)
+            p[idx] = old
+            assert g[idx] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7), (name, idx)
+
+
+def test_the_forward_pass_matches_the_oracle():
+    net = btf.Graph(parse_layers("conv4:3,pool2,conv3:2:sigmoid:same,dense5,dense3"), input_shape=(10, 10, 2), seed=0)
+    X = np.random.default_rng(0).random((4, 200), dtype=np.float32)
+    ours = net.stack.forward(X, "quadratic")
+    theirs = 1 / (1 + np.exp(-_oracle_forward(net.stack.layers, X.reshape(4, 10, 10, 2).astype(np.float64))))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_trains_only_and_backprops_through_its_mask():
+    layer = Dropout(0.5)
+    layer.build((1000,), np.random.default_rng(0))
+    x = np.ones((4, 1000), np.float32)
+    assert layer.forward(x, training=False) is x
+    out = layer.forward(x, training=True)
+    kept = out != 0
+    assert 0.4 < kept.mean() < 0.6 and np.all(out[kept] == 2.0)
+    grad, _ = layer.backward(np.ones_like(x))
+    np.testing.assert_array_equal(grad, out)
+
+
+# ----------------------------------------------------------------------- optimizers
+def _oracle_steps(name, p, grads, lr, l2):
+    p, m, v = p.astype(np.float64), 0.0, 0.0
+    for t, g in enumerate(grads, 1):
+        g = g + l2 * p
+        if name == "sgd":
+            p = p - lr * g
+        elif name == "momentum":
+            m = 0.9 * m - lr * g
+            p = p + m
+        else:
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            p = p - lr * (m / (1 - 0.9**t)) / (
+                np.sqrt(v / (1 - 0.999**t)) + 1e-7 * np.sqrt(1 - 0.999**t) / np.sqrt(1 - 0.999**t)
+            )
+    return p
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_optimizers_follow_their_update_rules(name):
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(5)]
+    p = start.copy()
+    opt = Optimizer(name, 0.01)
+    for g in grads:
+        opt.update([p], [g.copy()], l2=0.1)
+    np.testing.assert_allclose(p, _oracle_steps(name, start, grads, 0.01, 0.1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_dense_graphs_take_every_optimizer(name, blobs):
+    net = btf.Graph(
+        (12, 8, 3),
+        learning_rate=0.05 if name == "adam" else 0.5,
+        batch_size=16,
+        cost="cross_entropy",
+        optimizer=name,
+        seed=0,
+    )
+    net.feed(*blobs)
+    net.run(8, progress=False, log=None)
+    assert net.accuracy() > 0.9
+
+
+def test_the_seed_form_is_unchanged(blobs):
+    """Weights after training, pinned from before layers existed: same defaults, same results."""
+    fingerprints = []
+    for kw in ({}, {"activation": "relu", "cost": "cross_entropy", "l2": 1e-3}):
+        net = btf.Graph((12, 8, 3), learning_rate=1.0, batch_size=16, seed=0, **kw)
+        net.feed(*blobs)
+        net.run(3, progress=False, log=None)
+        fingerprints.append(hashlib.sha256(b"".join(w.tobytes() for w in net.weights + net.biases)).hexdigest()[:16])
+    assert fingerprints == ["72fc5ef56beb0d1e", "5d7484e4dd87d9cc"]
+
+
+def test_a_conv_graph_learns_and_reports_the_minibatch_loss(blobs):
+    (X, y), (Xv, yv) = blobs
+    net = btf.Graph(
+        parse_layers("conv8:1,dense3"),
+        input_shape=(3, 4, 1),
+        learning_rate=0.01,
+        batch_size=16,
+        cost="cross_entropy",
+        optimizer="adam",
+        seed=0,
+    )
+    net.feed((X, y), (Xv, yv))
+    history = net.run(15, progress=False, log=None)
+    assert history[-1]["train_loss"] < history[0]["train_loss"] and net.accuracy() > 0.9
+
+
+# ----------------------------------------------------------------------- checkpoints
+def test_layered_checkpoints_round_trip_bit_identically(tmp_path):
+    net = btf.Graph(
+        parse_layers("conv3:3,pool2,dense8,dropout0.2,dense4"),
+        input_shape=(8, 8, 1),
+        optimizer="adam",
+        cost="cross_entropy",
+        seed=1,
+    )
+    path = tmp_path / "m.npz"
+    net.save(path, {"note": "x"})
+    same = btf.Graph.load(path)
+    X = np.random.default_rng(0).random((6, 64), dtype=np.float32)
+    np.testing.assert_array_equal(net.predict(X)[1], same.predict(X)[1])
+    assert same.stack.specs() == net.stack.specs() and same.optimizer.name == "adam" and same.sizes == (64, 4)
+    assert checkpoint.summary(path.read_bytes())["layers"] == net.stack.specs()
+
+
+def test_layered_checkpoints_are_validated(tmp_path):
+    net = btf.Graph(parse_layers("conv3:3,pool2,dense4"), input_shape=(8, 8, 1), seed=1)
+    arrays = checkpoint._arrays(net._params(), {})
+    for change, message in [
+        ({"P0": np.zeros((5, 3), np.float32)}, "P0 has shape"),
+        ({"layers": np.array(["conv3:3:relu", "pool2", "bogus"])}, "layers do not fit"),
+        ({"layers": np.array(["conv3:3:relu", "dense4:linear"])}, "layers do not fit"),
+        ({"input_shape": np.array([8, 8, 0])}, "input_shape"),
+        ({"P9": np.zeros(3, np.float32)}, "beyond"),
+        ({"optimizer": np.array("rmsprop")}, "optimizer"),
+    ]:
+        blob = checkpoint._npz_bytes({**arrays, **change}) if hasattr(checkpoint, "_npz_bytes") else None
+        if blob is None:
+            import io
+
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **{**arrays, **change})
+            blob = buffer.getvalue()
+        with pytest.raises(btf.CheckpointError, match=message):
+            btf.Graph.load(blob)
+
+
+def test_layer_specs_parse_and_refuse_clearly():
+    layers = parse_layers("conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10")
+    assert [type(layer).__name__ for layer in layers] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dense", "Dropout", "Dense",
+    ]  # fmt: skip
+    assert layers[-1].activation is None and layers[0].activation == "relu"
+    for bad in ["", "conv32", "dense", "pool99", "dropout1.5", "conv3:3:tanh", "x" * 100]:
+        with pytest.raises(btf.ConfigError):
+            parse_layers(bad)
+    with pytest.raises(btf.ConfigError, match="last layer must be Dense"):
+        btf.Graph(parse_layers("dense4,dropout0.5"), input_shape=(4,))
