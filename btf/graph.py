@@ -102,6 +102,13 @@ class Graph:
         self.val_data: Data | None = None
         self._train_targets: np.ndarray | None = None
 
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Change the step size between epochs (a schedule); the optimizer's state is kept."""
+        if not (np.isfinite(learning_rate) and learning_rate > 0):
+            raise ConfigError(f"learning_rate must be a positive number, got {learning_rate}")
+        self.learning_rate = float(learning_rate)
+        self.optimizer.lr = np.float32(learning_rate)
+
     def __repr__(self) -> str:
         if self.stack is not None:
             return (
@@ -180,7 +187,9 @@ class Graph:
         # earlier delta is pushed through layer i's weights and the activation's derivative.
         # ``scale`` folds the 1/m of the mean (and, for a step, the learning rate) into one multiply.
         acts = self._forward_all(X)
-        self._batch_loss = nn.loss(self.cost, acts[-1], Y)  # for the epoch's training loss, at no extra pass
+        # The epoch's training loss and accuracy come from these, at no extra pass over the data.
+        self._batch_loss = nn.loss(self.cost, acts[-1], Y)
+        self._batch_correct = int((acts[-1].argmax(axis=1) == Y.argmax(axis=1)).sum())
         delta = nn.output_delta(self.cost, acts[-1], Y)
         delta *= scale
         n = len(self.weights)
@@ -222,14 +231,15 @@ class Graph:
             raise DataError("no training data: call feed(train, val) first")
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
-        total = 0.0
+        total, correct = 0.0, 0
         for X, Y in self.batchify(inputs, self._train_targets):
             total += self._step(X, Y) * len(X)
+            correct += self.stack.batch_correct if self.stack is not None else self._batch_correct
             if progress is not None:
                 progress.update(1)
         self.epochs += 1
-        # As Keras reports it: the mean of the mini-batch losses seen while training, not a second pass.
-        self.last_train_loss = total / len(inputs) + self._penalty()
+        # As Keras reports them: means over the mini-batches seen while training, not a second pass.
+        self.last_train = {"train_loss": total / len(inputs) + self._penalty(), "train_accuracy": correct / len(inputs)}
         return time.perf_counter() - start
 
     def run(
@@ -252,7 +262,7 @@ class Graph:
             finally:
                 if pbar is not None:
                     pbar.close()
-            row = {"epoch": self.epochs, "seconds": seconds, "train_loss": self.last_train_loss}
+            row = {"epoch": self.epochs, "seconds": seconds, **self.last_train}
             if self.val_data is not None:
                 row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
             history.append(row)

@@ -54,6 +54,7 @@ class Stack:
         """Mean gradients over the batch, in ``params`` order, and the batch's loss (without decay)."""
         out = self.forward(X, cost, training=True)
         loss = nn.loss(cost, out, Y)
+        self.batch_correct = int((out.argmax(axis=1) == Y.argmax(axis=1)).sum())
         delta = nn.output_delta(cost, out, Y)
         delta *= np.float32(1.0 / len(X))
         grads: list[list[np.ndarray]] = []

@@ -1,10 +1,16 @@
-"""How well a model reads digits drawn unlike MNIST: the t10k digits re-drawn as canvas strokes.
+"""How well models read digits unlike MNIST's: re-drawn strokes, other writers, and rendered fonts.
 
-    python -m scripts.eval_robustness [--model models/model-v4.npz] [--data ../shared/data/mnist] [-n 1000]
+    python -m scripts.eval_robustness [--model models/model-v4.npz --model ...] [--data ../shared/data/mnist] [-n 1000]
 
-Each test digit is upscaled to a 280x280 canvas (black ink on transparent, as a browser
-draws it) with its strokes thinned or thickened, then sent through the same image pipeline
-as the API (btf.vision). Prints the accuracy for each stroke style.
+Every image goes through the same pipeline as the API (btf.vision), as an encoded PNG:
+
+- the t10k digits upscaled to a 280x280 canvas (black ink on transparent, as a browser draws
+  it), with their strokes thinned or thickened;
+- scikit-learn's ``load_digits`` (1,797 digits by 43 writers outside MNIST, 8x8), upscaled as
+  dark ink on white paper (needs ``pip install scikit-learn``; skipped without it);
+- digits rendered in OpenCV's Hershey fonts: thin, thick, slanted and off-centre.
+
+Prints the accuracy of each model on each set.
 """
 
 from __future__ import annotations
@@ -37,26 +43,67 @@ def render(image: np.ndarray, change: int | None) -> bytes:
     return cv2.imencode(".png", canvas)[1].tobytes()
 
 
+def sklearn_digits() -> tuple[list[bytes], np.ndarray] | None:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return None
+    digits = load_digits()
+    images = []
+    for image in digits.images:
+        gray = (255 - image * 255 / 16).astype(np.uint8)  # dark ink on white paper
+        big = cv2.resize(gray, (96, 96), interpolation=cv2.INTER_CUBIC)
+        images.append(cv2.imencode(".png", np.pad(big, 16, constant_values=255))[1].tobytes())
+    return images, digits.target
+
+
+def font_digits() -> tuple[list[bytes], np.ndarray]:
+    """Each digit in each Hershey font, thin and thick, upright and slanted, centred and off-centre."""
+    fonts = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX]
+    fonts += [cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC]
+    images, labels = [], []
+    for digit in range(10):
+        for font in fonts:
+            for thickness in (3, 8, 16):
+                for slant, (dx, dy) in ((0.0, (0, 0)), (0.25, (0, 0)), (0.0, (-50, 30)), (-0.2, (40, -40))):
+                    canvas = np.full((280, 280), 255, np.uint8)
+                    cv2.putText(canvas, str(digit), (85 + dx, 200 + dy), font, 5, 0, thickness, cv2.LINE_AA)
+                    shear = np.float32([[1, -slant, slant * 140], [0, 1, 0]])
+                    canvas = cv2.warpAffine(canvas, shear, (280, 280), borderValue=255)
+                    images.append(cv2.imencode(".png", canvas)[1].tobytes())
+                    labels.append(digit)
+    return images, np.array(labels)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=str(ROOT / "models" / "model-v4.npz"))
+    p.add_argument("--model", action="append", help="a checkpoint; repeat to compare (default models/model-v4.npz)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("-n", type=int, default=1000)
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
     X, y = X[: args.n], y[: args.n]
-    net = btf.Graph.load(args.model)
-    print(f"model {args.model}, {len(y)} t10k digits")
-    for name, change in STYLES.items():
+    models = args.model or [str(ROOT / "models" / "model-v4.npz")]
+    nets = [btf.Graph.load(m) for m in models]
+    sets = {f"t10k {name}": ([render(image, change) for image in X], y) for name, change in STYLES.items()}
+    other = sklearn_digits()
+    if other is not None:
+        sets["sklearn digits (43 writers)"] = other
+    else:
+        print("(scikit-learn is not installed: pip install scikit-learn adds its 1,797 digits by 43 writers)")
+    sets["Hershey fonts, 4 styles"] = font_digits()
+    print(f"{'set':34} {'n':>5} " + " ".join(f"{Path(m).name:>16}" for m in models))
+    for name, (images, labels) in sets.items():
         inputs, refused = [], 0
-        for image in X:
+        for data in images:
             try:
-                inputs.append(image_to_input(render(image, change)))
+                inputs.append(image_to_input(data))
             except ImageError:
                 inputs.append(np.zeros(784, np.float32))
                 refused += 1
-        labels, _ = net.predict(np.array(inputs))
-        print(f"  {name:<22} accuracy {np.mean(labels == y):6.2%}   refused {refused}")
+        scores = [np.mean(net.predict(np.array(inputs))[0] == labels) for net in nets]
+        extra = f"  ({refused} refused)" if refused else ""
+        print(f"{name:34} {len(labels):5} " + " ".join(f"{s:16.2%}" for s in scores) + extra)
 
 
 if __name__ == "__main__":

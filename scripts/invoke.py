@@ -27,8 +27,8 @@ CHILD = r"""
 import json, sys, importlib, time
 code_root, repo_root, handler_path, *events = sys.argv[1:]
 sys.path[:0] = [code_root]
-sys.path.append(repo_root)  # only for scripts.events (stdlib-only); the code root wins for everything else
-from scripts.events import LambdaContext
+sys.path.append(repo_root)  # only for infra.apigw (stdlib-only); the code root wins for everything else
+from infra.apigw import LambdaContext
 module_name, _, attr = handler_path.rpartition(".")
 start = time.perf_counter()
 handler = getattr(importlib.import_module(module_name), attr)

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scripts.events import http_event, json_event, multipart_event
+from infra.apigw import http_event, json_event, multipart_event
 
 OUT = Path(__file__).resolve().parents[1] / "infra" / "events"
 

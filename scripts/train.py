@@ -31,8 +31,8 @@ from btf.checkpoint import MAX_LAYERS
 from btf.digits import check_digit_model
 from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
+from btf.report import confusion_matrix, write_report
 from btf.store import DEFAULT_STORE, StoreError, open_store, registry
-from scripts.report import confusion_matrix, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = (
@@ -41,6 +41,7 @@ CONFIG_KEYS = (
     "epochs",
     "batch_size",
     "learning_rate",
+    "lr_decay",
     "cost",
     "activation",
     "l2",
@@ -122,6 +123,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=20)
     p.add_argument("--batch-size", type=_ranged(int, 1, 1_000_000), default=128)
     p.add_argument("--learning-rate", type=_ranged(float, 0.0, 1e6, above=True), default=3.0)
+    p.add_argument(
+        "--lr-decay",
+        type=_ranged(float, 0.0, 1.0, above=True),
+        default=1.0,
+        help="multiply the learning rate by this after each epoch",
+    )
     p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
     p.add_argument("--cost", choices=nn.COSTS, default="quadratic")
     p.add_argument(
@@ -272,7 +279,10 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
 
         augment = distort
     start = time.perf_counter()
-    history = net.run(args.epochs, progress=not args.no_progress, augment=augment)
+    history = []
+    for _ in range(args.epochs):
+        history += net.run(1, progress=not args.no_progress, augment=augment)
+        net.set_learning_rate(net.learning_rate * args.lr_decay)
     return net, history, time.perf_counter() - start
 
 

@@ -20,6 +20,14 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 @pytest.fixture
+def idx(tmp_path):
+    """A tiny learnable digit set in IDX files (class k has a bright bar in row band k)."""
+    from tests.support.idx import learnable_digits
+
+    return learnable_digits(tmp_path / "idx")
+
+
+@pytest.fixture
 def blobs():
     """A learnable 3-class problem: 12 features, classes separated by their mean."""
     rng = np.random.default_rng(0)

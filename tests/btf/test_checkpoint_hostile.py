@@ -10,32 +10,12 @@ import pytest
 
 import btf
 from btf import checkpoint
+from tests.support.models import metadata_member, npy, rebuild
 
 
 @pytest.fixture
 def good() -> bytes:
     return btf.Graph((12, 4, 3), seed=0).to_bytes({"note": "x"})
-
-
-def rebuild(blob: bytes, edit) -> bytes:
-    """The same archive with ``edit(name, data) -> (name, data) | None`` applied to each member."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            changed = edit(info.filename, src.read(info))
-            if changed is not None:
-                dst.writestr(changed[0], changed[1])
-    return out.getvalue()
-
-
-def npy(array) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def metadata_member(text: str):
-    return lambda name, data: (name, npy(np.array(text))) if name == "metadata.npy" else (name, data)
 
 
 def test_encrypted_flag_is_refused(good):

@@ -3,21 +3,13 @@
 import gzip
 import os
 import pickle
-import struct
 
 import numpy as np
 import pytest
 
 from btf import data
 from btf.errors import DataError
-
-
-def write_idx(path, array, gz=True, magic=None):
-    array = np.asarray(array, dtype=np.uint8)
-    header = magic if magic is not None else struct.pack(">BBBB", 0, 0, 8, array.ndim)
-    header += b"".join(struct.pack(">I", d) for d in array.shape)
-    raw = header + array.tobytes()
-    path.write_bytes(gzip.compress(raw) if gz else raw)
+from tests.support.idx import write_idx
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from btf.data import load_idx_folder
 from btf.download import download_mnist
 from btf.errors import DataError
-from tests.btf.test_data import write_idx
+from tests.support.idx import write_idx
 
 
 @pytest.fixture

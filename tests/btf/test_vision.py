@@ -11,24 +11,7 @@ from PIL import Image
 
 from btf.vision import ImageError, decode_gray, image_size, image_to_input, to_input
 from tests.conftest import SHARED_MNIST
-
-
-def draw_seven(size=280, ink=(0, 0, 0, 255), background=(0, 0, 0, 0), width=None):
-    """A '7' drawn like a canvas stroke, as BGRA."""
-    img = np.zeros((size, size, 4), np.uint8)
-    img[:] = background
-    w = width or max(1, size // 14)
-    s = size / 280
-    pts = [(int(70 * s), int(60 * s)), (int(210 * s), int(60 * s)), (int(120 * s), int(230 * s))]
-    cv2.line(img, pts[0], pts[1], ink, w, cv2.LINE_AA)
-    cv2.line(img, pts[1], pts[2], ink, w, cv2.LINE_AA)
-    return img
-
-
-def encode(img, ext=".png", params=()):
-    ok, buf = cv2.imencode(ext, img, list(params))
-    assert ok
-    return buf.tobytes()
+from tests.support.images import draw_seven, encode
 
 
 def reference():

@@ -17,14 +17,9 @@ from hypothesis import strategies as st
 
 from btf import imagefile, vision
 from btf.vision import ImageError, decode_gray, image_to_input
+from tests.support.images import encode as png
 
 BUDGET = 64 * 1024 * 1024
-
-
-def png(img) -> bytes:
-    ok, buf = cv2.imencode(".png", img)
-    assert ok
-    return buf.tobytes()
 
 
 def peak_over_decode(data: bytes) -> int:

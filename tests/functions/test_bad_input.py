@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scripts.events import http_event, json_event, multipart_event
-from tests.functions.conftest import canvas_png, invoke
+from infra.apigw import http_event, json_event, multipart_event
+from tests.support.handler import invoke
+from tests.support.images import canvas_png
 
 PNG = canvas_png()
 B64 = base64.b64encode(PNG).decode()

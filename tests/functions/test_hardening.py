@@ -21,9 +21,10 @@ from btf import store as store_module
 from btf.store import open_store
 from functions.predict import app as app_module
 from functions.predict import snapstart
-from scripts.events import http_event, json_event
-from tests.btf.test_checkpoint_hostile import metadata_member, rebuild
-from tests.functions.conftest import canvas_png, invoke, tiny_model
+from infra.apigw import http_event, json_event
+from tests.support.handler import invoke
+from tests.support.images import canvas_png
+from tests.support.models import metadata_member, rebuild, tiny_model
 
 IMAGE = base64.b64encode(canvas_png()).decode()
 

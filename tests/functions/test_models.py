@@ -12,8 +12,10 @@ import btf
 from btf.store import ObjectInfo
 from btf.store.s3 import S3Store
 from functions.predict import app as app_module
-from scripts.events import http_event, json_event
-from tests.functions.conftest import canvas_png, invoke, tiny_model
+from infra.apigw import http_event, json_event
+from tests.support.handler import invoke
+from tests.support.images import canvas_png
+from tests.support.models import tiny_model
 
 REQUEST = json_event("/predict", {"image": base64.b64encode(canvas_png()).decode()})
 URI = "s3://btf-models/prod/"

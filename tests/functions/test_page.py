@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 
 from functions.predict import app as app_module
-from scripts.events import http_event
-from tests.functions.conftest import invoke
+from infra.apigw import http_event
+from tests.support.handler import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from scripts.events import http_event, json_event, multipart_event
-from tests.functions.conftest import canvas_png, invoke
+from infra.apigw import http_event, json_event, multipart_event
+from tests.support.handler import ROOT, invoke
+from tests.support.images import canvas_png
 
 PNG = canvas_png()
 DATA_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -53,11 +54,14 @@ def test_multipart_event(folder_store):
     _check_result(body, 2)
 
 
-def test_batch(folder_store):
-    status, _, body = invoke(json_event("/predict", {"images": [DATA_URI, canvas_png("1").hex() and DATA_URI]}))
-    assert status == 200
-    assert len(body["results"]) == 2 and body["model"]["version"] == 2
-    assert body["results"][0]["predictions"] == body["results"][1]["predictions"]
+def test_batch_answers_each_image_in_order(use_store):
+    use_store(str(ROOT / "models"))  # the shipped models, so the labels mean something
+    one = "data:image/png;base64," + base64.b64encode(canvas_png("1")).decode()
+    status, _, body = invoke(json_event("/predict", {"images": [DATA_URI, one, DATA_URI]}))
+    assert status == 200 and len(body["results"]) == 3
+    assert [r["label"] for r in body["results"]] == [7, 1, 7]
+    assert body["results"][0]["predictions"] == body["results"][2]["predictions"]
+    assert body["results"][0]["predictions"] != body["results"][1]["predictions"]
 
 
 def test_models_endpoint(folder_store):

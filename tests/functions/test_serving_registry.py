@@ -9,9 +9,10 @@ import pytest
 import btf
 from btf.store import open_store, registry
 from functions.predict import app as app_module
-from scripts.events import http_event, json_event
-from tests.btf.test_checkpoint_hostile import rebuild
-from tests.functions.conftest import canvas_png, invoke, tiny_model
+from infra.apigw import http_event, json_event
+from tests.support.handler import invoke
+from tests.support.images import canvas_png
+from tests.support.models import rebuild, tiny_model
 
 IMAGE = base64.b64encode(canvas_png()).decode()
 

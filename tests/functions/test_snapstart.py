@@ -6,7 +6,8 @@ import types
 from btf.store import open_store
 from functions.predict import snapstart
 from functions.predict.models import ModelCache
-from tests.functions.conftest import Clock, tiny_model
+from tests.functions.conftest import Clock
+from tests.support.models import tiny_model
 
 
 def test_before_snapshot_loads_latest_and_after_restore_revalidates(tmp_path):

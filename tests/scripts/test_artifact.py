@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scripts.test_invoke import EVENTS, check_responses, run_invoke
+from tests.support.handler import EVENTS, check_responses, run_invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_MIB = 250

@@ -1,50 +1,12 @@
 """The Docker-free invoke: every event in infra/events/ through handler() in a fresh process, checked."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from scripts import invoke
+from tests.support.handler import EVENTS, check_responses, run_invoke
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = sorted((ROOT / "infra" / "events").glob("*.json"))
-
-
-def run_invoke(*args, python=sys.executable):
-    out = subprocess.run(
-        [python, "-m", "scripts.invoke", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    results = {}
-    for line in out.stdout.splitlines():
-        doc = json.loads(line)
-        if "event" in doc:
-            results[doc["event"]] = doc["response"]
-    return out.returncode, results, out
-
-
-def check_responses(results):
-    assert set(results) == {e.name for e in EVENTS}
-    for name, response in results.items():
-        body = response["body"]
-        if name.startswith("predict"):
-            doc = json.loads(body)
-            first = doc["results"][0] if "results" in doc else doc
-            assert response["statusCode"] == 200 and first["label"] == 7, (name, body[:200])
-            assert doc["model"]["version"] == 4 and len(first["predictions"]) == 10
-        elif name == "models.json":
-            doc = json.loads(body)
-            assert doc["latest"] == 4 and [m["version"] for m in doc["models"]] == [4, 3, 2, 1]
-        elif name == "health.json":
-            assert json.loads(body)["status"] == "ok"
-        elif name == "page.json":
-            assert response["statusCode"] == 200 and "<canvas" in body
-        elif name == "bad-request.json":
-            assert response["statusCode"] == 400 and json.loads(body)["error"]["code"] == "invalid_json"
-        else:
-            pytest.fail(f"unchecked event {name}")
 
 
 def test_every_event_through_the_handler():

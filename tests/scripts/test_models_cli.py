@@ -4,7 +4,7 @@ import pytest
 
 from btf.store import open_store, registry
 from scripts import models
-from tests.functions.conftest import tiny_model
+from tests.support.models import tiny_model
 
 
 @pytest.fixture(params=["folder", "s3"])

@@ -16,7 +16,6 @@ import pytest
 
 import btf
 from btf.store import open_store
-from tests.scripts.test_train import idx  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHER = textwrap.dedent(
@@ -102,7 +101,7 @@ def _wait_for(proc, text, timeout=60):
     raise AssertionError(f"never saw {text!r}: {seen[-500:]}")
 
 
-def test_sigkill_during_training_publishes_nothing(idx, tmp_path):  # noqa: F811
+def test_sigkill_during_training_publishes_nothing(idx, tmp_path):
     store = tmp_path / "models"
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.train", "--data", str(idx), "--store", str(store), "--epochs", "100000",

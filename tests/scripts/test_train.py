@@ -7,24 +7,7 @@ import pytest
 
 import btf
 from scripts import train
-from tests.btf.test_data import write_idx
 from tests.conftest import bucket_listing
-
-
-@pytest.fixture
-def idx(tmp_path):
-    """A tiny learnable digit set: class k has a bright bar in row band k."""
-    folder = tmp_path / "idx"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 300), ("t10k", 60)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 40, (n, 28, 28))
-        for i, k in enumerate(labels):
-            images[i, 2 + 2 * k : 4 + 2 * k, 4:24] = 255
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
 
 
 def run(capsys, *args):

@@ -3,11 +3,11 @@
 import pytest
 
 from btf.store import open_store, registry
-from tests.functions.conftest import tiny_model
-from tests.scripts.test_train import idx, run  # noqa: F401  (idx is a fixture)
+from tests.scripts.test_train import run
+from tests.support.models import tiny_model
 
 
-def train_args(idx, store, *extra):  # noqa: F811
+def train_args(idx, store, *extra):
     return (
         "--data",
         str(idx),
@@ -31,14 +31,14 @@ def store_uri(request, tmp_path):
     return "s3://btf-models/gate/"
 
 
-def test_the_first_model_of_an_empty_store_is_promoted(idx, store_uri, capsys):  # noqa: F811
+def test_the_first_model_of_an_empty_store_is_promoted(idx, store_uri, capsys):
     code, out, _ = run(capsys, *train_args(idx, store_uri))
     assert code == 0 and "the first model of an empty store -> promoted: latest is now v1" in out
     assert registry.latest_version(open_store(store_uri)) == 1
     assert registry.read_sidecar(open_store(store_uri), 1)["sizes"] == [784, 30, 10]
 
 
-def test_a_weaker_candidate_is_published_not_promoted(idx, store_uri, capsys):  # noqa: F811
+def test_a_weaker_candidate_is_published_not_promoted(idx, store_uri, capsys):
     assert run(capsys, *train_args(idx, store_uri))[0] == 0
     code, out, _ = run(capsys, *train_args(idx, store_uri, "--epochs", "1", "--learning-rate", "0.01"))
     store = open_store(store_uri)
@@ -47,14 +47,14 @@ def test_a_weaker_candidate_is_published_not_promoted(idx, store_uri, capsys):  
     assert sorted(store.versions()) == [1, 2] and registry.latest_version(store) == 1
 
 
-def test_an_equal_or_better_candidate_is_promoted(idx, store_uri, capsys):  # noqa: F811
+def test_an_equal_or_better_candidate_is_promoted(idx, store_uri, capsys):
     assert run(capsys, *train_args(idx, store_uri))[0] == 0
     code, out, _ = run(capsys, *train_args(idx, store_uri))  # same seed: exactly as good
     assert code == 0 and "promoted: latest is now v2" in out
     assert registry.latest_version(open_store(store_uri)) == 2
 
 
-def test_always_and_never(idx, store_uri, capsys):  # noqa: F811
+def test_always_and_never(idx, store_uri, capsys):
     assert run(capsys, *train_args(idx, store_uri, "--promote", "never"))[1].count("not promoted") == 1
     store = open_store(store_uri)
     assert registry.read_alias(store).etag is None  # an empty store: nothing to pin, and nothing promoted
@@ -63,7 +63,7 @@ def test_always_and_never(idx, store_uri, capsys):  # noqa: F811
     assert code == 0 and "--promote always" in out and "latest is now v2" in out
 
 
-def test_a_store_without_an_alias_keeps_serving_its_latest(idx, tmp_path, capsys):  # noqa: F811
+def test_a_store_without_an_alias_keeps_serving_its_latest(idx, tmp_path, capsys):
     folder = str(tmp_path / "old")
     store = open_store(folder)
     store.publish(tiny_model(1))
@@ -74,7 +74,7 @@ def test_a_store_without_an_alias_keeps_serving_its_latest(idx, tmp_path, capsys
     assert code == 0 and registry.latest_version(store) == 2 and sorted(store.versions()) == [1, 2, 3]
 
 
-def test_publishing_unpromoted_into_a_store_without_an_alias_pins_the_current_latest(idx, tmp_path, capsys):  # noqa: F811
+def test_publishing_unpromoted_into_a_store_without_an_alias_pins_the_current_latest(idx, tmp_path, capsys):
     folder = str(tmp_path / "old")
     store = open_store(folder)
     store.publish(tiny_model(1))

@@ -4,7 +4,7 @@ import pytest
 
 from btf import store as store_module
 from scripts import train
-from tests.scripts.test_train import idx, run  # noqa: F401  (idx is a fixture)
+from tests.scripts.test_train import run
 
 # Diverging runs overflow on purpose; numpy's warnings about it are expected here.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -45,7 +45,7 @@ def test_argument_errors_are_one_line_and_exit_2(args, message, capsys):
     [["--learning-rate", "1e6", "--l2", "10"], ["--l2", "1e3"]],
     ids=["learning-rate", "l2"],
 )
-def test_a_diverged_run_publishes_nothing(flags, idx, tmp_path, capsys):  # noqa: F811
+def test_a_diverged_run_publishes_nothing(flags, idx, tmp_path, capsys):
     store = tmp_path / "m"
     code, out, err = run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "20", *flags)
     assert code == 2 and "cannot serve" in err and "nothing was published" in err, err
@@ -53,21 +53,21 @@ def test_a_diverged_run_publishes_nothing(flags, idx, tmp_path, capsys):  # noqa
     assert not list(store.glob("model-v*.npz"))
 
 
-def test_a_misfitting_model_publishes_nothing(idx, tmp_path, capsys):  # noqa: F811
+def test_a_misfitting_model_publishes_nothing(idx, tmp_path, capsys):
     store = tmp_path / "m"
     code, _, err = run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "1", "--sizes", "784,16,12")
     assert code == 2 and "12 outputs" in err
     assert not list(store.glob("model-v*.npz"))
 
 
-def test_a_store_that_is_a_file_fails_before_training(idx, tmp_path, capsys):  # noqa: F811
+def test_a_store_that_is_a_file_fails_before_training(idx, tmp_path, capsys):
     store = tmp_path / "file"
     store.write_text("not a folder")
     code, out, err = run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "1")
     assert code == 2 and "not a folder" in err and "training" not in out
 
 
-def test_the_top_of_the_version_range_is_refused(idx, tmp_path, capsys):  # noqa: F811
+def test_the_top_of_the_version_range_is_refused(idx, tmp_path, capsys):
     store = tmp_path / "m"
     store.mkdir()
     (store / f"model-v{store_module.MAX_VERSION}.npz").write_bytes(b"x")
@@ -76,7 +76,7 @@ def test_the_top_of_the_version_range_is_refused(idx, tmp_path, capsys):  # noqa
     assert sorted(p.name for p in store.glob("model-v*.npz")) == [f"model-v{store_module.MAX_VERSION}.npz"]
 
 
-def test_a_report_failure_after_publishing_says_published(idx, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_a_report_failure_after_publishing_says_published(idx, tmp_path, capsys, monkeypatch):
     def broken(src, dest):
         raise OSError(28, "No space left on device")
 
@@ -88,7 +88,7 @@ def test_a_report_failure_after_publishing_says_published(idx, tmp_path, capsys,
     assert [p.name for p in store.glob("model-v*.npz")] == ["model-v1.npz"]
 
 
-def test_the_endpoint_comes_from_botocores_own_variable(idx, s3, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_the_endpoint_comes_from_botocores_own_variable(idx, s3, tmp_path, capsys, monkeypatch):
     # moto intercepts whatever endpoint botocore resolves, so check what the client was built with.
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
     code, _, err = run(capsys, "--data", str(idx), "--store", "s3://btf-models/m/", "--epochs", "1")

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.perf
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,7 +24,7 @@ def _run(module, *args, timeout=900):
 
 
 def test_load_10000_requests_at_concurrency_32():
-    code, figures, out = _run("scripts.loadtest", "--requests", "10000", "--concurrency", "32", "--json")
+    code, figures, out = _run("tests.performance.loadtest", "--requests", "10000", "--concurrency", "32", "--json")
     print(figures)
     assert figures["requests"] == 10000 and figures["unexpected"] == 0, out.stdout
     assert figures["rss_growth_pct"] < 10
@@ -29,6 +33,6 @@ def test_load_10000_requests_at_concurrency_32():
 
 
 def test_short_soak_keeps_rss_flat():
-    code, figures, out = _run("scripts.soak", "--calls", "3000")
+    code, figures, out = _run("tests.performance.soak", "--calls", "3000")
     print(figures)
     assert figures["unexpected"] == 0 and figures["rss_growth_pct"] < 10 and code == 0, out.stderr[-2000:]

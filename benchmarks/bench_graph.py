@@ -1,6 +1,6 @@
 """Benchmark btf.Graph training and prediction against a per-sample loop and PyTorch, in one process.
 
-    python -m scripts.bench_graph [--data ../shared/data/mnist] [--repeats 3]
+    python -m benchmarks.bench_graph [--data ../shared/data/mnist] [--repeats 3]
 
 One epoch of the original config (784-30-10, sigmoid, quadratic, lr 3.0) over the train
 split, best of ``--repeats``, at batch 128 and batch 10. Figures are ratios against

@@ -1,6 +1,6 @@
 """Benchmark the predict function: warm handler() calls against the bare pipeline, and cold start.
 
-    python -m scripts.bench_predict [--calls 2000] [--cold-runs 5]
+    python -m benchmarks.bench_predict [--calls 2000] [--cold-runs 5]
 
 Warm: a 280x280 canvas PNG (black ink on transparent) as a JSON data-URI API Gateway
 event, ``handler(event, ctx)`` against ``graph.predict(image_to_input(png))`` in the
@@ -40,7 +40,7 @@ import sys, time
 start = time.perf_counter()
 from functions.predict.app import handler
 imported = time.perf_counter()
-from scripts.events import json_event, LambdaContext
+from infra.apigw import json_event, LambdaContext
 event = json_event("/predict", {"image": "data:image/png;base64," + open(%r).read()})
 before_call = time.perf_counter()
 response = handler(event, LambdaContext())
@@ -56,7 +56,7 @@ SNAPSTART_CHILD = """
 import os, sys, time
 from functions.predict.app import handler, cache
 from functions.predict import snapstart
-from scripts.events import json_event, LambdaContext
+from infra.apigw import json_event, LambdaContext
 snapstart.before_snapshot(cache)
 event = json_event("/predict", {"image": "data:image/png;base64," + open(%r).read()})
 times = []
@@ -87,7 +87,7 @@ def warm(calls: int) -> None:
     os.environ.setdefault("MODEL_STORE", str(ROOT / "models"))
     from btf.vision import image_to_input
     from functions.predict.app import cache, handler
-    from scripts.events import LambdaContext, json_event
+    from infra.apigw import LambdaContext, json_event
 
     png = canvas_seven()
     event = json_event("/predict", {"image": "data:image/png;base64," + base64.b64encode(png).decode()})

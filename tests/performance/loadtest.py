@@ -1,6 +1,6 @@
 """Load test: the app served by uvicorn on 127.0.0.1, hit with a realistic mix of requests.
 
-    python -m scripts.loadtest [--requests 10000] [--concurrency 32]
+    python -m tests.performance.loadtest [--requests 10000] [--concurrency 32]
 
 The mix: canvas PNGs as JSON data URIs (50%), raw JPEG bodies (20%), batches of 4 (10%),
 multipart uploads (10%) and bad requests that must be refused with a 4xx (10%). Reports
@@ -26,7 +26,7 @@ import cv2
 import httpx
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rss_mib(pid: int) -> float:

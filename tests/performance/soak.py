@@ -1,8 +1,8 @@
 """Soak: many warm handler() calls in one process, with RSS sampled along the way.
 
-    python -m scripts.soak [--calls 100000]
+    python -m tests.performance.soak [--calls 100000]
 
-The same mix of requests as the load test (scripts.loadtest), passed straight to the Lambda
+The same mix of requests as the load test (tests.performance.loadtest), passed straight to the Lambda
 handler as API Gateway events. RSS is read after a warm-up and then every tenth of the run;
 exits 1 if it grew by 10% or more, or if any answer had an unexpected status.
 """
@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def events():
-    from scripts.events import http_event, json_event, multipart_event
-    from scripts.loadtest import request_mix
+    from infra.apigw import http_event, json_event, multipart_event
+    from tests.performance.loadtest import request_mix
 
     out = []
     for kind, kwargs, expected in request_mix():
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("MODEL_STORE", str(ROOT / "models"))
     from functions.predict.app import handler
-    from scripts.events import LambdaContext
-    from scripts.loadtest import _rss_mib
+    from infra.apigw import LambdaContext
+    from tests.performance.loadtest import _rss_mib
 
     mix = events()
     context = LambdaContext()

@@ -1,0 +1,182 @@
+"""btf's layers against PyTorch CPU and a plain numpy loop, side by side in one process.
+
+    .venv/bin/python -m benchmarks.bench_conv [--data ../shared/data/mnist] [--repeats 3]
+
+- A conv training epoch: conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10 over the
+  10,000 training digits, batch 64, Adam, with the same thread count for both; then where
+  btf's time goes, layer by layer, forward and backward.
+- A dense epoch of the seed config (784-30-10, sigmoid, quadratic, SGD 3.0, batch 128)
+  against PyTorch and against a plain vectorised numpy loop of the same algorithm.
+- Single-image predict of the conv network.
+
+Figures are ratios against references timed in the same process (absolute times on a shared
+machine are noise). PyTorch runs only when installed (``pip install torch==2.13.0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import btf
+from btf.data import load
+from btf.layers import parse_layers
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+CONV = "conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10"
+
+
+def best_of(repeats: int, fn) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def numpy_dense_epoch(X: np.ndarray, Y: np.ndarray, batch: int = 128, lr: float = 3.0) -> None:
+    """The seed algorithm as a plain vectorised numpy loop: the floor btf's dense path is held to."""
+    rng = np.random.default_rng(0)
+    w1 = rng.standard_normal((784, 30), dtype=np.float32) / np.float32(28)
+    w2 = rng.standard_normal((30, 10), dtype=np.float32) / np.float32(np.sqrt(30))
+    b1, b2 = np.zeros(30, np.float32), np.zeros(10, np.float32)
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), batch):
+        idx = order[start : start + batch]
+        x, y = X[idx], Y[idx]
+        a1 = 1 / (1 + np.exp(-(x @ w1 + b1)))
+        a2 = 1 / (1 + np.exp(-(a1 @ w2 + b2)))
+        d2 = (a2 - y) * a2 * (1 - a2) * np.float32(lr / len(x))
+        d1 = (d2 @ w2.T) * a1 * (1 - a1)
+        w2 -= a1.T @ d2
+        b2 -= d2.sum(0)
+        w1 -= x.T @ d1
+        b1 -= d1.sum(0)
+
+
+def torch_conv_epoch(X: np.ndarray, y: np.ndarray):
+    import torch
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10),
+    )  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tX, ty = torch.from_numpy(X.reshape(-1, 1, 28, 28)), torch.from_numpy(y)
+
+    def epoch() -> None:
+        order = torch.randperm(len(tX))
+        for start in range(0, len(tX), 64):
+            idx = order[start : start + 64]
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(tX[idx]), ty[idx]).backward()
+            opt.step()
+
+    return epoch
+
+
+def torch_dense_epoch(X: np.ndarray, Y: np.ndarray):
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 10), torch.nn.Sigmoid()
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=3.0)
+    tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def epoch() -> None:
+        order = torch.randperm(len(tX))
+        for start in range(0, len(tX), 128):
+            idx = order[start : start + 128]
+            opt.zero_grad(set_to_none=True)
+            (0.5 * ((model(tX[idx]) - tY[idx]) ** 2).sum() / len(idx)).backward()
+            opt.step()
+
+    return epoch
+
+
+def profile_layers(net: btf.Graph) -> dict[str, float]:
+    """Seconds per layer and direction over one epoch, by wrapping each layer's forward and backward."""
+    spent: dict[str, float] = defaultdict(float)
+    for i, layer in enumerate(net.stack.layers):
+        label = f"{i}:{layer.spec()}"
+        for name in ("forward", "backward"):
+            real = getattr(layer, name)
+
+            def timed(*args, real=real, key=f"{label} {name}"):
+                start = time.perf_counter()
+                try:
+                    return real(*args)
+                finally:
+                    spent[key] += time.perf_counter() - start
+
+            setattr(layer, name, timed)
+    start = time.perf_counter()
+    net.train_epoch()
+    spent["total"] = time.perf_counter() - start
+    return spent
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    X, y = load(args.data)["train"]
+    Y = np.eye(10, dtype=np.float32)[y]
+    try:
+        import torch
+
+        threads = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    except ImportError:
+        torch, threads = None, "torch not installed"
+    print(f"data: {len(X)} training digits; best of {args.repeats}; {threads}")
+
+    net = btf.Graph(
+        parse_layers(CONV), learning_rate=1e-3, batch_size=64, cost="cross_entropy", optimizer="adam", seed=0
+    )
+    net.feed((X, y))
+    t_btf = best_of(args.repeats, net.train_epoch)
+    t_torch = best_of(args.repeats, torch_conv_epoch(X, y)) if torch else float("nan")
+    print(f"conv epoch (batch 64, Adam): btf {t_btf:.2f} s, torch {t_torch:.2f} s, btf/torch {t_btf / t_torch:.2f}x")
+
+    dense = btf.Graph((784, 30, 10), 3.0, 128, seed=0)
+    dense.feed((X, y))
+    t_dense = best_of(args.repeats, dense.train_epoch)
+    t_np = best_of(args.repeats, lambda: numpy_dense_epoch(X, Y))
+    t_tdense = best_of(args.repeats, torch_dense_epoch(X, Y)) if torch else float("nan")
+    print(
+        f"dense epoch (784-30-10, batch 128): btf {t_dense * 1e3:.1f} ms, numpy loop {t_np * 1e3:.1f} ms, "
+        f"torch {t_tdense * 1e3:.1f} ms; btf/numpy {t_dense / t_np:.2f}x, btf/torch {t_dense / t_tdense:.2f}x"
+    )
+
+    x = X[0]
+    for _ in range(100):
+        net.predict(x)
+    samples = []
+    for _ in range(1000):
+        start = time.perf_counter()
+        net.predict(x)
+        samples.append(time.perf_counter() - start)
+    print(
+        f"conv single-image predict: median {np.median(samples) * 1e3:.2f} ms, p99 {np.percentile(samples, 99) * 1e3:.2f} ms"
+    )
+
+    spent = profile_layers(net)
+    total = spent.pop("total")
+    print(f"where a btf conv epoch goes ({total:.2f} s with timers):")
+    for key, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:32} {seconds:6.2f} s  {seconds / total:6.1%}")
+    print(f"  {'rest (batching, softmax, Adam)':32} {total - sum(spent.values()):6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
