@@ -19,14 +19,12 @@ import io
 import json
 import os
 import re
-import struct
-import zipfile
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from btf import nn
+from btf import nn, npz
 from btf.atomic import write_atomic
 from btf.errors import CheckpointError, ConfigError
 from btf.layers import parse_layers
@@ -35,14 +33,7 @@ from btf.optimizers import OPTIMIZERS
 FORMAT = "btf-checkpoint"
 FORMAT_VERSION = 1  # dense layers, the original network.py's
 LAYERED_VERSION = 2  # a list of btf.layers
-# A digit model is a few MB; refusing anything far larger keeps a hostile file from
-# making the loader allocate gigabytes while it decompresses.
-MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
-MAX_FILE_BYTES = 128 * 1024 * 1024
 MAX_LAYERS = 64
-# Every entry of the format, for the most layers, with room to spare: a million empty
-# members must not cost seconds of directory parsing.
-MAX_MEMBERS = 16 + 2 * MAX_LAYERS
 MAX_METADATA_CHARS = 1 << 20
 _SCALARS = ("learning_rate", "batch_size", "epochs", "l2", "format_version")
 
@@ -145,7 +136,7 @@ def summary(source: bytes) -> dict[str, Any]:
 
     try:
         small = {"sizes", "layers", "input_shape", "activation", "cost", "epochs", "metadata"}
-        arrays = _members(_read_blob(source, fail), fail, only=small)
+        arrays = npz.members(npz.read_blob(source, fail), fail, only=small)
         if "metadata" not in arrays or not ("sizes" in arrays or "layers" in arrays):
             raise fail("missing entry 'sizes' or 'layers', or 'metadata'")
         if "layers" in arrays:
@@ -169,88 +160,11 @@ def summary(source: bytes) -> dict[str, Any]:
         raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
 
 
-def _read_blob(source: Any, fail) -> bytes:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        blob = source if isinstance(source, bytes) else bytes(source)  # bytes are used as they are, not copied
-    elif isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            # read(n) allocates n bytes up front: ask for what the file holds, within the limit.
-            blob = f.read(min(os.fstat(f.fileno()).st_size, MAX_FILE_BYTES) + 1)
-    else:  # a file object: in chunks, since read(n) may allocate n bytes up front
-        parts, size = [], 0
-        while size <= MAX_FILE_BYTES and (part := source.read(1 << 20)):
-            parts.append(part)
-            size += len(part)
-        blob = b"".join(parts)
-    if len(blob) > MAX_FILE_BYTES:
-        raise fail(f"file is over {MAX_FILE_BYTES >> 20} MiB, larger than any btf model should be")
-    return blob
-
-
-def _members(blob: bytes, fail, only: set[str] | None = None) -> dict[str, np.ndarray]:
-    """Every ``.npy`` member (or those named in ``only``) as an array, each inflated through a hard cap."""
-    # The end-of-directory record gives the member count before zipfile parses a single entry.
-    end = blob.rfind(b"PK\x05\x06", max(0, len(blob) - 65_557))
-    if end < 0 or len(blob) < end + 22:
-        raise fail("not a btf checkpoint (not an .npz zip archive)")
-    (count,) = struct.unpack("<H", blob[end + 10 : end + 12])
-    if count > MAX_MEMBERS:
-        raise fail(f"holds {count} entries; a btf checkpoint has at most {MAX_MEMBERS}")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(blob))
-    except zipfile.BadZipFile:
-        raise fail("not a btf checkpoint (not an .npz zip archive)") from None
-    arrays, budget = {}, MAX_UNCOMPRESSED_BYTES
-    for info in archive.infolist():
-        if len(arrays) >= MAX_MEMBERS:
-            raise fail(f"holds more than {MAX_MEMBERS} entries")
-        if info.flag_bits & 0x1:
-            raise fail(f"entry {info.filename!r} is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise fail(f"entry {info.filename!r} uses an unsupported compression method")
-        if not info.filename.endswith(".npy"):
-            raise fail(f"entry {info.filename!r} is not an .npy array")
-        if only is not None and info.filename[:-4] not in only:
-            continue  # never inflated
-        # Never trust the directory's sizes: read at most what the budget has left, plus one byte.
-        with archive.open(info) as member:
-            raw = member.read(budget + 1)
-        if len(raw) > budget:
-            raise fail(f"entries would inflate past the {MAX_UNCOMPRESSED_BYTES >> 20} MiB limit")
-        budget -= len(raw)
-        arrays[info.filename[:-4]] = _parse_npy(info.filename, raw, fail)
-    return arrays
-
-
-def _parse_npy(member: str, raw: bytes, fail) -> np.ndarray:
-    """An ``.npy`` payload -> array, checking that its header matches its actual size before any allocation."""
-    stream = io.BytesIO(raw)
-    if raw[:6] != b"\x93NUMPY":
-        raise fail(f"entry {member!r} is not an .npy array (no NPY magic)")
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    else:
-        raise fail(f"entry {member!r} has an unsupported .npy version {version}")
-    if dtype.hasobject:
-        raise fail(f"entry {member!r} is not a plain array (it holds Python objects); refusing to unpickle")
-    count = 1
-    for n in shape:
-        count *= int(n)
-    payload = len(raw) - stream.tell()
-    if count * dtype.itemsize != payload:
-        raise fail(f"entry {member!r} declares shape {shape} ({count * dtype.itemsize:,} bytes) but holds {payload:,}")
-    array = np.frombuffer(raw, dtype=dtype, count=count, offset=stream.tell())
-    return array.reshape(shape, order="F" if fortran else "C").copy()  # writable, and free of the raw bytes
-
-
 def _read(source: Any, name: str) -> dict[str, Any]:
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"{name}: {problem}")
 
-    arrays = _members(_read_blob(source, fail), fail)
+    arrays = npz.members(npz.read_blob(source, fail), fail)
 
     def get(key: str) -> np.ndarray:
         if key not in arrays:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-ACTIVATIONS = ("sigmoid", "relu")
 COSTS = ("quadratic", "cross_entropy")
 
 
@@ -29,9 +28,28 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return z
 
 
+def sigmoid_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """delta * sigmoid'(z) = delta * a * (1 - a), in place."""
+    delta *= a
+    delta *= 1.0 - a
+    return delta
+
+
 def relu(z: np.ndarray) -> np.ndarray:
     """max(z, 0), in place."""
     return np.maximum(z, 0.0, out=z)
+
+
+def relu_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """delta * relu'(z) = delta where a > 0, else 0, in place."""
+    delta *= a > 0
+    return delta
+
+
+# Each activation, forward and derivative side by side: the one table the library, the
+# checkpoint reader and the trainer's --activation choices all read.
+ACTIVATION_TABLE = {"sigmoid": (sigmoid, sigmoid_derivative), "relu": (relu, relu_derivative)}
+ACTIVATIONS = tuple(ACTIVATION_TABLE)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -43,17 +61,12 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def activate(name: str, z: np.ndarray) -> np.ndarray:
-    return sigmoid(z) if name == "sigmoid" else relu(z)
+    return ACTIVATION_TABLE[name][0](z)
 
 
 def scale_by_derivative(name: str, delta: np.ndarray, a: np.ndarray) -> np.ndarray:
     """delta * f'(z), with f'(z) written in terms of a = f(z); modifies delta in place."""
-    if name == "sigmoid":
-        delta *= a
-        delta *= 1.0 - a
-    else:
-        delta *= a > 0
-    return delta
+    return ACTIVATION_TABLE[name][1](delta, a)
 
 
 def output_delta(cost: str, out: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -19,7 +19,11 @@ from starlette.requests import Request
 from btf.store import MAX_VERSION
 from functions.predict.errors import ApiError
 
-_RAW_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/bmp", "image/webp", "application/octet-stream")
+# Every content type /predict reads, in one place: the parser below and the OpenAPI document use these.
+JSON_TYPE = "application/json"
+RAW_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/bmp", "image/webp", "application/octet-stream")
+MULTIPART_TYPE = "multipart/form-data"
+ACCEPTED_TYPES = (JSON_TYPE, *RAW_TYPES, MULTIPART_TYPE)
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 
@@ -72,19 +76,18 @@ def decode_image_field(value: object, where: str) -> bytes:
 async def read_request(request: Request, body: bytes, max_batch: int) -> PredictRequest:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     query_model = request.query_params.get("model")
-    if content_type in ("application/json", "") or content_type.endswith("+json"):
+    if content_type in (JSON_TYPE, "") or content_type.endswith("+json"):
         return _from_json(body, max_batch, query_model)
-    if content_type in _RAW_TYPES:
+    if content_type in RAW_TYPES:
         if not body:
             raise ApiError(400, "missing_image", "the request body is empty: send the image bytes")
         return PredictRequest([body], parse_model(query_model, "query parameter model"), False)
-    if content_type == "multipart/form-data":
+    if content_type == MULTIPART_TYPE:
         return await _from_form(request, max_batch, query_model)
     raise ApiError(
         415,
         "unsupported_media_type",
-        f"Content-Type {content_type!r} is not supported: send application/json, image/png, image/jpeg "
-        "or multipart/form-data",
+        f"Content-Type {content_type[:60]!r} is not supported: send one of {', '.join(ACCEPTED_TYPES)}",
     )
 
 

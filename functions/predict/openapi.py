@@ -1,4 +1,12 @@
-"""OpenAPI descriptions of the hand-parsed endpoints, so /docs shows every accepted body and answer."""
+"""OpenAPI descriptions of the hand-parsed endpoints, so /docs shows every accepted body and answer.
+
+Built from the constants the request parser itself uses (btf.store.MAX_VERSION and the
+content types in inputs.py), so the document cannot drift from what is accepted, and
+schemathesis fuzzes every content type the parser reads.
+"""
+
+from btf.store import MAX_VERSION
+from functions.predict.inputs import JSON_TYPE, MULTIPART_TYPE, RAW_TYPES
 
 _ERROR = {
     "type": "object",
@@ -12,7 +20,7 @@ _ERROR = {
     },
 }
 _MODEL_SELECTOR = {
-    "oneOf": [{"type": "integer", "minimum": 1, "maximum": 999999999}, {"type": "string", "enum": ["latest"]}],
+    "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_VERSION}, {"type": "string", "enum": ["latest"]}],
     "description": 'a model version number, or "latest" (the default)',
 }
 _IMAGE = {
@@ -24,8 +32,10 @@ _MODEL_INFO = {
     "required": ["version"],
     "properties": {
         "version": {"type": "integer"},
-        "sizes": {"type": "array", "items": {"type": "integer"}},
+        "sizes": {"type": "array", "items": {"type": ["integer", "null"]}},
+        "layers": {"type": "array", "items": {"type": "string"}},
         "activation": {"type": "string"},
+        "bytes": {"type": "integer"},
         "cost": {"type": "string"},
         "epochs": {"type": "integer"},
         "test_accuracy": {"type": ["number", "null"]},
@@ -54,7 +64,7 @@ _RESULT = {
 _ERRORS = {
     status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     for status, text in {
-        400: "bad request: invalid JSON, base64, image or model selector",
+        400: "bad request: invalid JSON, base64, image, header, Lambda event or model selector",
         404: "unknown model version",
         413: "body, image or batch over its limit",
         415: "unsupported content type or image format",
@@ -67,7 +77,7 @@ PREDICT = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {
+            JSON_TYPE: {
                 "schema": {
                     "type": "object",
                     "properties": {
@@ -79,12 +89,15 @@ PREDICT = {
                     "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "model": "latest"},
                 }
             },
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-            "multipart/form-data": {
+            **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in RAW_TYPES},
+            MULTIPART_TYPE: {
                 "schema": {
                     "type": "object",
-                    "properties": {"image": {"type": "string", "format": "binary"}, "model": _MODEL_SELECTOR},
+                    "properties": {
+                        # One image part is one answer; several are a batch, answered as {"results": [...]}.
+                        "image": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1},
+                        "model": _MODEL_SELECTOR,
+                    },
                     "required": ["image"],
                 }
             },
@@ -95,8 +108,8 @@ PREDICT = {
             "name": "model",
             "in": "query",
             "required": False,
-            "schema": {"type": "string"},
-            "description": "version or latest",
+            "schema": {"type": "string", "pattern": f"^(latest|[1-9][0-9]{{0,{len(str(MAX_VERSION)) - 1}}})$"},
+            "description": f"a version number (1 to {MAX_VERSION}) or latest; for raw and multipart bodies",
         }
     ],
 }
@@ -129,7 +142,9 @@ MODELS_RESPONSES = {
                     "type": "object",
                     "required": ["latest", "models"],
                     "properties": {
-                        "latest": {"type": ["integer", "null"]},
+                        "latest": {"type": ["integer", "null"], "description": "the version latest serves now"},
+                        "promoted": {"type": ["integer", "null"], "description": "the alias, if the store has one"},
+                        "history": {"type": "array", "items": {"type": "object"}, "description": "recent promotions"},
                         "models": {"type": "array", "items": _MODEL_INFO},
                     },
                 }

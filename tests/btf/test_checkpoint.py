@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import btf
-from btf import checkpoint
+from btf import checkpoint, npz
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_truncated_and_garbage_files(net, tmp_path):
 
 
 def test_zip_bomb_is_refused_before_inflating(net, monkeypatch):
-    monkeypatch.setattr(checkpoint, "MAX_UNCOMPRESSED_BYTES", 10_000)
+    monkeypatch.setattr(npz, "MAX_UNCOMPRESSED_BYTES", 10_000)
     big = _npz(_arrays(net, padding=np.zeros(100_000, np.uint8)))
     assert len(big) < 10_000
     with pytest.raises(btf.CheckpointError, match="inflate"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import btf
-from btf import checkpoint
+from btf import npz
 from tests.support.models import metadata_member, npy, rebuild
 
 
@@ -60,7 +60,7 @@ def test_nan_in_metadata_reads_as_null_so_it_reserialises(good):
 
 
 def test_understated_member_size_is_capped_while_streaming(good, monkeypatch):
-    monkeypatch.setattr(checkpoint, "MAX_UNCOMPRESSED_BYTES", 200_000)
+    monkeypatch.setattr(npz, "MAX_UNCOMPRESSED_BYTES", 200_000)
     big = npy(np.zeros(1_000_000, np.uint8))
     blob = bytearray(rebuild(good, lambda n, d: (n, big if n == "b0.npy" else d)))
     # Rewrite every directory entry's uncompressed size to 10 bytes: the stream must still stop.
@@ -76,7 +76,7 @@ def test_understated_member_size_is_capped_while_streaming(good, monkeypatch):
 def test_too_many_members_are_refused_from_the_directory_record(good):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
-        for i in range(checkpoint.MAX_MEMBERS + 1):
+        for i in range(npz.MAX_MEMBERS + 1):
             z.writestr(f"e{i}.npy", b"")
     with pytest.raises(btf.CheckpointError, match="entries"):
         btf.Graph.load(out.getvalue())
@@ -88,12 +88,12 @@ def test_any_unexpected_failure_becomes_a_checkpoint_error(good, monkeypatch):
         def explode(*_, exc=exc):
             raise exc
 
-        monkeypatch.setattr(checkpoint, "_members", explode)
+        monkeypatch.setattr(npz, "members", explode)
         with pytest.raises(btf.CheckpointError):
             btf.Graph.load(good)
 
 
 def test_oversized_file_is_refused_before_parsing(monkeypatch, good):
-    monkeypatch.setattr(checkpoint, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(npz, "MAX_FILE_BYTES", 100)
     with pytest.raises(btf.CheckpointError, match="MiB"):
         btf.Graph.load(good)
