@@ -56,3 +56,14 @@ def test_one_endpoint_variable_everywhere():
 def test_the_body_limit_fits_lambdas_payload_once_base64_encoded():
     body = int(FUNCTION["Environment"]["Variables"]["MAX_BODY_BYTES"])
     assert body * 4 / 3 + 64 * 1024 < 6 * 1024 * 1024
+
+
+def test_a_dashboard_and_json_logs():
+    import json
+    import re
+
+    body = re.sub(r"\$\{[^}]+\}", "X", RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    titles = " ".join(w["properties"]["title"] for w in json.loads(body)["widgets"])
+    for words in ("outcome", "5xx", "p99", "Low-confidence", "Model version"):
+        assert words in titles
+    assert FUNCTION["LoggingConfig"]["LogFormat"] == "JSON"

@@ -35,7 +35,7 @@ from functions.predict.config import Settings
 from functions.predict.errors import ApiError
 from functions.predict.inputs import read_request
 from functions.predict.models import Entry, InvalidModel, ModelCache, NoModel
-from functions.predict.observe import AccessLog
+from functions.predict.observe import AccessLog, log, request_id
 
 # OpenCV's thread pool costs more than it saves on digit-sized images, and Lambda at 1 GB
 # has one vCPU anyway.
@@ -77,10 +77,10 @@ def _model(selector: int | str) -> Entry:
             404, "model_not_found", f"model version {selector} does not exist; GET /models lists them"
         ) from None
     except InvalidModel as exc:
-        errors.log.warning("model %s invalid: %s", selector, exc)
+        log.warning("model %s invalid: %s", selector, exc)
         raise ApiError(503, "model_invalid", f"model version {selector} failed validation and cannot serve") from None
     except NoModel as exc:
-        errors.log.warning("no model: %s", exc)
+        log.warning("no model: %s", exc)
         raise ApiError(503, "no_model", "no valid model has been published yet; try again later") from None
     except StoreError as exc:
         raise _store_down(exc) from None
@@ -88,7 +88,7 @@ def _model(selector: int | str) -> Entry:
 
 def _store_down(exc: Exception) -> ApiError:
     # The detail (bucket names, IAM hints) is for operators' logs, not for API clients.
-    errors.log.warning("model store unavailable: %s", exc)
+    log.warning("model store unavailable: %s", exc)
     return ApiError(503, "store_unavailable", "the model store is unavailable; try again shortly")
 
 
@@ -157,6 +157,9 @@ async def predict(request: Request) -> Response:
     entry = _model(parsed.model)
     request.state.model_version = entry.version
     labels, confidences = entry.graph.predict(inputs)
+    if not np.isfinite(confidences).all():  # the load-time check makes this unreachable; never answer NaN
+        raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
+    request.state.confidences = confidences.max(axis=1).tolist()
     results = [_result(label, conf) for label, conf in zip(labels.tolist(), confidences)]
     info = model_info(entry)
     return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})
@@ -211,13 +214,16 @@ def handler(event: object, context: object) -> dict:
         _loop = asyncio.new_event_loop()
     # Mangum runs the app on the thread's current event loop: make sure it is an open one.
     asyncio.set_event_loop(_loop)
+    token = request_id.set(getattr(context, "aws_request_id", None))
     try:
         return _mangum(event, context)
     except Exception as exc:  # the app answers its own errors, so only Mangum's event parsing gets here
-        errors.log.warning("malformed Lambda event: %s: %s", type(exc).__name__, exc)
+        log.warning("malformed Lambda event: %s: %s", type(exc).__name__, exc)
         body = json.dumps({"error": {"code": "invalid_event", "message": "the request event is malformed"}})
         headers = {"content-type": "application/json", "x-content-type-options": "nosniff"}
         return {"statusCode": 400, "headers": headers, "body": body, "isBase64Encoded": False}
+    finally:
+        request_id.reset(token)
 
 
 snapstart.register(cache)

@@ -8,7 +8,6 @@ Every failure a client can cause, and every store failure, is answered in this s
 from __future__ import annotations
 
 import json
-import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-log = logging.getLogger("btf.predict")
+from functions.predict.observe import log
 
 
 class ApiError(Exception):

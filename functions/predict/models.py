@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -34,8 +33,8 @@ from btf.store import (
     registry,
 )
 from btf.store.registry import Alias
+from functions.predict.observe import log
 
-log = logging.getLogger("btf.predict")
 _STRIPES = 32
 
 

@@ -9,12 +9,9 @@ did not survive the snapshot. Outside Lambda the runtime module is absent and th
 
 from __future__ import annotations
 
-import logging
-
 from btf.store import StoreError
 from functions.predict.models import ModelCache
-
-log = logging.getLogger("btf.predict")
+from functions.predict.observe import log
 
 
 def before_snapshot(cache: ModelCache) -> None:
