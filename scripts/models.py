@@ -21,7 +21,16 @@ import sys
 from pathlib import Path
 
 import btf
-from btf.store import DEFAULT_STORE, MAX_VERSION, SHIPPED_MODELS, StoreError, open_store, registry, sidecar_for
+from btf.store import (
+    DEFAULT_STORE,
+    MAX_VERSION,
+    SHIPPED_MODELS,
+    StoreError,
+    display_path,
+    open_store,
+    registry,
+    sidecar_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +105,7 @@ def show(store, store_uri: str, version: int) -> None:
     if not report.exists() and Path(store_uri).resolve() == Path(DEFAULT_STORE).resolve() and shipped.exists():
         report = shipped  # the default store was seeded from the shipped models, whose reports stay in git
     print(json.dumps({"version": version, "latest": version == registry.latest_version(store), **summary}, indent=2))
-    print(f"report: {report}" + ("" if report.exists() else " (not on this machine)"))
+    print(f"report: {display_path(report)}" + ("" if report.exists() else " (not on this machine)"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from btf.digits import check_digit_model
 from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
 from btf.report import confusion_matrix, write_report
-from btf.store import DEFAULT_STORE, StoreError, open_store, registry
+from btf.store import DEFAULT_STORE, StoreError, display_path, open_store, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = (
@@ -244,7 +244,7 @@ def train(args: argparse.Namespace) -> int:
         if store is None:
             name = "dry-run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             _move_report(Path(tmp), report_root / name)
-            print(f"dry run: nothing published; report in {report_root / name}")
+            print(f"dry run: nothing published; report in {display_path(report_root / name)}")
             return 0
         version = publish(args, store, net, blob, splits["test"])
         try:
@@ -253,7 +253,7 @@ def train(args: argparse.Namespace) -> int:
             # The version is out: failing now would invite a retry that publishes it twice.
             print(f"warning: published v{version}; report failed: {exc}", file=sys.stderr)
             return 0
-    print(f"report: {report_root / f'model-v{version}'}")
+    print(f"report: {display_path(report_root / f'model-v{version}')}")
     return 0
 
 

@@ -78,6 +78,15 @@ class ObjectInfo:
     size: int
 
 
+def display_path(path: str | Path) -> str:
+    """A path as messages show it: relative to the working directory when it is under it."""
+    try:
+        relative = Path(path).resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return str(path)
+    return str(relative) if str(relative) != "." else "."
+
+
 def key_for(version: int) -> str:
     return f"model-v{version}.npz"
 

@@ -26,13 +26,14 @@ from btf.store import (
     ObjectInfo,
     StoreUnavailable,
     VersionNotFound,
+    display_path,
 )
 
 
 class FolderStore(BaseStore):
     def __init__(self, folder: str | os.PathLike, seed_from: str | None = None) -> None:
         self.folder = Path(folder)
-        self.uri = str(self.folder)
+        self.uri = display_path(self.folder)
         self.seed_from = seed_from
 
     @staticmethod

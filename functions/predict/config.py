@@ -1,8 +1,9 @@
 """Settings for the predict function, read from the environment once per container.
 
 Every value has a default that works locally with no AWS account: the store defaults to
-.models/ (gitignored, seeded from the shipped models/ on first use). A malformed value fails loudly at start-up with the variable's
-name, rather than serving with a silently different limit.
+.models/ (gitignored, seeded from the shipped models/ on first use). A malformed value fails
+loudly at start-up with btf's ConfigError naming the variable, rather than serving with a
+silently different limit.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from btf.errors import ConfigError
 from btf.store import DEFAULT_STORE
+
+__all__ = ["DEFAULT_STORE", "ConfigError", "Settings"]
 
 # Lambda's synchronous payload is 6 MB (6,291,456 bytes) for the whole event, and API Gateway
 # delivers binary bodies (raw images, multipart) base64-encoded, 4/3 their size. 4.4 MB of body
@@ -18,10 +22,6 @@ from btf.store import DEFAULT_STORE
 # and gets its answer, and a body over it gets the function's JSON 413 wherever the platform
 # delivers it at all (locally, and for JSON up to about 6 MB in the cloud).
 DEFAULT_MAX_BODY_BYTES = 4_400_000
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def _number(name: str, default: float, cast=int, minimum: float = 0):

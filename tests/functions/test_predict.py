@@ -79,7 +79,8 @@ def test_health_lists_cached_versions(folder_store):
 
 
 def test_docs_and_openapi(client):
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and 'href="openapi.json"' in docs.text and "cannot reach" in docs.text
     spec = client.get("/openapi.json").json()
     assert {"/predict", "/models", "/health"} <= set(spec["paths"])
     content = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
