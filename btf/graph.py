@@ -1,12 +1,14 @@
-"""btf.Graph: a fully connected feed-forward network trained by mini-batch SGD, in numpy.
+"""btf.Graph: a feed-forward network trained by mini-batch gradient descent, in numpy.
 
 The vocabulary is the original project's: ``Graph(sizes, learning_rate, batch_size)``,
 ``feed``, ``batchify``, ``run(epochs)``, ``validate``, ``predict``, ``save``, ``load``.
 
-Defaults reproduce the original (sigmoid everywhere, quadratic cost, plain SGD). Opt in to
-``cost="cross_entropy"`` (softmax output), ``activation="relu"`` (hidden layers) and
-``l2`` weight decay. Everything is float32 and each mini-batch is one matrix product per
-layer, forward and back. Limits: dense layers only, CPU only, whole data set in memory.
+Two forms. ``Graph((784, 30, 10), ...)`` is the original network of dense layers
+(btf.dense), whose defaults reproduce it bit for bit (sigmoid everywhere, quadratic cost,
+plain SGD); opt in to ``cost="cross_entropy"`` (softmax output), ``activation="relu"``,
+``l2`` and ``optimizer="momentum"|"adam"``. ``Graph([Conv2D(...), MaxPool2D(), ...],
+input_shape=(28, 28, 1), ...)`` runs a stack of btf.layers (btf.stack). Inputs are always
+(n, features) rows in [0, 1]. Everything is float32. Limits: CPU only, data set in memory.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import IO, Any
 
 import numpy as np
 
-from btf import checkpoint, nn
+from btf import checkpoint, dense, nn
 from btf.errors import ConfigError, DataError
 from btf.layers import Layer, parse_layers
 from btf.optimizers import Optimizer
+from btf.progress import progress_bar, summary
 from btf.stack import Stack
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -64,17 +67,7 @@ class Graph:
         self.optimizer = Optimizer(optimizer, self.learning_rate)
         if self.stack is not None:
             return
-        if init not in ("scaled", "normal"):
-            raise ConfigError(f"init must be 'scaled' or 'normal', not {init!r}")
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            w = self.rng.standard_normal((n_in, n_out), dtype=np.float32)
-            if init == "scaled":
-                w *= np.float32(1.0 / np.sqrt(n_in))
-                b = np.zeros(n_out, dtype=np.float32)
-            else:
-                b = self.rng.standard_normal(n_out, dtype=np.float32)
-            self.weights.append(w)
-            self.biases.append(b)
+        self.weights, self.biases = dense.init_params(self.sizes, init, self.rng)
 
     def _configure(self, sizes, learning_rate, batch_size, activation, cost, l2) -> None:
         sizes = tuple(int(s) for s in sizes)
@@ -166,41 +159,19 @@ class Graph:
 
     # ------------------------------------------------------------- training
     def _forward_all(self, X: np.ndarray) -> list[np.ndarray]:
-        """Activations of every layer, input first; the output uses softmax or sigmoid by cost."""
-        acts = [X]
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = acts[-1] @ w
-            z += b
-            if i < last:
-                acts.append(nn.activate(self.activation, z))
-            else:
-                acts.append(nn.softmax(z) if self.cost == "cross_entropy" else nn.sigmoid(z))
-        return acts
+        """Activations of every dense layer, input first."""
+        return dense.forward_all(self.weights, self.biases, self.activation, self.cost, X)
 
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Gradients of the mean cost over the batch (X, one-hot Y), weight decay excluded."""
         return self._gradients(X, Y, 1.0 / len(X))
 
     def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        # Walks back from the output: layer i's gradient needs only its own delta, and each
-        # earlier delta is pushed through layer i's weights and the activation's derivative.
-        # ``scale`` folds the 1/m of the mean (and, for a step, the learning rate) into one multiply.
         acts = self._forward_all(X)
         # The epoch's training loss and accuracy come from these, at no extra pass over the data.
         self._batch_loss = nn.loss(self.cost, acts[-1], Y)
         self._batch_correct = int((acts[-1].argmax(axis=1) == Y.argmax(axis=1)).sum())
-        delta = nn.output_delta(self.cost, acts[-1], Y)
-        delta *= scale
-        n = len(self.weights)
-        grad_w: list[np.ndarray] = [delta] * n
-        grad_b: list[np.ndarray] = [delta] * n
-        for i in range(n - 1, -1, -1):
-            grad_w[i] = acts[i].T @ delta
-            grad_b[i] = delta.sum(axis=0)
-            if i > 0:
-                delta = nn.scale_by_derivative(self.activation, delta @ self.weights[i].T, acts[i])
-        return grad_w, grad_b
+        return dense.gradients(self.weights, self.activation, self.cost, acts, Y, scale)
 
     def _step(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One optimizer update (with L2 decay if set) from one mini-batch; returns the batch's loss before it."""
@@ -252,7 +223,7 @@ class Graph:
         """
         if self.train_data is None:
             raise DataError("no training data: call feed(train, val) first")
-        bar = _progress_bar() if progress else None
+        bar = progress_bar() if progress else None
         n_batches = -(-len(self.train_data[0]) // self.batch_size)
         history = []
         for _ in range(int(epochs)):
@@ -267,7 +238,7 @@ class Graph:
                 row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
             history.append(row)
             if log is not None:
-                log(_summary(row))
+                log(summary(row))
         return history
 
     # ----------------------------------------------------------- inference
@@ -385,19 +356,3 @@ class Graph:
             "weights": self.weights,
             "biases": self.biases,
         }
-
-
-def _progress_bar():
-    # tqdm is a training extra; prediction never imports it.
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm
-
-
-def _summary(row: dict[str, float]) -> str:
-    text = f"epoch {row['epoch']:>3}  {row['seconds']:6.2f}s  train loss {row['train_loss']:.4f}"
-    if "val_accuracy" in row:
-        text += f"  val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.2%}"
-    return text

@@ -1,0 +1,19 @@
+"""Training progress: a tqdm bar when tqdm is installed (a training extra), and one summary line per epoch."""
+
+from __future__ import annotations
+
+
+def progress_bar():
+    """tqdm's ``tqdm.auto.tqdm``, or None; prediction never imports it."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+def summary(row: dict[str, float]) -> str:
+    text = f"epoch {row['epoch']:>3}  {row['seconds']:6.2f}s  train loss {row['train_loss']:.4f}"
+    if "val_accuracy" in row:
+        text += f"  val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.2%}"
+    return text
