@@ -47,6 +47,7 @@ CONFIG_KEYS = (
     "l2",
     "init",
     "augment",
+    "augment_epochs",
     "limit",
     "seed",
 )
@@ -137,6 +138,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
     p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
     p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
+    p.add_argument(
+        "--augment-epochs", type=_ranged(int, 0), help="with --augment: distort only the first N epochs (default all)"
+    )
     p.add_argument("--limit", type=_ranged(int, 1), help="train on only the first N training images")
     p.add_argument(
         "--val-fraction",
@@ -280,8 +284,10 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
         augment = distort
     start = time.perf_counter()
     history = []
-    for _ in range(args.epochs):
-        history += net.run(1, progress=not args.no_progress, augment=augment)
+    for epoch in range(args.epochs):
+        # Distorted digits teach invariance; the last epochs on the real ones fit them closely.
+        distort = augment if args.augment_epochs is None or epoch < args.augment_epochs else None
+        history += net.run(1, progress=not args.no_progress, augment=distort)
         net.set_learning_rate(net.learning_rate * args.lr_decay)
     return net, history, time.perf_counter() - start
 
