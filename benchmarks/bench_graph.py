@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     X, y = load(args.data)["train"]
     Y = np.eye(10, dtype=np.float32)[y]
-    print(f"data: {args.data} train, {len(X)} images; one epoch, best of {args.repeats}")
+    print(f"data: {len(X)} training digits; one epoch, best of {args.repeats}")
     print(f"{'batch':>5} {'btf s':>8} {'loop s':>8} {'loop/btf':>9} {'torch s':>8} {'btf/torch':>9}")
     for batch in (128, 10):
         net = btf.Graph(SIZES, LR, batch, seed=0)

@@ -7,8 +7,8 @@ event, ``handler(event, ctx)`` against ``graph.predict(image_to_input(png))`` in
 same process, interleaved in blocks so machine noise hits both alike.
 
 Cold: a fresh Python process up to its first answer, with the model coming from a local
-moto_server S3, against a fresh process that only imports numpy and cv2. The import-time
-breakdown comes from ``python -X importtime``.
+moto_server S3, against a fresh process that only imports numpy and cv2 (the child programs
+are benchmarks/cold_child.py). The import-time breakdown comes from ``python -X importtime``.
 """
 
 from __future__ import annotations
@@ -30,51 +30,6 @@ import numpy as np
 from scripts.make_events import canvas_seven
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE_CHILD = """
-import sys, time
-import numpy, cv2
-print(f"{(time.time() - float(sys.argv[1])) * 1000:.1f}")
-"""
-COLD_CHILD = """
-import sys, time
-start = time.perf_counter()
-from functions.predict.app import handler
-imported = time.perf_counter()
-from infra.apigw import json_event, LambdaContext
-event = json_event("/predict", {"image": "data:image/png;base64," + open(%r).read()})
-before_call = time.perf_counter()
-response = handler(event, LambdaContext())
-done = time.perf_counter()
-answered = time.time()
-assert response["statusCode"] == 200, response
-print(f"{(answered - float(sys.argv[1])) * 1000:.1f} {(imported - start) * 1000:.1f} {(done - before_call) * 1000:.1f}")
-"""
-# SnapStart, emulated: one process initialises (imports, before-snapshot hook) and then forks;
-# each fork is a restored copy of that memory, timed from fork through the after-restore
-# hook to its first answer.
-SNAPSTART_CHILD = """
-import os, sys, time
-from functions.predict.app import handler, cache
-from functions.predict import snapstart
-from infra.apigw import json_event, LambdaContext
-snapstart.before_snapshot(cache)
-event = json_event("/predict", {"image": "data:image/png;base64," + open(%r).read()})
-times = []
-for _ in range(%d):
-    read, write = os.pipe()
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        snapstart.after_restore(cache)
-        response = handler(event, LambdaContext())
-        os.write(write, f"{(time.perf_counter() - start) * 1000:.1f} {response['statusCode']}".encode())
-        os._exit(0)
-    os.waitpid(pid, 0)
-    ms, status = os.read(read, 100).decode().split()
-    assert status == "200", status
-    times.append(float(ms))
-print(" ".join(map(str, times)))
-"""
 PACKAGES = ("numpy", "cv2", "fastapi", "mangum", "btf", "functions", "boto3")
 
 
@@ -124,14 +79,13 @@ def warm(calls: int) -> None:
     print(f"  handler / bare (median) {f[0] / b[0]:.2f}x  (target <= 1.5x)")
 
 
-def _child(code: str, env: dict) -> list[float]:
-    """Run ``code`` in a fresh interpreter; it prints ms since spawn (then any phases) at its answer.
+def _child(args: list[str], env: dict) -> list[float]:
+    """Run ``benchmarks.cold_child ARGS`` in a fresh interpreter; it prints ms since spawn (then any phases).
 
     Timing stops at the answer, not at exit: interpreter teardown is not part of a cold start.
     """
-    out = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", code, repr(time.time())], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    )
+    argv = [sys.executable, "-m", "benchmarks.cold_child", args[0], repr(time.time()), *args[1:]]
+    out = subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # noqa: S603
     return [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
 
 
@@ -158,15 +112,15 @@ def cold(runs: int) -> None:
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket="btf-bench")
-    for path in sorted((ROOT / "models").glob("model-v*.npz")):
+    for path in sorted([*(ROOT / "models").glob("model-v*"), ROOT / "models" / "latest.json"]):
         s3.put_object(Bucket="btf-bench", Key=f"models/{path.name}", Body=path.read_bytes())
     png_file = ROOT / ".bench-canvas.b64"
     png_file.write_text(base64.b64encode(canvas_seven()).decode())
     try:
         base, full, imports, first = [], [], [], []
         for _ in range(runs):
-            base.append(_child(BASE_CHILD, env)[0])
-            total, imported, answered = _child(COLD_CHILD % str(png_file), env)
+            base.append(_child(["base"], env)[0])
+            total, imported, answered = _child(["cold", str(png_file)], env)
             full.append(total)
             imports.append(imported)
             first.append(answered)
@@ -179,10 +133,7 @@ def cold(runs: int) -> None:
         print(
             f"              first answer        {statistics.median(first):.0f} ms (boto3, S3 client, list, get, load)"
         )
-        restores = [float(x) for x in subprocess.run(  # noqa: S603 - our own interpreter
-            [sys.executable, "-c", SNAPSTART_CHILD % (str(png_file), runs)], cwd=ROOT, env=env, check=True,
-            capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1].split()]  # fmt: skip
+        restores = _child(["snapstart", str(png_file), str(runs)], env)
         print(f"  emulated SnapStart restore      {statistics.median(restores):.0f} ms "
               "(fork of an initialised process, after-restore hook, first answer)")  # fmt: skip
         importtime(env)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -55,15 +56,17 @@ _LOADER = None
 # timeouts free it; callers never wait past their deadline, and the pool bounds the threads.
 _POOL_SIZE = 8
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 _pool_guard = threading.Lock()
 _CHUNK = 1 << 20
 
 
 def _workers() -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_pid
     with _pool_guard:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="btf-s3")
+        # A forked child inherits the pool but not its threads: it needs a pool of its own.
+        if _pool is None or _pool_pid != os.getpid():
+            _pool, _pool_pid = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="btf-s3"), os.getpid()
         return _pool
 
 
