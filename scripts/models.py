@@ -68,8 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _architecture(row: dict) -> str:
-    if row.get("layers"):
-        return ",".join(row["layers"]) if isinstance(row["layers"], list) else str(row["layers"])
+    if row.get("layers"):  # as one would type it for --layers: no flatten, no activations
+        layers = row["layers"] if isinstance(row["layers"], list) else [str(row["layers"])]
+        return ",".join(spec.split(":relu")[0].split(":linear")[0] for spec in layers if spec != "flatten")
     sizes = "-".join(str(s) for s in row.get("sizes") or [])
     return f"{sizes} {row.get('activation') or ''}".strip()
 
@@ -81,7 +82,7 @@ def list_versions(store) -> None:
     if not versions:
         print(f"{store.uri}: no versions published yet")
         return
-    print(f"{'':2}{'version':>7}  {'architecture':28} {'test acc':>8} {'size':>9}  created")
+    print(f"{'':2}{'version':>7}  {'architecture':57} {'test acc':>8} {'size':>9}  created")
     for version in versions:
         try:
             row = registry.summary(store, version, sidecar_for(version) in objects)
@@ -91,7 +92,7 @@ def list_versions(store) -> None:
         accuracy = f"{row['test_accuracy']:.2%}" if isinstance(row.get("test_accuracy"), float) else "-"
         mark = "* " if version == latest else "  "
         size = f"{row.get('bytes', 0) / 1e6:.2f} MB"
-        print(f"{mark}{version:>7}  {_architecture(row):28} {accuracy:>8} {size:>9}  {row.get('created') or '-'}")
+        print(f"{mark}{version:>7}  {_architecture(row):57} {accuracy:>8} {size:>9}  {row.get('created') or '-'}")
     print("* latest" + ("" if registry.read_alias(store).etag else " (no alias yet: the highest version)"))
 
 
