@@ -237,9 +237,11 @@ def _layered(arrays: dict[str, np.ndarray], get, fail) -> dict[str, Any]:
         value = get(f"P{i}")
         if value.shape != want or value.dtype.kind != "f":
             raise fail(f"P{i} has shape {value.shape} {value.dtype}, but the layers need {want} floats")
+        with np.errstate(over="ignore"):  # a float64 past float32's range becomes inf, refused below
+            value = np.ascontiguousarray(value, dtype=np.float32)
         if not np.isfinite(value).all():
-            raise fail(f"P{i} holds NaN or infinite values")
-        params.append(np.ascontiguousarray(value, dtype=np.float32))
+            raise fail(f"P{i} holds NaN or infinite values (as float32)")
+        params.append(value)
     if any(k[0] == "P" and k[1:].isdigit() and int(k[1:]) >= len(expected) for k in arrays):
         raise fail("has parameters beyond what its layers describe")
     return {
@@ -266,9 +268,11 @@ def _dense(arrays: dict[str, np.ndarray], get, fail) -> tuple[tuple[int, ...], l
                 raise fail(f"{key} has shape {value.shape}, but sizes {list(sizes)} need {shape}")
             if value.dtype.kind != "f":
                 raise fail(f"{key} must hold floats, not {value.dtype}")
+            with np.errstate(over="ignore"):  # a float64 past float32's range becomes inf, refused below
+                value = np.ascontiguousarray(value, dtype=np.float32)
             if not np.isfinite(value).all():
-                raise fail(f"{key} holds NaN or infinite values")
-            (weights if key[0] == "W" else biases).append(np.ascontiguousarray(value, dtype=np.float32))
+                raise fail(f"{key} holds NaN or infinite values (as float32)")
+            (weights if key[0] == "W" else biases).append(value)
     extra = {k for k in arrays if k[0] in "Wb" and k[1:].isdigit()} - {
         f"{p}{i}" for p in "Wb" for i in range(len(sizes) - 1)
     }

@@ -97,3 +97,10 @@ def test_oversized_file_is_refused_before_parsing(monkeypatch, good):
     monkeypatch.setattr(npz, "MAX_FILE_BYTES", 100)
     with pytest.raises(btf.CheckpointError, match="MiB"):
         btf.Graph.load(good)
+
+
+def test_float64_weights_past_float32s_range_are_refused(good):
+    huge = npy(np.full((12, 4), 1e300))
+    blob = rebuild(good, lambda n, d: (n, huge if n == "W0.npy" else d))
+    with pytest.raises(btf.CheckpointError, match="infinite"):
+        btf.Graph.load(blob)
