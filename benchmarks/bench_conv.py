@@ -23,20 +23,12 @@ from pathlib import Path
 import numpy as np
 
 import btf
+from benchmarks.common import best_of, predict_latency
 from btf.data import load
 from btf.layers import parse_layers
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 CONV = "conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10"
-
-
-def best_of(repeats: int, fn) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def numpy_dense_epoch(X: np.ndarray, Y: np.ndarray, batch: int = 128, lr: float = 3.0) -> None:
@@ -158,17 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         f"torch {t_tdense * 1e3:.1f} ms; btf/numpy {t_dense / t_np:.2f}x, btf/torch {t_dense / t_tdense:.2f}x"
     )
 
-    x = X[0]
-    for _ in range(100):
-        net.predict(x)
-    samples = []
-    for _ in range(1000):
-        start = time.perf_counter()
-        net.predict(x)
-        samples.append(time.perf_counter() - start)
-    print(
-        f"conv single-image predict: median {np.median(samples) * 1e3:.2f} ms, p99 {np.percentile(samples, 99) * 1e3:.2f} ms"
-    )
+    median, p99 = predict_latency(net, X[0], 1000)
+    print(f"conv single-image predict: median {median * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms")
 
     spent = profile_layers(net)
     total = spent.pop("total")

@@ -11,26 +11,17 @@ PyTorch runs only when it is installed (``pip install torch==2.13.0``).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
 import btf
+from benchmarks.common import best_of, predict_latency
 from btf.data import load
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 SIZES = (784, 30, 10)
 LR = 3.0
-
-
-def best_of(repeats: int, fn) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def reference_epoch(X: np.ndarray, Y: np.ndarray, batch_size: int, seed: int = 0) -> None:
@@ -106,17 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     if torch_fn:
         print(f"torch {torch_fn[1]}, threads {__import__('torch').get_num_threads()}")
     net = btf.Graph(SIZES, LR, 128, seed=0)
-    x = X[0]
-    for _ in range(200):
-        net.predict(x)
-    samples = []
-    for _ in range(2000):
-        start = time.perf_counter()
-        net.predict(x)
-        samples.append(time.perf_counter() - start)
-    print(
-        f"single-image predict: median {np.median(samples) * 1e6:.1f} us, p99 {np.percentile(samples, 99) * 1e6:.1f} us"
-    )
+    median, p99 = predict_latency(net, X[0], 2000)
+    print(f"single-image predict: median {median * 1e6:.1f} us, p99 {p99 * 1e6:.1f} us")
 
 
 if __name__ == "__main__":

@@ -55,13 +55,10 @@ def write(target: str | Path | IO[bytes], params: dict[str, Any], metadata: dict
 
 
 def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.ndarray]:
-    if "layers" in params:
-        return _layered_arrays(params, metadata)
+    layered = "layers" in params
     arrays = {
         "format": np.array(FORMAT),
-        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "sizes": np.array(params["sizes"], dtype=np.int64),
-        "activation": np.array(params["activation"]),
+        "format_version": np.array(LAYERED_VERSION if layered else FORMAT_VERSION, dtype=np.int64),
         "cost": np.array(params["cost"]),
         "learning_rate": np.array(params["learning_rate"], dtype=np.float64),
         "batch_size": np.array(params["batch_size"], dtype=np.int64),
@@ -69,6 +66,14 @@ def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.nd
         "l2": np.array(params["l2"], dtype=np.float64),
         "metadata": np.array(json.dumps(_finite(metadata), sort_keys=True, default=str, allow_nan=False)),
     }
+    if layered:
+        arrays["layers"] = np.array(params["layers"])
+        arrays["input_shape"] = np.array(params["input_shape"], dtype=np.int64)
+        arrays["optimizer"] = np.array(params["optimizer"])
+        arrays.update({f"P{i}": np.asarray(p, dtype=np.float32) for i, p in enumerate(params["params"])})
+        return arrays
+    arrays["sizes"] = np.array(params["sizes"], dtype=np.int64)
+    arrays["activation"] = np.array(params["activation"])
     for i, (w, b) in enumerate(zip(params["weights"], params["biases"])):
         arrays[f"W{i}"] = np.asarray(w, dtype=np.float32)
         arrays[f"b{i}"] = np.asarray(b, dtype=np.float32)
@@ -84,25 +89,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
-
-
-def _layered_arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.ndarray]:
-    arrays = {
-        "format": np.array(FORMAT),
-        "format_version": np.array(LAYERED_VERSION, dtype=np.int64),
-        "layers": np.array(params["layers"]),
-        "input_shape": np.array(params["input_shape"], dtype=np.int64),
-        "optimizer": np.array(params["optimizer"]),
-        "cost": np.array(params["cost"]),
-        "learning_rate": np.array(params["learning_rate"], dtype=np.float64),
-        "batch_size": np.array(params["batch_size"], dtype=np.int64),
-        "epochs": np.array(params["epochs"], dtype=np.int64),
-        "l2": np.array(params["l2"], dtype=np.float64),
-        "metadata": np.array(json.dumps(_finite(metadata), sort_keys=True, default=str, allow_nan=False)),
-    }
-    for i, p in enumerate(params["params"]):
-        arrays[f"P{i}"] = np.asarray(p, dtype=np.float32)
-    return arrays
 
 
 def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:

@@ -31,13 +31,9 @@ from btf.store import (
     registry,
     sidecar_for,
 )
+from scripts.train import OneLineParser
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _version(text: str) -> int:
@@ -50,10 +46,10 @@ def _version(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = _Parser(prog="python -m scripts.models", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m scripts.models", description=__doc__.split("\n\n")[0])
     p.add_argument("--store", default=os.environ.get("MODEL_STORE") or DEFAULT_STORE)
     p.add_argument("--endpoint-url", help="S3 endpoint (default: botocore's $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL)")
-    commands = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     commands.add_parser("list", help="every version, newest first, and which one is latest")
     show = commands.add_parser("show", help="a version's metadata and where its report is")
     show.add_argument("version", type=_version)

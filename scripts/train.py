@@ -57,7 +57,7 @@ MAX_LAYER_SIZE = 100_000
 MAX_WEIGHTS = 50_000_000  # 200 MB of float32: far past any digit model, well within memory
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but an argument error is one line (no usage block) and exit 2."""
 
     def error(self, message: str) -> NoReturn:
@@ -108,7 +108,7 @@ def _layer_list(text: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = _Parser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--data",
         default=os.environ.get("BTF_DATA"),

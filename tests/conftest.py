@@ -89,6 +89,15 @@ def s3(aws_env):
         yield client
 
 
+@pytest.fixture(params=["folder", "s3"])
+def store_uri(request, tmp_path):
+    """An empty store, once as a folder and once as a moto S3 prefix: registry behaviour must not differ."""
+    if request.param == "folder":
+        return str(tmp_path / "models")
+    request.getfixturevalue("s3")
+    return f"s3://btf-models/{request.node.name.split('[')[0][:40]}/"
+
+
 def bucket_listing(client, bucket="btf-models"):
     """{key: etag} for everything in the bucket."""
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)

@@ -5,6 +5,7 @@ import pytest
 
 import btf
 from btf import nn
+from tests.support.gradcheck import central_difference
 
 
 def _oracle_cost(net: btf.Graph, X: np.ndarray, Y: np.ndarray) -> float:
@@ -43,18 +44,11 @@ def test_backprop_matches_finite_differences(sizes, activation, cost):
     X = rng.random((7, sizes[0]))
     Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], 7)]
     grad_w, grad_b = net.backprop(X, Y)
-    eps = 1e-6
     for params, grads in ((net.weights, grad_w), (net.biases, grad_b)):
         for p, g in zip(params, grads):
             numeric = np.zeros_like(p)
             for idx in np.ndindex(p.shape):
-                old = p[idx]
-                p[idx] = old + eps
-                up = _oracle_cost(net, X, Y)
-                p[idx] = old - eps
-                down = _oracle_cost(net, X, Y)
-                p[idx] = old
-                numeric[idx] = (up - down) / (2 * eps)
+                numeric[idx] = central_difference(p, idx, lambda: _oracle_cost(net, X, Y))
             np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
 
 

@@ -11,14 +11,9 @@ from btf.store import Conflict, StoreError, VersionNotFound, open_store, registr
 from tests.conftest import ROOT
 
 
-@pytest.fixture(params=["folder", "s3"])
-def store(request, tmp_path):
-    if request.param == "folder":
-        yield open_store(str(tmp_path / "models"))
-    else:
-        s3 = request.getfixturevalue("s3")
-        del s3
-        yield open_store("s3://btf-models/reg/")
+@pytest.fixture
+def store(store_uri):
+    return open_store(store_uri)
 
 
 def publish(store, n):

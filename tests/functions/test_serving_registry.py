@@ -29,14 +29,10 @@ def served():
     return body["model"]["version"]
 
 
-@pytest.fixture(params=["folder", "s3"])
-def store(request, tmp_path, use_store):
+@pytest.fixture
+def store(store_uri, use_store):
     """A store with v1, v2, v3 (no alias yet), served by the app; yields the store."""
-    if request.param == "folder":
-        uri = str(tmp_path / "models")
-    else:
-        request.getfixturevalue("s3")
-        uri = "s3://btf-models/serve/"
+    uri = store_uri
     store = open_store(uri)
     for seed in (1, 2, 3):
         store.publish(tiny_model(seed))

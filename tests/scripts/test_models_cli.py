@@ -7,13 +7,9 @@ from scripts import models
 from tests.support.models import tiny_model
 
 
-@pytest.fixture(params=["folder", "s3"])
-def uri(request, tmp_path):
-    if request.param == "folder":
-        uri = str(tmp_path / "models")
-    else:
-        request.getfixturevalue("s3")
-        uri = "s3://btf-models/cli/"
+@pytest.fixture
+def uri(store_uri):
+    uri = store_uri
     store = open_store(uri)
     for seed in (1, 2, 3):
         store.publish(tiny_model(seed, test_accuracy=seed / 10))

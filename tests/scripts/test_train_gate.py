@@ -1,7 +1,5 @@
 """The trainer's gate: publishing is not promoting."""
 
-import pytest
-
 from btf.store import open_store, registry
 from tests.scripts.test_train import run
 from tests.support.models import tiny_model
@@ -21,14 +19,6 @@ def train_args(idx, store, *extra):
         "0.5",
         *extra,
     )
-
-
-@pytest.fixture(params=["folder", "s3"])
-def store_uri(request, tmp_path):
-    if request.param == "folder":
-        return str(tmp_path / "models")
-    request.getfixturevalue("s3")
-    return "s3://btf-models/gate/"
 
 
 def test_the_first_model_of_an_empty_store_is_promoted(idx, store_uri, capsys):
