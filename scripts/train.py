@@ -311,7 +311,8 @@ def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: 
     except StoreError as exc:  # listing falls back to the checkpoint itself
         print(f"warning: no sidecar for v{version} ({exc})", file=sys.stderr)
     if decision.promote:
-        registry.promote(store, version, why=f"scripts.train --promote {args.promote}: {decision.reason}")
+        why = f"scripts.train --promote {args.promote}: {decision.reason}"
+        registry.promote(store, version, why=why, previous=decision.current)
         print(f"gate: {decision.reason} -> promoted: latest is now v{version}")
     else:
         print(f"gate: {decision.reason} -> not promoted: latest stays v{decision.current}")

@@ -83,13 +83,21 @@ def who() -> str:
         return "unknown"
 
 
-def promote(store: BaseStore, version: int, *, why: str, by: str | None = None) -> tuple[int | None, Alias]:
-    """Point ``latest`` at ``version`` (which must exist); returns (the version it replaced, the new alias)."""
-    if version not in store.versions():
+def promote(
+    store: BaseStore, version: int, *, why: str, by: str | None = None, previous: int | None = None
+) -> tuple[int | None, Alias]:
+    """Point ``latest`` at ``version`` (which must exist); returns (the version it replaced, the new alias).
+
+    In a store without an alias, ``latest`` was its highest version; a publisher that has just
+    added a higher one passes ``previous``, the version that was ``latest`` before it published.
+    """
+    versions = store.versions()
+    if version not in versions:
         raise VersionNotFound(f"model version {version} does not exist in {store.uri}")
     for attempt in range(_ATTEMPTS):
         alias = read_alias(store)
-        before = alias.latest if alias.etag is not None else max(store.versions(), default=None)
+        implicit = previous if previous is not None else max(versions, default=None)
+        before = alias.latest if alias.etag is not None else implicit
         entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": by or who(), "from": before}
         entry.update({"to": version, "why": why})
         history = [*alias.history, entry][-MAX_HISTORY:]

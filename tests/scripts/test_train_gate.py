@@ -11,6 +11,8 @@ def train_args(idx, store, *extra):
         str(idx),
         "--store",
         store,
+        "--report-dir",
+        str(idx.parent / "reports"),  # never the checkout's own reports/
         "--epochs",
         "4",
         "--cost",
@@ -72,3 +74,14 @@ def test_publishing_unpromoted_into_a_store_without_an_alias_pins_the_current_la
     alias = registry.read_alias(store)
     assert code == 0 and sorted(store.versions()) == [1, 2]
     assert alias.latest == 1 and "pinned" in alias.history[0]["why"]  # not v2, the highest
+
+
+def test_the_history_records_what_latest_was_before(idx, tmp_path, capsys):
+    folder = str(tmp_path / "old")
+    store = open_store(folder)
+    store.publish(tiny_model(1))
+    store.publish(tiny_model(2))  # no alias: v2 is latest
+    assert run(capsys, *train_args(idx, folder))[0] == 0  # beats the untrained v2
+    (entry,) = registry.read_alias(store).history
+    assert (entry["from"], entry["to"]) == (2, 3)
+    assert registry.read_alias(store).previous() == 2  # so a rollback goes back to v2
