@@ -9,6 +9,7 @@ which is fine for MNIST-sized sets (70k images = 220 MB as float32).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import pickle  # nosec B403 - only through _ArrayUnpickler, which admits numpy arrays alone
 import zlib
@@ -197,3 +198,65 @@ def load(source: str | Path) -> dict[str, Data]:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     raise DataError(f"{path}: unknown data format (use an IDX folder, mnist.pkl.gz or mnist.npz)")
+
+
+def fingerprint(source: str | Path) -> str:
+    """SHA-256 of a data file, or of a folder's files (names and bytes, sorted by name)."""
+    source = Path(source)
+    digest = hashlib.sha256()
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    for path in files:
+        if source.is_dir():
+            digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def training_splits(
+    source: str | Path, *, limit: int | None = None, val_fraction: float = 0.1, seed: int = 0
+) -> tuple[dict[str, Data], dict[str, Any]]:
+    """Train, validation and test sets from ``source``, and a description of them (path, SHA-256, sizes).
+
+    The first ``limit`` training digits are kept if given; without a validation set of its own,
+    ``val_fraction`` of them is held out (seeded, so runs are repeatable).
+    """
+    sets = load(source)
+    train = sets["train"]
+    if limit:
+        train = (train[0][:limit], train[1][:limit])
+    if "val" in sets:
+        val = sets["val"]
+    else:
+        if not 0 < val_fraction < 1:
+            raise DataError(f"the validation share must be between 0 and 1, got {val_fraction}")
+        train, val, _ = split(*train, fractions=(1 - val_fraction, val_fraction, 0.0), seed=seed)
+    splits = {"train": train, "val": val, "test": sets["test"]}
+    description = {
+        "source": str(source),
+        "sha256": fingerprint(source),
+        **{f"{name}_size": len(pair[1]) for name, pair in splits.items()},
+    }
+    return splits, description
+
+
+def check_pair(data: Data, inputs: int, classes: int, name: str) -> Data:
+    """``(X, y)`` as float32 (n, inputs) rows and int64 labels in [0, classes), or a DataError naming ``name``."""
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise DataError(f"{name} data must be a pair (X, y)") from None
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != inputs:
+        raise DataError(f"{name} X must have shape (n, {inputs}), got {X.shape}")
+    if y.shape != (len(X),):
+        raise DataError(f"{name} y must have shape ({len(X)},), got {y.shape}")
+    if len(X) == 0:
+        raise DataError(f"{name} data is empty")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= classes:
+        raise DataError(f"{name} labels must be integers in [0, {classes - 1}]")
+    if not np.isfinite(X).all():
+        raise DataError(f"{name} X holds NaN or infinite values")
+    return X, y.astype(np.int64, copy=False)

@@ -21,6 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from btf import checkpoint, dense, nn
+from btf.data import check_pair
 from btf.errors import ConfigError, DataError
 from btf.layers import Layer, parse_layers
 from btf.optimizers import Optimizer
@@ -125,23 +126,7 @@ class Graph:
         self._train_targets = self.one_hot(self.train_data[1])
 
     def _check_data(self, data: Data, name: str) -> Data:
-        try:
-            X, y = data
-        except (TypeError, ValueError):
-            raise DataError(f"{name} data must be a pair (X, y)") from None
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        y = np.asarray(y)
-        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
-            raise DataError(f"{name} X must have shape (n, {self.sizes[0]}), got {X.shape}")
-        if y.shape != (len(X),):
-            raise DataError(f"{name} y must have shape ({len(X)},), got {y.shape}")
-        if len(X) == 0:
-            raise DataError(f"{name} data is empty")
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= self.sizes[-1]:
-            raise DataError(f"{name} labels must be integers in [0, {self.sizes[-1] - 1}]")
-        if not np.isfinite(X).all():
-            raise DataError(f"{name} X holds NaN or infinite values")
-        return X, y.astype(np.int64, copy=False)
+        return check_pair(data, self.sizes[0], self.sizes[-1], name)
 
     def one_hot(self, y: np.ndarray) -> np.ndarray:
         return nn.one_hot(y, self.sizes[-1])

@@ -5,7 +5,7 @@
 - The decoded image is reduced to at most ``WORK_SIDE`` pixels a side in row strips, so
   every later step (compositing transparency, 16-bit to 8-bit, grayscale) touches a bounded
   amount of memory on top of the decode itself.
-- EXIF orientation is applied for JPEG (by OpenCV), PNG (``eXIf``) and WebP (``EXIF``).
+- EXIF orientation is applied for JPEG (by OpenCV), PNG (``eXIf``) and WebP (``EXIF``; btf.exif).
 
 Needs OpenCV. Limits: PNG, JPEG, BMP and WebP only; one frame (the first) of an animation.
 """
@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from btf.errors import BtfError
+from btf.exif import exif_orientation, orient
 
 DEFAULT_MAX_PIXELS = 25_000_000
 # The decoded-bytes budget is this many bytes per allowed pixel: 25 megapixels of 8-bit RGBA.
@@ -246,66 +247,3 @@ def _dark_ink(bgra: np.ndarray) -> bool | None:
 
 def _to8(strip: np.ndarray) -> np.ndarray:
     return (strip >> 8).astype(np.uint8) if strip.dtype == np.uint16 else strip
-
-
-def exif_orientation(data: bytes, fmt: str) -> int:
-    """The EXIF orientation (1-8) of a PNG's ``eXIf`` or a WebP's ``EXIF`` chunk; 1 when absent or unreadable."""
-    try:
-        exif = _png_chunk(data, b"eXIf") if fmt == "png" else _riff_chunk(data, b"EXIF")
-        return _orientation_tag(exif) if exif else 1
-    except (struct.error, IndexError, ValueError):
-        return 1
-
-
-def _png_chunk(data: bytes, name: bytes) -> bytes | None:
-    i = 8
-    while i + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[i : i + 8])
-        if kind == name:
-            return data[i + 8 : i + 8 + length]
-        if kind == b"IEND":
-            return None
-        i += 12 + length
-    return None
-
-
-def _riff_chunk(data: bytes, name: bytes) -> bytes | None:
-    i = 12
-    while i + 8 <= len(data):
-        kind, length = struct.unpack("<4sI", data[i : i + 8])
-        if kind == name:
-            return data[i + 8 : i + 8 + length]
-        i += 8 + length + (length & 1)
-    return None
-
-
-def _orientation_tag(exif: bytes) -> int:
-    if exif.startswith(b"Exif\0\0"):
-        exif = exif[6:]
-    order = {b"II": "<", b"MM": ">"}.get(exif[:2])
-    if order is None:
-        return 1
-    (ifd,) = struct.unpack(order + "I", exif[4:8])
-    (count,) = struct.unpack(order + "H", exif[ifd : ifd + 2])
-    for n in range(min(count, 512)):
-        at = ifd + 2 + 12 * n
-        tag, kind = struct.unpack(order + "HH", exif[at : at + 4])
-        if tag == 0x0112 and kind == 3:
-            (value,) = struct.unpack(order + "H", exif[at + 8 : at + 10])
-            return value if 1 <= value <= 8 else 1
-    return 1
-
-
-def orient(image: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation, so the image is upright as a viewer shows it."""
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.T,
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a[::-1, ::-1].T,
-        8: lambda a: np.rot90(a, 1),
-    }
-    op = ops.get(orientation)
-    return image if op is None else np.ascontiguousarray(op(image))

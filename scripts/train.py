@@ -167,19 +167,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fingerprint(source: Path) -> str:
-    """SHA-256 of a data file, or of a folder's files (names and bytes, sorted by name)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
-    for path in files:
-        if source.is_dir():
-            digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def load_splits(args: argparse.Namespace) -> tuple[dict[str, tuple], dict[str, Any]]:
     if not args.data:
         raise btf.DataError("no data: pass --data PATH (IDX folder, mnist.pkl.gz, mnist.npz) or --data mnist")
@@ -189,24 +176,7 @@ def load_splits(args: argparse.Namespace) -> tuple[dict[str, tuple], dict[str, A
         source = download_mnist()
     else:
         source = Path(args.data).expanduser()
-    sets = btf_data.load(source)
-    train = sets["train"]
-    if args.limit:
-        train = (train[0][: args.limit], train[1][: args.limit])
-    if "val" in sets:
-        val = sets["val"]
-    else:
-        if not 0 < args.val_fraction < 1:
-            raise btf.DataError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
-        share = 1 - args.val_fraction
-        train, val, _ = btf_data.split(*train, fractions=(share, args.val_fraction, 0.0), seed=args.seed)
-    splits = {"train": train, "val": val, "test": sets["test"]}
-    description = {
-        "source": str(source),
-        "sha256": fingerprint(source),
-        **{f"{name}_size": len(pair[1]) for name, pair in splits.items()},
-    }
-    return splits, description
+    return btf_data.training_splits(source, limit=args.limit, val_fraction=args.val_fraction, seed=args.seed)
 
 
 def git_commit() -> str | None:

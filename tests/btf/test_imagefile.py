@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from btf import imagefile
+from btf import exif, imagefile
 from btf.vision import image_to_input
 
 
@@ -32,7 +32,7 @@ def encode(gray, fmt, orientation) -> bytes:
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_is_applied_like_a_viewer_does(fmt, orientation):
     data = encode(seven(), fmt, orientation)
-    assert imagefile.exif_orientation(data, fmt.lower()) == orientation
+    assert exif.exif_orientation(data, fmt.lower()) == orientation
     upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("L"))
     ours = imagefile.decode_gray(data)
     assert ours.shape == upright.shape and np.abs(ours.astype(int) - upright).mean() < 2
@@ -41,9 +41,9 @@ def test_exif_orientation_is_applied_like_a_viewer_does(fmt, orientation):
 
 def test_no_or_broken_exif_means_upright():
     plain = cv2.imencode(".png", seven())[1].tobytes()
-    assert imagefile.exif_orientation(plain, "png") == 1
+    assert exif.exif_orientation(plain, "png") == 1
     broken = encode(seven(), "PNG", 6).replace(b"MM\x00*", b"XX\x00*").replace(b"II*\x00", b"XX*\x00")
-    assert imagefile.exif_orientation(broken, "png") == 1
+    assert exif.exif_orientation(broken, "png") == 1
 
 
 def test_a_32_bit_bmp_with_zero_alpha_is_read_as_opaque():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import btf
+from btf import data as btf_data
 from scripts import train
 from tests.conftest import bucket_listing
 
@@ -44,7 +45,7 @@ def test_publishes_v1_then_v2_with_report_and_metadata(idx, tmp_path, capsys):
     net = btf.Graph.load(store / "model-v2.npz")
     meta = net.metadata
     assert meta["test_accuracy"] > 0.5 and 0 <= meta["val_accuracy"] <= 1
-    assert meta["data"]["sha256"] == train.fingerprint(idx) and meta["data"]["train_size"] == 270
+    assert meta["data"]["sha256"] == btf_data.fingerprint(idx) and meta["data"]["train_size"] == 270
     assert meta["config"]["sizes"] == [784, 30, 10] and meta["config"]["seed"] == 0
     assert meta["btf_version"] == btf.__version__ and "created" in meta and "git_commit" in meta
     report = store / "reports" / "model-v2"
