@@ -1,9 +1,11 @@
 """btf, "Better TensorFlow (not really)": a small, fast, readable numpy neural-network library.
 
-``import btf`` loads numpy and nothing else. Optional modules, imported only by name:
-``btf.data`` (MNIST loaders), ``btf.download`` (verified MNIST download, stdlib HTTP),
-``btf.vision`` (image to network input, needs OpenCV) and ``btf.store`` (versioned model
-store on a folder or S3, boto3 only for S3).
+``import btf`` loads numpy and the standard library, nothing else: ``btf.Graph`` with its
+layers (``btf.layers``), optimizers and pickle-free checkpoints, and ``btf.data`` (MNIST
+loaders and data checks). Optional modules, imported only by name: ``btf.download``
+(verified MNIST download, stdlib HTTP), ``btf.vision`` and ``btf.imagefile`` (image to
+network input, need OpenCV), ``btf.store`` (versioned model store and registry on a folder or
+S3, boto3 only for S3), ``btf.gate`` (the promotion gate) and ``btf.report`` (matplotlib).
 """
 
 from btf.errors import BtfError, CheckpointError, ConfigError, DataError
