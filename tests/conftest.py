@@ -39,7 +39,7 @@ def blobs():
 
 @pytest.fixture(scope="session", autouse=True)
 def atomic_conditional_puts():
-    """Make moto's conditional PUT atomic, as S3's is.
+    """Make moto's conditional PUT (and GET) atomic, as S3's are.
 
     moto checks If-None-Match and then stores the object in two steps, so two threads can
     both pass the check and one silently overwrites the other: a race real S3 does not
@@ -50,16 +50,22 @@ def atomic_conditional_puts():
 
     from moto.s3.responses import S3Response
 
-    lock = threading.Lock()
-    real = S3Response.put_object
+    lock = threading.RLock()
+    real_put, real_get = S3Response.put_object, S3Response.get_object
 
     def put_object(self, *args, **kwargs):
         with lock:
-            return real(self, *args, **kwargs)
+            return real_put(self, *args, **kwargs)
 
-    S3Response.put_object = put_object
+    # Reads under the same lock: moto replaces a key's value in steps, and a racing reader can
+    # see it half-written (S3 never shows a half-written object).
+    def get_object(self, *args, **kwargs):
+        with lock:
+            return real_get(self, *args, **kwargs)
+
+    S3Response.put_object, S3Response.get_object = put_object, get_object
     yield
-    S3Response.put_object = real
+    S3Response.put_object, S3Response.get_object = real_put, real_get
 
 
 @pytest.fixture

@@ -29,6 +29,9 @@ _NAME = re.compile(r"^model-v([1-9][0-9]{0,8})\.npz$")
 MAX_PUBLISH_ATTEMPTS = 20
 # No model object larger than this is ever read: its size is checked before its bytes.
 MAX_OBJECT_BYTES = 128 * 1024 * 1024
+# A listing past this many objects is refused rather than held in memory: a model store
+# holds versions and their sidecars, not a million files.
+MAX_LISTED_OBJECTS = 100_000
 # Sidecars and the alias are small JSON documents; anything larger is not one of ours.
 MAX_SMALL_BYTES = 1024 * 1024
 

@@ -16,6 +16,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from btf import store
 from btf.atomic import write_atomic
 from btf.store import (
     MAX_OBJECT_BYTES,
@@ -64,10 +65,13 @@ class FolderStore(BaseStore):
         if not self._ready():
             return {}  # nothing published yet; the first write creates the folder
         found = {}
-        for entry in os.scandir(self.folder):
-            if not entry.name.startswith(".") and entry.is_file():
-                info = entry.stat()
-                found[entry.name] = ObjectInfo(self._etag(info), info.st_size)
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                if not entry.name.startswith(".") and entry.is_file():
+                    info = entry.stat()
+                    found[entry.name] = ObjectInfo(self._etag(info), info.st_size)
+                    if len(found) > store.MAX_LISTED_OBJECTS:
+                        raise StoreUnavailable(f"{self.folder} holds over {store.MAX_LISTED_OBJECTS:,} files")
         return found
 
     def get_object(self, name: str, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:

@@ -34,6 +34,17 @@ from btf.store import (
 )
 
 ALIAS = "latest.json"
+_SIDECAR_FIELDS = {
+    "sizes": list,
+    "layers": list,
+    "activation": str,
+    "cost": str,
+    "epochs": int,
+    "test_accuracy": (int, float),
+    "val_accuracy": (int, float),
+    "created": str,
+    "bytes": int,
+}
 # The alias keeps the most recent promotions; older ones are dropped so it stays small.
 MAX_HISTORY = 500
 _ATTEMPTS = 50
@@ -56,7 +67,7 @@ class Alias:
 def parse_alias(data: bytes, etag: str | None = None) -> Alias:
     """An alias document -> Alias; a malformed one is a StoreError that says so."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, parse_constant=lambda _: None)
         latest, history = doc["latest"], doc.get("history", [])
         if not (isinstance(latest, int) and not isinstance(latest, bool) and latest >= 1):
             raise ValueError("latest is not a version number")
@@ -135,10 +146,18 @@ def read_sidecar(store: BaseStore, version: int) -> dict[str, Any] | None:
     """The version's summary, or None when it has no readable sidecar (older stores)."""
     try:
         blob = store.get_object(sidecar_for(version), max_bytes=MAX_SMALL_BYTES)
-        doc = json.loads(blob.data)
+        doc = json.loads(blob.data, parse_constant=lambda _: None)  # NaN/Infinity are not JSON
     except (VersionNotFound, ValueError, RecursionError):
         return None
-    return doc if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    # Only the fields a listing shows, each of the type it should be: a sidecar is read, not trusted.
+    row = {}
+    for key, kinds in _SIDECAR_FIELDS.items():
+        value = doc.get(key)
+        if isinstance(value, kinds) and not isinstance(value, bool):
+            row[key] = value if not isinstance(value, list) else [v for v in value if isinstance(v, (int, str))][:64]
+    return row
 
 
 def summary(store: BaseStore, version: int, has_sidecar: bool = True) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from btf import store
 from btf.store import (
     MAX_OBJECT_BYTES,
     BaseStore,
@@ -157,6 +158,8 @@ class S3Store(BaseStore):
                     name = obj["Key"][len(self.prefix) :]
                     if "/" not in name:
                         found[name] = ObjectInfo(obj["ETag"], int(obj.get("Size", 0)))
+                if len(found) > store.MAX_LISTED_OBJECTS:
+                    raise StoreUnavailable(f"{self.uri} holds over {store.MAX_LISTED_OBJECTS:,} objects")
                 if time.monotonic() > deadline:
                     raise StoreUnavailable(f"listing {self.uri} took longer than {self.timeout:g}s")
         except (ClientError, BotoCoreError) as exc:

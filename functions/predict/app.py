@@ -15,6 +15,7 @@ import base64
 import functools
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 
@@ -67,7 +68,21 @@ app.add_middleware(AccessLog)
 
 
 def _json(payload: dict, status: int = 200) -> Response:
-    return Response(json.dumps(payload), status_code=status, media_type="application/json")
+    try:
+        body = json.dumps(payload, allow_nan=False)
+    except ValueError:  # a NaN from a store's metadata must still make valid JSON: null
+        body = json.dumps(_finite(payload), allow_nan=False)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _model(selector: int | str) -> Entry:

@@ -150,3 +150,13 @@ def test_the_default_store_is_seeded_from_the_shipped_models(tmp_path, monkeypat
     seeded.publish(b"mine")
     assert sorted(open_store(str(shipped)).versions()) == [1, 2]  # the shipped folder is untouched
     assert json.loads((shipped / "latest.json").read_text())["latest"] == 1
+
+
+def test_a_listing_past_the_object_limit_is_refused(store, monkeypatch):
+    from btf import store as store_module
+    from btf.store import StoreUnavailable
+
+    publish(store, 3)
+    monkeypatch.setattr(store_module, "MAX_LISTED_OBJECTS", 2)
+    with pytest.raises(StoreUnavailable, match="over 2"):
+        store.list_objects()

@@ -111,3 +111,15 @@ def test_the_cache_keeps_at_most_max_models(store, use_store, monkeypatch):
         assert predict(version)[0] == 200
         assert len(cache.cached_versions()) <= 2
     assert cache.cached_versions() == [2, 3]  # v1 was the least recently used
+
+
+def test_hostile_sidecars_and_alias_history_still_list_as_valid_json(store):
+    store.put_object(
+        "model-v1.json", b'{"test_accuracy": NaN, "sizes": [784, "x", 10], "junk": "' + b"y" * 1000 + b'"}'
+    )
+    store.put_object("model-v2.json", b"[" * 100_000)
+    registry.promote(store, 2, why="test")
+    status, _, body = invoke(http_event("GET", "/models"))  # invoke parses with the strict json module
+    rows = {row["version"]: row for row in body["models"]}
+    assert status == 200 and "junk" not in rows[1] and rows[1].get("test_accuracy") is None
+    assert rows[2]["sizes"] == [784, 16, 10]  # an unreadable sidecar falls back to the checkpoint
