@@ -48,6 +48,7 @@ CONFIG_KEYS = (
     "init",
     "augment",
     "augment_epochs",
+    "average_last",
     "limit",
     "seed",
 )
@@ -129,6 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=_ranged(float, 0.0, 1.0, above=True),
         default=1.0,
         help="multiply the learning rate by this after each epoch",
+    )
+    p.add_argument(
+        "--average-last", type=_ranged(int, 0), default=0, help="use the mean of the weights of the last N epochs"
     )
     p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
     p.add_argument("--cost", choices=nn.COSTS, default="quadratic")
@@ -253,13 +257,27 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
 
         augment = distort
     start = time.perf_counter()
-    history = []
+    history, average, averaged = [], None, 0
     for epoch in range(args.epochs):
         # Distorted digits teach invariance; the last epochs on the real ones fit them closely.
         distort = augment if args.augment_epochs is None or epoch < args.augment_epochs else None
         history += net.run(1, progress=not args.no_progress, augment=distort)
         net.set_learning_rate(net.learning_rate * args.lr_decay)
+        if args.average_last and epoch >= args.epochs - args.average_last:
+            # A running mean of the weights at the end of each of the last epochs (Polyak averaging).
+            params, averaged = _parameters(net), averaged + 1
+            average = [p.copy() for p in params] if average is None else average
+            for mean, p in zip(average, params):
+                mean += (p - mean) / averaged
+    if average is not None:
+        for p, mean in zip(_parameters(net), average):
+            p[...] = mean
+        print(f"weights averaged over the last {averaged} epochs")
     return net, history, time.perf_counter() - start
+
+
+def _parameters(net: btf.Graph) -> list:
+    return net.stack.params if net.stack is not None else [*net.weights, *net.biases]
 
 
 def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple) -> int:

@@ -177,3 +177,11 @@ def test_data_mnist_uses_the_verified_download(idx, tmp_path, capsys, monkeypatc
     monkeypatch.setattr(btf.download, "download_mnist", lambda: calls.append(1) or idx)
     code, out, _ = run(capsys, "--data", "mnist", "--store", str(tmp_path / "m"), "--epochs", "1")
     assert code == 0 and calls == [1] and f"images from {idx}" in out
+
+
+def test_weight_averaging_and_clean_final_epochs(idx, tmp_path, capsys):
+    args = ("--data", str(idx), "--store", str(tmp_path / "m"), "--epochs", "4", "--augment", "--augment-epochs", "2")
+    code, out, _ = run(capsys, *args, "--average-last", "2", "--cost", "cross_entropy", "--learning-rate", "0.5")
+    assert code == 0 and "weights averaged over the last 2 epochs" in out
+    meta = btf.Graph.load(tmp_path / "m" / "model-v1.npz").metadata
+    assert meta["config"]["average_last"] == 2 and meta["config"]["augment_epochs"] == 2
