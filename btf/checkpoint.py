@@ -64,7 +64,7 @@ def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.nd
         "batch_size": np.array(params["batch_size"], dtype=np.int64),
         "epochs": np.array(params["epochs"], dtype=np.int64),
         "l2": np.array(params["l2"], dtype=np.float64),
-        "metadata": np.array(json.dumps(_finite(metadata), sort_keys=True, default=str, allow_nan=False)),
+        "metadata": np.array(json.dumps(json_safe(metadata), sort_keys=True, default=str, allow_nan=False)),
     }
     if layered:
         arrays["layers"] = np.array(params["layers"])
@@ -80,14 +80,14 @@ def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.nd
     return arrays
 
 
-def _finite(value: Any) -> Any:
-    """Metadata with NaN and infinities as None: strict JSON that any client can parse."""
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN and infinity as None: strict JSON that any client can parse."""
     if isinstance(value, float) and not np.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

@@ -31,7 +31,7 @@ from btf.store import (
     registry,
     sidecar_for,
 )
-from scripts.train import OneLineParser
+from scripts.train import OneLineParser, guarded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,15 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except btf.BtfError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

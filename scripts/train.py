@@ -335,16 +335,20 @@ def _move_report(src: Path, dest: Path) -> None:
     dest.chmod(0o755)  # the temp folder it came from was private (0700)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def guarded(action, args: argparse.Namespace, *, failed: str = "", code: int = 1) -> int:
+    """Run a command's ``action(args)``: every btf error is one line on stderr and exit ``code``, never a traceback."""
     try:
-        return train(args)
+        return action(args)
     except btf.BtfError as exc:
-        print(f"error: {exc}; nothing was published", file=sys.stderr)
-        return 2
+        print(f"error: {exc}{'; ' + failed if failed else ''}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
-        print("\ninterrupted: nothing was published", file=sys.stderr)
+        print(f"\ninterrupted{': ' + failed if failed else ''}", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded(train, parse_args(argv), failed="nothing was published", code=2)
 
 
 if __name__ == "__main__":

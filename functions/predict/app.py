@@ -15,7 +15,6 @@ import base64
 import functools
 import hashlib
 import json
-import math
 import re
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 import btf
+from btf.checkpoint import json_safe
 from btf.store import StoreError, VersionNotFound, open_store
 from btf.vision import ImageError, image_to_input
 from functions.predict import errors, openapi, snapstart
@@ -71,18 +71,8 @@ def _json(payload: dict, status: int = 200) -> Response:
     try:
         body = json.dumps(payload, allow_nan=False)
     except ValueError:  # a NaN from a store's metadata must still make valid JSON: null
-        body = json.dumps(_finite(payload), allow_nan=False)
+        body = json.dumps(json_safe(payload), allow_nan=False)
     return Response(body, status_code=status, media_type="application/json")
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _model(selector: int | str) -> Entry:
