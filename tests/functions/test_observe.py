@@ -1,18 +1,14 @@
 """Observability: every log line is JSON with the request id, and /predict emits valid CloudWatch EMF."""
 
 import base64
-import json
 
 from functions.predict import observe
 from infra.apigw import http_event, json_event
 from tests.support.handler import invoke
+from tests.support.handler import log_lines as lines
 from tests.support.images import canvas_png
 
 IMAGE = base64.b64encode(canvas_png()).decode()
-
-
-def lines(capsys) -> list[dict]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
 
 
 def assert_valid_emf(record: dict) -> dict:

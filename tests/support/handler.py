@@ -25,6 +25,11 @@ def invoke(event: dict):
     return response["statusCode"], response.get("headers", {}), json.loads(body) if "json" in ctype else body
 
 
+def log_lines(capsys) -> list[dict]:
+    """The function's log since the last read: one JSON object per stdout line (how Lambda ships it)."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
 def run_invoke(*args, python: str = sys.executable):
     """``python -m scripts.invoke ARGS``: (exit code, {event name: response}, the completed process)."""
     argv = [python, "-m", "scripts.invoke", *map(str, args)]
