@@ -8,14 +8,17 @@ export SAM_CLI_TELEMETRY=0
 
 # The SAM CLI pins its own versions of shared packages, so it lives in a venv of its own.
 tools="aws-sam-cli==1.170.0 cfn-lint==1.58.0"
-if [ ! -f ".tools/.stamp-${tools// /_}" ]; then
+# Its versions are locked too (scripts/constraints-tools.txt, refreshed by ./scripts/lock.sh).
+stamp=".tools/.stamp-$(echo "$tools" | cat - scripts/constraints-tools.txt | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
   echo "setting up .tools with $tools (first run only; log in .tools/setup.log)"
   python3 -m venv .tools
-  if ! .tools/bin/python -m pip install -q --disable-pip-version-check $tools >.tools/setup.log 2>&1; then
+  if ! .tools/bin/python -m pip install -q --disable-pip-version-check -c scripts/constraints-tools.txt $tools \
+    >.tools/setup.log 2>&1; then
     cat .tools/setup.log >&2
     exit 1
   fi
-  touch ".tools/.stamp-${tools// /_}"
+  touch "$stamp"
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

@@ -21,3 +21,32 @@ def test_no_secrets_or_account_ids_in_the_repo():
         text = path.read_text(errors="ignore")
         for what, pattern in patterns.items():
             assert not pattern.search(text), f"{what} in {name}"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    return pins
+
+
+def test_the_lock_covers_every_dependency_and_the_artifact_pins_match_it():
+    """setup.sh installs scripts/constraints.txt; the Lambda artifact ships the same versions."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    locked = _pins(root / "scripts" / "constraints.txt")
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    names = {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", d)[0]).lower() for d in wanted} - {"btf"}
+    assert names and not names - locked.keys(), f"not in scripts/constraints.txt: {names - locked.keys()}"
+    artifact = _pins(root / "functions" / "predict" / "requirements.txt")
+    assert artifact and {k: locked.get(k) for k in artifact} == artifact
+    for script, lock in [("setup.sh", "$lock"), ("test.sh", "scripts/constraints-tools.txt")]:
+        assert (
+            f'-c "{lock}"' in (root / "scripts" / script).read_text()
+            or f"-c {lock}" in (root / "scripts" / script).read_text()
+        )
+    assert '-c "$(ROOT)/scripts/constraints.txt"' in (root / "functions" / "predict" / "Makefile").read_text()
