@@ -16,24 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
 import sys
-from pathlib import Path
 
 import btf
 from btf.store import (
-    DEFAULT_STORE,
     MAX_VERSION,
-    SHIPPED_MODELS,
     StoreError,
     display_path,
     open_store,
     registry,
     sidecar_for,
 )
-from scripts.train import OneLineParser, guarded
-
-ROOT = Path(__file__).resolve().parents[1]
+from scripts.cli import OneLineParser, add_store_options, guarded, report_for, report_root
 
 
 def _version(text: str) -> int:
@@ -47,10 +42,9 @@ def _version(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m scripts.models", description=__doc__.split("\n\n")[0])
-    p.add_argument("--store", default=os.environ.get("MODEL_STORE") or DEFAULT_STORE)
-    p.add_argument("--endpoint-url", help="S3 endpoint (default: botocore's $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL)")
+    add_store_options(p)
     commands = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    commands.add_parser("list", help="every version, newest first, and which one is latest")
+    list_ = commands.add_parser("list", help="every version, newest first, and which one is latest")
     show = commands.add_parser("show", help="a version's metadata and where its report is")
     show.add_argument("version", type=_version)
     promote = commands.add_parser("promote", help="make a version latest")
@@ -58,8 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     promote.add_argument("--why", default="promoted by hand", help="recorded in the promotion history")
     rollback = commands.add_parser("rollback", help="back to the version promoted before the current one")
     rollback.add_argument("--why", default="rolled back by hand", help="recorded in the promotion history")
-    delete = commands.add_parser("delete", help="delete a version (never the promoted one)")
+    delete = commands.add_parser("delete", help="delete a version (never the promoted one) and its report")
     delete.add_argument("version", type=_version)
+    for command in (list_, show, promote, rollback, delete):
+        add_store_options(command, top=False)
     return p.parse_args(argv)
 
 
@@ -89,20 +85,33 @@ def list_versions(store) -> None:
         mark = "* " if version == latest else "  "
         size = f"{row.get('bytes', 0) / 1e6:.2f} MB"
         print(f"{mark}{version:>7}  {_architecture(row):57} {accuracy:>8} {size:>9}  {row.get('created') or '-'}")
-    print("* latest" + ("" if registry.read_alias(store).etag else " (no alias yet: the highest version)"))
+    alias = registry.read_alias(store)
+    if alias.problem is not None:
+        print(f"* latest (the alias cannot be used: {alias.problem}; `promote N` replaces it)")
+    else:
+        print("* latest" + ("" if alias.latest is not None else " (no alias yet: the highest version)"))
 
 
 def show(store, store_uri: str, version: int) -> None:
     from btf import checkpoint
 
-    blob = store.read(version)
-    summary = checkpoint.summary(blob.data)
-    report = (Path(store_uri) if not store_uri.startswith("s3://") else ROOT) / "reports" / f"model-v{version}"
-    shipped = Path(SHIPPED_MODELS) / "reports" / f"model-v{version}"
-    if not report.exists() and Path(store_uri).resolve() == Path(DEFAULT_STORE).resolve() and shipped.exists():
-        report = shipped  # the default store was seeded from the shipped models, whose reports stay in git
+    summary = checkpoint.summary(store.read(version).data)
     print(json.dumps({"version": version, "latest": version == registry.latest_version(store), **summary}, indent=2))
-    print(f"report: {display_path(report)}" + ("" if report.exists() else " (not on this machine)"))
+    report = report_for(store_uri, version, (summary.get("metadata") or {}).get("created"))
+    print(f"report: {display_path(report)}" if report else "report: none on this machine")
+
+
+def delete(store, store_uri: str, version: int) -> None:
+    registry.delete(store, version)
+    print(f"deleted v{version} from {store.uri}")
+    if not store_uri.startswith("s3://"):  # an S3 store's reports are on whichever machine trained it
+        for folder in report_root(store_uri).glob(f"model-v{version}"):
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"deleted its report {display_path(folder)}")
+
+
+def _named(version: int | None) -> str:
+    return f"v{version}" if version is not None else "not set"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,17 +122,12 @@ def run(args: argparse.Namespace) -> int:
         show(store, args.store, args.version)
     elif args.command == "promote":
         before, _ = registry.promote(store, args.version, why=args.why)
-        print(f"promoted v{args.version}: latest was v{before}, is now v{args.version}")
+        print(f"promoted v{args.version}: latest was {_named(before)}, is now v{args.version}")
     elif args.command == "rollback":
-        alias = registry.read_alias(store)
-        target = alias.previous()
-        if target is None:
-            raise StoreError("nothing to roll back to: the promotion history names no earlier version")
-        registry.promote(store, target, why=args.why)
-        print(f"rolled back: latest was v{alias.latest}, is now v{target}")
+        before, alias = registry.rollback(store, why=args.why)
+        print(f"rolled back: latest was {_named(before)}, is now v{alias.latest}")
     elif args.command == "delete":
-        registry.delete(store, args.version)
-        print(f"deleted v{args.version} from {store.uri}")
+        delete(store, args.store, args.version)
     return 0
 
 

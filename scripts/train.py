@@ -22,7 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import btf
 from btf import checkpoint, gate, nn
@@ -32,7 +32,8 @@ from btf.digits import check_digit_model
 from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
 from btf.report import confusion_matrix, write_report
-from btf.store import DEFAULT_STORE, StoreError, display_path, open_store, registry
+from btf.store import StoreError, display_path, open_store, registry
+from scripts.cli import OneLineParser, add_store_options, guarded, report_root
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = (
@@ -56,13 +57,6 @@ CONFIG_KEYS = (
 STORE_TIMEOUT = 300.0
 MAX_LAYER_SIZE = 100_000
 MAX_WEIGHTS = 50_000_000  # 200 MB of float32: far past any digit model, well within memory
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but an argument error is one line (no usage block) and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _ranged(kind, low=None, high=None, *, above: bool = False):
@@ -152,11 +146,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.1,
         help="share of train held out for validation",
     )
-    p.add_argument("--store", default=os.environ.get("MODEL_STORE") or DEFAULT_STORE)
-    p.add_argument(
-        "--endpoint-url",
-        help="S3 endpoint: moto, LocalStack, MinIO (default: botocore's $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL)",
-    )
+    add_store_options(p)
     p.add_argument("--report-dir", help="where report folders go (default <store>/reports, or ./reports for S3)")
     p.add_argument(
         "--promote",
@@ -221,17 +211,17 @@ def train(args: argparse.Namespace) -> int:
         write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata)
         if store is None:
             name = "dry-run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            _move_report(Path(tmp), report_root / name)
-            print(f"dry run: nothing published; report in {display_path(report_root / name)}")
+            report = _move_report(Path(tmp), report_root / name)
+            print(f"dry run: nothing published; report in {display_path(report)}")
             return 0
         version = publish(args, store, net, blob, splits["test"])
         try:
-            _move_report(Path(tmp), report_root / f"model-v{version}")
+            report = _move_report(Path(tmp), report_root / f"model-v{version}")
         except OSError as exc:
             # The version is out: failing now would invite a retry that publishes it twice.
             print(f"warning: published v{version}; report failed: {exc}", file=sys.stderr)
             return 0
-    print(f"report: {display_path(report_root / f'model-v{version}')}")
+    print(f"report: {display_path(report)}")
     return 0
 
 
@@ -283,7 +273,7 @@ def _parameters(net: btf.Graph) -> list:
 def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple) -> int:
     """Publish the candidate, then promote it if the gate says so; returns its version."""
     decision = gate.decide(args.promote, store, net, test)
-    if not decision.promote and decision.current is not None and registry.read_alias(store).etag is None:
+    if not decision.promote and decision.current is not None and registry.read_alias(store).latest is None:
         # No alias yet, so latest means "the highest version": pin the current one first, or
         # publishing alone would make the candidate latest.
         registry.promote(
@@ -322,29 +312,17 @@ def check_publishable(blob: bytes) -> None:
 
 
 def _default_report_root(args: argparse.Namespace) -> Path:
-    if args.dry_run or args.store.startswith("s3://"):
-        return ROOT / "reports"
-    return Path(args.store) / "reports"
+    return ROOT / "reports" if args.dry_run else report_root(args.store)
 
 
-def _move_report(src: Path, dest: Path) -> None:
+def _move_report(src: Path, dest: Path) -> Path:
+    """Copy the report folder into place and return where it went (a fresh name if ``dest`` is taken)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():  # a stale folder from an older store: keep it, never mix two runs
-        dest = dest.with_name(dest.name + "-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
+        dest = dest.with_name(dest.name + "-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
     shutil.copytree(src, dest)
     dest.chmod(0o755)  # the temp folder it came from was private (0700)
-
-
-def guarded(action, args: argparse.Namespace, *, failed: str = "", code: int = 1) -> int:
-    """Run a command's ``action(args)``: every btf error is one line on stderr and exit ``code``, never a traceback."""
-    try:
-        return action(args)
-    except btf.BtfError as exc:
-        print(f"error: {exc}{'; ' + failed if failed else ''}", file=sys.stderr)
-        return code
-    except KeyboardInterrupt:
-        print(f"\ninterrupted{': ' + failed if failed else ''}", file=sys.stderr)
-        return 130
+    return dest
 
 
 def main(argv: list[str] | None = None) -> int:

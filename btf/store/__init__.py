@@ -54,6 +54,10 @@ class VersionNotFound(StoreError, LookupError):
     """The asked-for version (or object) does not exist in the store."""
 
 
+class SpecialFile(VersionNotFound):
+    """The name is taken by something that is not a regular file (a folder, pipe or device): no object."""
+
+
 class InvalidObject(StoreError):
     """The version exists but cannot be a model: larger than the limit, or not a regular file."""
 
@@ -148,7 +152,10 @@ class BaseStore:
 
     def read(self, version: int, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
         """The version's bytes, or None when ``etag`` still matches."""
-        blob = self.get_object(key_for(version), etag, max_bytes or MAX_OBJECT_BYTES)
+        try:
+            blob = self.get_object(key_for(version), etag, max_bytes or MAX_OBJECT_BYTES)
+        except VersionNotFound:
+            raise VersionNotFound(f"model version {version} does not exist in {self.uri}") from None
         return None if blob is None else Blob(version, blob.data, blob.etag)
 
     def publish(self, data: bytes) -> int:

@@ -25,6 +25,7 @@ from btf.store import (
     Conflict,
     InvalidObject,
     ObjectInfo,
+    SpecialFile,
     StoreUnavailable,
     VersionNotFound,
     display_path,
@@ -81,15 +82,17 @@ class FolderStore(BaseStore):
         try:
             # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise VersionNotFound(f"{name} not found in {self.folder}") from None
+        except IsADirectoryError:
+            raise SpecialFile(f"{name} in {self.uri} is a folder, so not a stored object") from None
+        except (FileNotFoundError, NotADirectoryError):
+            raise VersionNotFound(f"{name} not found in {self.uri}") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {path}: {exc.strerror}") from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             # Not listed either: a directory, device or pipe is no version.
-            raise VersionNotFound(f"{path} is not a regular file, so not a stored object")
+            raise SpecialFile(f"{name} in {self.uri} is not a regular file, so not a stored object")
         with os.fdopen(fd, "rb") as f:
             if info.st_size > max_bytes:
                 raise InvalidObject(f"{path} is {info.st_size:,} bytes; no such object may exceed {max_bytes:,}")
@@ -129,6 +132,6 @@ class FolderStore(BaseStore):
         try:
             (self.folder / name).unlink()
         except FileNotFoundError:
-            raise VersionNotFound(f"{name} not found in {self.folder}") from None
+            raise VersionNotFound(f"{name} not found in {self.uri}") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot delete {self.folder / name}: {exc.strerror}") from None

@@ -25,8 +25,11 @@ from typing import Any
 from btf.store import (
     MAX_OBJECT_BYTES,
     MAX_SMALL_BYTES,
+    MAX_VERSION,
     BaseStore,
     Conflict,
+    InvalidObject,
+    SpecialFile,
     StoreError,
     VersionNotFound,
     key_for,
@@ -35,16 +38,21 @@ from btf.store import (
 
 ALIAS = "latest.json"
 _SIDECAR_FIELDS = {
-    "sizes": list,
-    "layers": list,
-    "activation": str,
-    "cost": str,
-    "epochs": int,
-    "test_accuracy": (int, float),
-    "val_accuracy": (int, float),
-    "created": str,
-    "bytes": int,
+    "sizes": (list, int),
+    "layers": (list, str),
+    "activation": (str, None),
+    "cost": (str, None),
+    "epochs": (int, None),
+    "test_accuracy": ((int, float), None),
+    "val_accuracy": ((int, float), None),
+    "created": (str, None),
+    "bytes": (int, None),
 }
+_HISTORY_FIELDS = {"at": str, "by": str, "from": int, "to": int, "why": str, "action": str}
+# What is served of store-written text (sidecars, the alias): enough for any honest value, so
+# a tampered store cannot make every answer megabytes long.
+MAX_TEXT = 200
+MAX_LIST = 64
 # The alias keeps the most recent promotions; older ones are dropped so it stays small.
 MAX_HISTORY = 500
 _ATTEMPTS = 50
@@ -52,38 +60,89 @@ _ATTEMPTS = 50
 
 @dataclass
 class Alias:
+    """The alias as read: ``latest`` is None when the store has no usable alias.
+
+    ``problem`` says why a stored alias cannot be used (malformed, oversized, not a regular
+    file); ``etag`` is then the broken object's, so a promotion can replace it.
+    """
+
     latest: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
-    etag: str | None = None  # None: the store has no alias yet
+    etag: str | None = None  # None: no alias object to replace conditionally
+    problem: str | None = None
 
-    def previous(self) -> int | None:
-        """The version that was latest before the current one was promoted, from the history."""
-        for entry in reversed(self.history):
-            if entry.get("to") == self.latest and isinstance(entry.get("from"), int):
-                return entry["from"]
+    def trail(self) -> list[int]:
+        """The versions promoted in turn, each still in force; rollbacks unwind it, so it is a stack."""
+        stack: list[int] = []
+        for entry in self.history:
+            to = entry.get("to")
+            if not isinstance(to, int):
+                continue
+            if entry.get("action") == "rollback":
+                while stack and stack[-1] != to:
+                    stack.pop()
+            elif not stack and isinstance(entry.get("from"), int):
+                stack.append(entry["from"])
+            if not stack or stack[-1] != to:
+                stack.append(to)
+        return stack
+
+    def previous(self, exists: Any = lambda v: True) -> int | None:
+        """Where a rollback goes: the newest version promoted before the current one (that still ``exists``)."""
+        trail = self.trail()
+        if not trail or trail[-1] != self.latest:
+            trail.append(self.latest)
+        return next((v for v in reversed(trail[:-1]) if v != self.latest and exists(v)), None)
+
+
+def _text(value: str) -> str:
+    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+
+
+def _entry(raw: Any) -> dict[str, Any] | None:
+    """A history entry as served: known fields of the right type, text bounded."""
+    if not isinstance(raw, dict):
         return None
+    entry = {}
+    for key, kind in _HISTORY_FIELDS.items():
+        value = raw.get(key)
+        if isinstance(value, kind) and not isinstance(value, bool):
+            entry[key] = _text(value) if isinstance(value, str) else value
+        elif key in ("from", "to"):
+            entry[key] = None
+    return entry
 
 
 def parse_alias(data: bytes, etag: str | None = None) -> Alias:
-    """An alias document -> Alias; a malformed one is a StoreError that says so."""
+    """An alias document -> Alias; a malformed one is an Alias whose ``problem`` says so."""
     try:
         doc = json.loads(data, parse_constant=lambda _: None)
         latest, history = doc["latest"], doc.get("history", [])
-        if not (isinstance(latest, int) and not isinstance(latest, bool) and latest >= 1):
+        if not (isinstance(latest, int) and not isinstance(latest, bool) and 1 <= latest <= MAX_VERSION):
             raise ValueError("latest is not a version number")
-        if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
-            raise ValueError("history is not a list of entries")
+        if not isinstance(history, list):
+            raise ValueError("history is not a list")
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise StoreError(f"the alias {ALIAS} is malformed ({exc}); fix or delete it") from None
-    return Alias(latest, history, etag)
+        return Alias(etag=etag, problem=f"{ALIAS} is malformed ({type(exc).__name__}: {_text(str(exc))})")
+    entries = [e for e in map(_entry, history[-MAX_HISTORY:]) if e is not None]
+    return Alias(latest, entries, etag)
 
 
 def read_alias(store: BaseStore, etag: str | None = None) -> Alias | None:
-    """The store's alias (Alias with etag None if there is none); None if ``etag`` still matches."""
+    """The store's alias (``Alias()`` if there is none); None if ``etag`` still matches.
+
+    An alias that cannot be used comes back with ``problem`` set, never as an exception: the
+    service then serves the newest valid version, and ``promote`` can replace it.
+    """
     try:
         blob = store.get_object(ALIAS, etag, MAX_SMALL_BYTES)
+    except SpecialFile as exc:
+        return Alias(problem=str(exc))
     except VersionNotFound:
         return Alias()
+    except InvalidObject as exc:  # too large to be ours: replaceable at the etag the listing shows
+        info = store.list_objects().get(ALIAS)
+        return Alias(etag=info.etag if info else None, problem=str(exc))
     return None if blob is None else parse_alias(blob.data, blob.etag)
 
 
@@ -101,16 +160,46 @@ def promote(
 
     In a store without an alias, ``latest`` was its highest version; a publisher that has just
     added a higher one passes ``previous``, the version that was ``latest`` before it published.
+    The version it replaced is None when there was none (the first promotion of the store).
     """
     versions = store.versions()
     if version not in versions:
         raise VersionNotFound(f"model version {version} does not exist in {store.uri}")
+    implicit = previous if previous is not None else max(versions, default=None)
+    return _update(store, lambda alias: version, why=why, by=by, implicit=implicit)
+
+
+def rollback(store: BaseStore, *, why: str, by: str | None = None) -> tuple[int | None, Alias]:
+    """Point ``latest`` back at the version promoted before the current one; again, at the one before that.
+
+    Decided from the alias as read in the same conditional write, so two racing rollbacks
+    step back twice, never both from a stale read. Versions deleted since are skipped.
+    """
+
+    def target(alias: Alias) -> int:
+        if alias.latest is None:
+            raise StoreError(f"nothing to roll back to: nothing has been promoted in {store.uri}")
+        versions = store.versions()
+        found = alias.previous(exists=lambda v: v in versions)
+        if found is None:
+            raise StoreError(f"nothing to roll back to: v{alias.latest} is the first promotion still in {store.uri}")
+        return found
+
+    return _update(store, target, why=why, by=by, implicit=None, action="rollback")
+
+
+def _update(store: BaseStore, choose, *, why: str, by: str | None, implicit: int | None, action: str = "promote"):
+    """Write the alias with ``choose(alias)`` as latest, conditionally on the alias as read; retry if it raced."""
     for attempt in range(_ATTEMPTS):
         alias = read_alias(store)
-        implicit = previous if previous is not None else max(versions, default=None)
-        before = alias.latest if alias.etag is not None else implicit
-        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": by or who(), "from": before}
-        entry.update({"to": version, "why": why})
+        if alias.problem is not None and alias.etag is None:
+            raise StoreError(f"cannot replace the alias: {alias.problem}; remove it by hand")
+        version = choose(alias)
+        before = alias.latest if alias.latest is not None else implicit
+        if before == version and alias.latest is None:
+            before = None  # the first promotion: nothing was promoted before it
+        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": _text(by or who()), "from": before}
+        entry.update({"to": version, "why": _text(why), "action": action})
         history = [*alias.history, entry][-MAX_HISTORY:]
         data = json.dumps({"latest": version, "history": history}, indent=1).encode()
         try:
@@ -119,13 +208,13 @@ def promote(
             time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
             continue
         return before, Alias(version, history, etag)
-    raise StoreError(f"gave up promoting v{version} after {_ATTEMPTS} racing updates of {ALIAS}")
+    raise StoreError(f"gave up updating {ALIAS} after {_ATTEMPTS} racing updates")
 
 
 def latest_version(store: BaseStore) -> int | None:
-    """What ``latest`` means in the store: the alias, or the highest version when there is none."""
+    """What ``latest`` means in the store: the alias, or the highest version when there is no usable one."""
     alias = read_alias(store)
-    return alias.latest if alias.etag is not None else max(store.versions(), default=None)
+    return alias.latest if alias.latest is not None else max(store.versions(), default=None)
 
 
 def summary_row(summary: dict[str, Any], size: int) -> dict[str, Any]:
@@ -151,12 +240,19 @@ def read_sidecar(store: BaseStore, version: int) -> dict[str, Any] | None:
         return None
     if not isinstance(doc, dict):
         return None
-    # Only the fields a listing shows, each of the type it should be: a sidecar is read, not trusted.
+    return clean_row(doc)
+
+
+def clean_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields a listing shows, each of its type, text and lists bounded: store data is read, not trusted."""
     row = {}
-    for key, kinds in _SIDECAR_FIELDS.items():
+    for key, (kinds, item) in _SIDECAR_FIELDS.items():
         value = doc.get(key)
-        if isinstance(value, kinds) and not isinstance(value, bool):
-            row[key] = value if not isinstance(value, list) else [v for v in value if isinstance(v, (int, str))][:64]
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            continue
+        if isinstance(value, list):
+            value = [_text(v) if isinstance(v, str) else v for v in value if isinstance(v, item)][:MAX_LIST]
+        row[key] = _text(value) if isinstance(value, str) else value
     return row
 
 

@@ -248,7 +248,7 @@ class ModelCache:
                 if self._latest is not None:
                     return self.get(self._latest)
                 raise
-            if alias.etag is not None and version != alias.latest:
+            if alias.latest is not None and version != alias.latest:
                 log.warning(
                     "latest points at v%s, which cannot serve (%s); serving v%s", alias.latest, problems[0], version
                 )
@@ -264,7 +264,9 @@ class ModelCache:
         With an alias: the promoted version, then the last one served, then earlier promotions,
         newest first; never an unpromoted version. Without: every version, newest first.
         """
-        if alias.etag is None:
+        if alias.problem is not None:
+            log.warning("the alias cannot be used (%s); serving the newest valid version", alias.problem)
+        if alias.latest is None:
             return sorted(listing, reverse=True)
         order = [alias.latest, self._latest, *(e.get("to") for e in reversed(alias.history))]
         seen: list[int] = []

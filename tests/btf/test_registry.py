@@ -120,11 +120,88 @@ def test_racing_promoter_processes_on_the_folder_store(tmp_path):
     assert [e["from"] for e in alias.history[1:]] == [e["to"] for e in alias.history[:-1]]
 
 
-def test_a_malformed_alias_is_a_clear_error(store):
+BROKEN_ALIASES = {
+    "bad json": b'{"latest": ',
+    "not a version": b'{"latest": "four"}',
+    "a bool": b'{"latest": true, "history": []}',
+    "history not a list": b'{"latest": 1, "history": 7}',
+    "oversized": b'{"latest": 1, "pad": "' + b"x" * (2 << 20) + b'"}',
+}
+
+
+@pytest.mark.parametrize("content", BROKEN_ALIASES.values(), ids=BROKEN_ALIASES.keys())
+def test_a_broken_alias_means_the_highest_version_and_a_promotion_replaces_it(store, content):
+    publish(store, 3)
+    store.put_object(registry.ALIAS, content)
+    alias = registry.read_alias(store)
+    assert alias.latest is None and alias.problem and registry.latest_version(store) == 3
+    before, _ = registry.promote(store, 2, why="repair")
+    assert before == 3 and registry.latest_version(store) == 2 and registry.read_alias(store).problem is None
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_an_alias_that_is_no_regular_file_is_reported_not_ignored(tmp_path, kind):
+    import os
+
+    store = open_store(str(tmp_path))
+    publish(store, 2)
+    (tmp_path / registry.ALIAS).mkdir() if kind == "folder" else os.mkfifo(tmp_path / registry.ALIAS)
+    alias = registry.read_alias(store)
+    assert alias.latest is None and ("regular file" in alias.problem or "folder" in alias.problem)
+    assert registry.latest_version(store) == 2
+    with pytest.raises(StoreError, match="remove it by hand"):
+        registry.promote(store, 1, why="x")
+
+
+def test_the_first_promotion_replaces_nothing_and_cannot_be_rolled_back(store):
     publish(store, 1)
-    store.put_object(registry.ALIAS, b'{"latest": "four"}')
-    with pytest.raises(StoreError, match="malformed"):
-        registry.latest_version(store)
+    before, _ = registry.promote(store, 1, why="first")
+    assert before is None and registry.read_alias(store).history[0]["from"] is None
+    with pytest.raises(StoreError, match="nothing to roll back to"):
+        registry.rollback(store, why="x")
+    assert len(registry.read_alias(store).history) == 1
+
+
+def test_rollback_walks_back_through_the_promotions(store):
+    for v in (1, 2, 3):  # the trainer's way: publish, then promote
+        publish(store, 1)
+        registry.promote(store, v, why="up")
+    assert registry.rollback(store, why="r")[0] == 3 and registry.latest_version(store) == 2
+    assert registry.rollback(store, why="r")[0] == 2 and registry.latest_version(store) == 1
+    with pytest.raises(StoreError, match="nothing to roll back to"):
+        registry.rollback(store, why="r")
+    registry.promote(store, 3, why="again")
+    assert registry.rollback(store, why="r")[1].latest == 1
+
+
+def test_rollback_skips_deleted_versions(store):
+    publish(store, 3)
+    for v in (1, 2, 3):
+        registry.promote(store, v, why="up")
+    registry.delete(store, 2)
+    assert registry.rollback(store, why="r")[1].latest == 1
+
+
+def test_racing_rollbacks_each_step_back_once(store):
+    publish(store, 4)
+    for v in (1, 2, 3, 4):
+        registry.promote(store, v, why="up")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(registry.rollback(store, why="r"))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted((before, alias.latest) for before, alias in results) == [(3, 2), (4, 3)]
+    assert registry.latest_version(store) == 2
+
+
+def test_history_served_from_the_alias_is_bounded_and_typed(store):
+    publish(store, 2)
+    entries = [{"from": 1, "to": 2, "why": "w" * 100_000, "by": ["x"], "extra": "y" * 1000}, "junk"]
+    store.put_object(registry.ALIAS, json.dumps({"latest": 2, "history": entries}).encode())
+    (entry,) = registry.read_alias(store).history
+    assert entry["to"] == 2 and len(entry["why"]) <= registry.MAX_TEXT and "by" not in entry and "extra" not in entry
 
 
 def test_sidecars_are_written_once_and_read_back(store):

@@ -63,3 +63,51 @@ def test_usage_errors_are_one_line_and_exit_2(capsys, args, tmp_path):
         models.main(["--store", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_store_options_go_on_either_side_of_the_command(capsys, uri):
+    assert models.main(["list", "--store", uri]) == 0 and " 3 " in capsys.readouterr().out
+    assert models.main(["--store", "/nonexistent-first", "list", "--store", uri]) == 0  # the later one wins
+    assert " 3 " in capsys.readouterr().out
+
+
+def test_the_first_promotion_replaces_nothing_and_rollback_then_fails(capsys, tmp_path):
+    folder = str(tmp_path / "store")
+    open_store(folder).publish(tiny_model(1))
+    assert cli(capsys, folder, "promote", "1")[1].strip() == "promoted v1: latest was not set, is now v1"
+    code, out, err = cli(capsys, folder, "rollback")
+    assert code == 1 and out == "" and "nothing to roll back to" in err and err.count("\n") == 1
+    assert [(e["from"], e["to"]) for e in registry.read_alias(open_store(folder)).history] == [(None, 1)]
+
+
+def test_a_missing_version_is_one_message_whatever_the_command(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    open_store("store").publish(tiny_model(1))
+    errors = {cmd: cli(capsys, "store", cmd, "99")[2].strip() for cmd in ("show", "promote", "delete")}
+    assert set(errors.values()) == {"error: model version 99 does not exist in store"}, errors
+
+
+def test_a_deleted_version_takes_its_report_and_a_reused_number_never_shows_it(capsys, tmp_path):
+    folder = tmp_path / "store"
+    store = open_store(str(folder))
+    for seed in (1, 2):
+        store.publish(tiny_model(seed))
+    registry.promote(store, 1, why="x")
+    old = folder / "reports" / "model-v2"
+    old.mkdir(parents=True)
+    (old / "metrics.json").write_text('{"created": "then"}')
+    assert cli(capsys, str(folder), "delete", "2")[0] == 0 and not old.exists()
+    old.mkdir(parents=True)  # a stale report that outlived its model some other way
+    (old / "metrics.json").write_text('{"created": "then"}')
+    assert store.publish(tiny_model(5)) == 2
+    assert cli(capsys, str(folder), "show", "2")[1].splitlines()[-1] == "report: none on this machine"
+
+
+def test_listing_survives_tampered_sidecars_and_a_broken_alias(capsys, uri):
+    store = open_store(uri)
+    store.put_object("model-v3.json", b'{"layers": [5, {"a": 1}], "sizes": ["x"], "created": "' + b"c" * 5000 + b'"}')
+    store.put_object(registry.ALIAS, b"{not json")
+    code, out, err = cli(capsys, uri, "list")
+    assert code == 0 and "Traceback" not in err and "cannot be used" in out.splitlines()[-1]
+    assert max(len(line) for line in out.splitlines()) < 400
+    assert cli(capsys, uri, "promote", "2")[0] == 0 and registry.latest_version(store) == 2

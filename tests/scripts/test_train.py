@@ -1,6 +1,7 @@
 """scripts.train end to end on small synthetic IDX data: folder and moto S3 stores, reports, failures."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,3 +186,20 @@ def test_weight_averaging_and_clean_final_epochs(idx, tmp_path, capsys):
     assert code == 0 and "weights averaged over the last 2 epochs" in out
     meta = btf.Graph.load(tmp_path / "m" / "model-v1.npz").metadata
     assert meta["config"]["average_last"] == 2 and meta["config"]["augment_epochs"] == 2
+
+
+def test_a_reused_version_number_reports_where_its_report_really_went(idx, tmp_path, capsys):
+    from scripts import models
+
+    store = tmp_path / "models"
+    args = ("--data", str(idx), "--store", str(store), "--epochs", "1", "--promote", "never")
+    assert run(capsys, *args)[0] == 0 and run(capsys, *args)[0] == 0
+    stale = store / "reports" / "model-v2"
+    assert models.main(["delete", "2", "--store", str(store)]) == 0 and not stale.exists()
+    stale.mkdir(parents=True)  # left behind by hand: the next v2 must not claim it
+    code, out, _ = run(capsys, *args)
+    printed = out.splitlines()[-1].removeprefix("report: ")
+    assert code == 0 and printed != str(stale) and (Path(printed) / "metrics.json").is_file()
+    capsys.readouterr()
+    assert models.main(["show", "2", "--store", str(store)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"report: {printed}"
