@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, Response
 
 import btf
 from btf.checkpoint import json_safe
-from btf.store import StoreError, VersionNotFound, open_store
+from btf.store import StoreError, VersionNotFound, open_store, registry
 from btf.vision import ImageError, image_to_input
 from functions.predict import errors, openapi, snapstart
 from functions.predict.catalogue import Catalogue
@@ -106,15 +106,15 @@ def model_info(entry: Entry) -> dict:
         if graph.stack is not None
         else {"sizes": list(graph.sizes), "activation": graph.activation}
     )
-    return {
-        "version": entry.version,
+    fields = {
         **architecture,
         "cost": graph.cost,
         "epochs": graph.epochs,
-        "test_accuracy": meta.get("test_accuracy"),
-        "val_accuracy": meta.get("val_accuracy"),
-        "created": meta.get("created"),
+        **{key: meta.get(key) for key in ("test_accuracy", "val_accuracy", "created")},
     }
+    # Metadata comes from the store: served only as the listing serves it, typed and bounded.
+    clean = registry.clean_row(fields)
+    return {"version": entry.version, **{key: clean.get(key) for key in fields}}
 
 
 async def _read_body(request: Request) -> bytes:

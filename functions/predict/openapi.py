@@ -41,7 +41,11 @@ _MODEL_INFO = {
         "test_accuracy": {"type": ["number", "null"]},
         "val_accuracy": {"type": ["number", "null"]},
         "created": {"type": ["string", "null"]},
-        "valid": {"type": ["boolean", "null"]},
+        "valid": {
+            "type": ["boolean", "null"],
+            "description": "true: this container loaded it and it passed the digit contract; false: it failed "
+            "validation; null: not loaded here yet (it is checked when first asked for)",
+        },
         "error": {"type": "string"},
     },
 }

@@ -7,6 +7,7 @@ special files in the folder store, and malformed Lambda events.
 
 import asyncio
 import base64
+import json
 import os
 import socket
 import threading
@@ -131,6 +132,17 @@ def test_nan_in_metadata_still_answers_valid_json(folder_store):
     (folder_store / "model-v3.npz").write_bytes(rebuild(tiny_model(3), metadata_member('{"test_accuracy": NaN}')))
     status, _, body = predict(3)  # invoke() parses the body with the strict json module
     assert status == 200 and body["model"]["test_accuracy"] is None
+
+
+def test_store_metadata_is_served_bounded(folder_store):
+    huge = json.dumps({"created": "c" * 1_000_000, "test_accuracy": "high", "val_accuracy": 0.5})
+    (folder_store / "model-v3.npz").write_bytes(rebuild(tiny_model(3), metadata_member(huge)))
+    (folder_store / "model-v3.json").write_text(json.dumps({"created": "c" * 1_000_000, "layers": [1, "x" * 10**5]}))
+    status, _, body = predict(3)
+    assert status == 200 and len(json.dumps(body)) < 5_000 and body["model"]["test_accuracy"] is None
+    assert body["model"]["val_accuracy"] == 0.5 and len(body["model"]["created"]) <= 200
+    status, _, listing = invoke(http_event("GET", "/models"))
+    assert status == 200 and len(json.dumps(listing)) < 10_000
 
 
 # ---------------------------------------------------------------- folder store special files
