@@ -1,7 +1,8 @@
 """Read a /predict request into image bytes and a model selector, or an ApiError that says what is wrong.
 
 Accepted bodies: JSON ``{"image": <data URI or base64>, "model": N | "latest"}`` (``pretrained``
-is the original API's alias of ``model``), JSON ``{"images": [...]}`` for a batch, a raw
+is the original API's alias of ``model``, read as leniently as the original: see parse_pretrained;
+base64 may be URL-safe and unpadded, as the original accepted), JSON ``{"images": [...]}`` for a batch, a raw
 ``image/png`` / ``image/jpeg`` / ``image/bmp`` / ``image/webp`` body with ``?model=N``, and
 ``multipart/form-data`` with an ``image`` file field (and optionally a ``model`` field).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ MULTIPART_TYPE = "multipart/form-data"
 ACCEPTED_TYPES = (JSON_TYPE, *RAW_TYPES, MULTIPART_TYPE)
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 @dataclass
@@ -53,6 +56,17 @@ def parse_model(value: object, where: str = "model") -> int | str:
     return value
 
 
+def parse_pretrained(value: object) -> int | str:
+    """The original API's ``pretrained``: a number not above zero meant the server's current model
+    (``latest``), and a whole float such as 3.0 named that version (it was formatted with %d).
+    ``model`` stays strict; this leniency is only for clients written for the original."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        return "latest"
+    return parse_model(value, "pretrained")
+
+
 def decode_image_field(value: object, where: str) -> bytes:
     """A data URI or bare base64 string -> bytes."""
     if not isinstance(value, str):
@@ -67,6 +81,9 @@ def decode_image_field(value: object, where: str) -> bytes:
     payload = _WHITESPACE.sub("", value[match.end() :] if match else value)
     if not payload:
         raise ApiError(400, "invalid_base64", f"{where} is empty")
+    # The original server decoded URL-safe base64; the two alphabets differ only in "-_" and
+    # "+/", which never mean anything else, so both are read, and missing padding is restored.
+    payload = payload.translate(_URLSAFE)
     try:
         return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except (binascii.Error, ValueError):
@@ -102,8 +119,10 @@ def _from_json(body: bytes, max_batch: int, query_model: str | None) -> PredictR
         raise ApiError(400, "invalid_json", 'the body must be a JSON object like {"image": "..."}')
     if "model" in doc and "pretrained" in doc and doc["model"] != doc["pretrained"]:
         raise ApiError(400, "invalid_model", "give model or pretrained (its alias), not both with different values")
-    field = "model" if "model" in doc else "pretrained"
-    model = parse_model(doc.get(field, query_model), field)
+    if "model" in doc or "pretrained" not in doc:
+        model = parse_model(doc.get("model", query_model), "model")
+    else:
+        model = parse_pretrained(doc["pretrained"])
     if "image" in doc and "images" in doc:
         raise ApiError(400, "invalid_field", "give image or images, not both")
     if "images" in doc:

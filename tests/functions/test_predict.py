@@ -127,3 +127,34 @@ def test_cors_headers_when_configured(folder_store, use_store, monkeypatch):
     finally:
         monkeypatch.delenv("CORS_ORIGINS")
         importlib.reload(app_module)
+
+
+def _urlsafe(data: bytes, pad: bool) -> str:
+    text = base64.urlsafe_b64encode(data).decode()
+    return text if pad else text.rstrip("=")
+
+
+def test_the_original_apis_clients_are_understood(folder_store):
+    """Compatibility rules for clients of the original server (docs/deployment.md#the-original-api)."""
+    png = PNG + b"\0"  # trailing bytes after IEND, so the standard encoding needs padding
+    assert {"-", "_"} <= set(base64.urlsafe_b64encode(png).decode()) and base64.b64encode(png).endswith(b"=")
+    for doc, version in (
+        ({"image": _urlsafe(png, pad=True)}, 2),
+        ({"image": _urlsafe(png, pad=False), "pretrained": 1}, 1),
+        ({"image": "data:image/png;base64," + _urlsafe(png, pad=False)}, 2),
+        ({"image": DATA_URI, "pretrained": 0}, 2),
+        ({"image": DATA_URI, "pretrained": -3}, 2),
+        ({"image": DATA_URI, "pretrained": 1.0}, 1),
+        ({"image": DATA_URI, "pretrained": 1.0, "model": 1}, 1),
+    ):
+        status, _, body = invoke(json_event("/predict", doc))
+        assert status == 200, (doc.get("pretrained"), body)
+        _check_result(body, version)
+
+
+@pytest.mark.parametrize("value", [1.5, float("inf"), 1e300, "0", True, [1]])
+def test_pretrained_is_lenient_only_where_the_original_was(folder_store, value):
+    status, _, body = invoke(json_event("/predict", {"image": DATA_URI, "pretrained": value}))
+    assert (status, body["error"]["code"]) == (400, "invalid_model") and "pretrained" in body["error"]["message"]
+    status, _, body = invoke(json_event("/predict", {"image": DATA_URI, "model": 1.0}))
+    assert (status, body["error"]["code"]) == (400, "invalid_model")  # model stays strict
