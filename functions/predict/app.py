@@ -219,6 +219,18 @@ def docs() -> HTMLResponse:
     return HTMLResponse(html.replace("</body>", _DOCS_FALLBACK + "</body>"))
 
 
+# Browsers ask every site for /favicon.ico; answering it keeps their consoles free of 404s.
+_FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#111"/>'
+    '<path d="M9 8h14l-8 17" stroke="#fff" stroke-width="3.5" fill="none" stroke-linecap="round"/></svg>'
+)
+
+
+@app.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(_FAVICON, media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"})
+
+
 @app.get("/", response_class=HTMLResponse, include_in_schema=False)
 def page() -> HTMLResponse:
     """The drawing page: one self-contained HTML file, every URL in it relative."""

@@ -131,6 +131,17 @@ def test_bad_input_gets_json_4xx(folder_store, name, event, status, code):
     assert ok_status == 200 and "label" in ok
 
 
+def test_a_wrong_method_names_the_allowed_ones(folder_store):
+    for path, allowed in (("/predict", "POST"), ("/models", "GET"), ("/health", "GET")):
+        status, headers, _ = invoke(http_event("DELETE", path))
+        assert status == 405 and headers["allow"] == allowed, (path, headers)
+
+
+def test_the_favicon_is_served(folder_store):
+    status, headers, body = invoke(http_event("GET", "/favicon.ico"))
+    assert status == 200 and headers["content-type"].startswith("image/svg+xml") and body.startswith("<svg")
+
+
 def test_bad_item_in_batch_is_named(folder_store):
     _, _, body = invoke(json_event("/predict", {"images": [B64, "%%"]}))
     assert body["error"]["message"].startswith("images[1]")

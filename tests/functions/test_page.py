@@ -65,16 +65,23 @@ def page(server, use_store):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 900, "height": 700})
-        violations = []
+        violations, errors = [], []
         page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        # An API answer of 4xx is logged by the browser as a failed load: the page shows those itself.
+        page.on(
+            "console",
+            lambda msg: errors.append(msg.text) if msg.type == "error" and "status of 4" not in msg.text else None,
+        )
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 else None)
         response = page.goto(server)
         headers = response.headers
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
         wait_until(page, "document.querySelectorAll('#model option').length > 1")
         yield page
-        # The page's own code ran under its Content-Security-Policy without a single violation.
-        assert violations == []
+        # The page's own code ran under its Content-Security-Policy without a single violation,
+        # the console shows no error, and nothing it asked for was missing (the favicon, say).
+        assert violations == [] and errors == []
         browser.close()
 
 
