@@ -1,6 +1,6 @@
 """Write the API Gateway HTTP API v2 events in infra/events/ (for sam local invoke and scripts.invoke).
 
-    python -m scripts.make_events
+    .venv/bin/python -m scripts.make_events
 
 The digit in them is a 280x280 canvas drawing of a 7: black ink on a transparent
 background, as a browser canvas's toDataURL() makes it.
@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from btf.store import display_path
 from infra.apigw import http_event, json_event, multipart_event
 
 OUT = Path(__file__).resolve().parents[1] / "infra" / "events"
@@ -42,19 +43,23 @@ def events() -> dict[str, dict]:
     }
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    sample = OUT.parent / "samples" / "canvas-7.png"
-    sample.parent.mkdir(exist_ok=True)
-    sample.write_bytes(canvas_seven())
-    print(f"wrote {sample}")
+def render() -> dict[Path, bytes]:
+    """Every file this command writes, and its exact content."""
+    files = {OUT.parent / "samples" / "canvas-7.png": canvas_seven()}
     for name, event in events().items():
         # Fixed ids and times keep the committed files stable across regenerations.
         event["requestContext"].update(
             requestId="c6af9ac6-7b61-11e6-9a41-93e8deadbeef", time="27/Nov/2026:00:00:00 +0000", timeEpoch=1795737600000
         )
-        (OUT / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
-        print(f"wrote {OUT / name}.json")
+        files[OUT / f"{name}.json"] = (json.dumps(event, indent=2) + "\n").encode()
+    return files
+
+
+def main() -> None:
+    for path, content in render().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        print(f"wrote {display_path(path)}")
 
 
 if __name__ == "__main__":

@@ -52,3 +52,12 @@ def test_a_malformed_event_is_answered_not_raised(tmp_path):
 def test_missing_event_file_is_a_clear_error():
     code, _, out = run_invoke("infra/events/nope.json")
     assert code != 0 and "no event file" in out.stderr
+
+
+def test_make_events_writes_exactly_the_committed_files():
+    """Regenerating the events leaves the checkout clean: nothing random goes into them."""
+    from scripts import make_events
+
+    files = make_events.render()
+    assert files and all(path.read_bytes() == content for path, content in files.items())
+    assert files == make_events.render()
