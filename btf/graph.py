@@ -104,15 +104,16 @@ class Graph:
         self.optimizer.lr = np.float32(learning_rate)
 
     def __repr__(self) -> str:
+        trained = f", trained {self.epochs} epochs" if self.epochs else ""  # a count so far, not a setting
         if self.stack is not None:
             return (
                 f"Graph({self.stack.specs()}, input_shape={self.stack.input_shape}, optimizer={self.optimizer.name!r},"
-                f" learning_rate={self.learning_rate}, batch_size={self.batch_size}, cost={self.cost!r}, l2={self.l2},"
-                f" epochs={self.epochs})"
+                f" learning_rate={self.learning_rate}, batch_size={self.batch_size}, cost={self.cost!r},"
+                f" l2={self.l2}{trained})"
             )
         return (
             f"Graph({self.sizes}, learning_rate={self.learning_rate}, batch_size={self.batch_size},"
-            f" activation={self.activation!r}, cost={self.cost!r}, l2={self.l2}, epochs={self.epochs})"
+            f" activation={self.activation!r}, cost={self.cost!r}, l2={self.l2}{trained})"
         )
 
     # ----------------------------------------------------------------- data

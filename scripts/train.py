@@ -163,13 +163,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_splits(args: argparse.Namespace) -> tuple[dict[str, tuple], dict[str, Any]]:
     if not args.data:
-        raise btf.DataError("no data: pass --data PATH (IDX folder, mnist.pkl.gz, mnist.npz) or --data mnist")
+        raise btf.DataError(
+            "no data: pass --data PATH, MNIST as a folder of its four IDX files, mnist.pkl.gz or mnist.npz "
+            "(or set BTF_DATA), or --data mnist to download the official files when online"
+        )
     if args.data == "mnist":
         from btf.download import download_mnist
 
         source = download_mnist()
     else:
         source = Path(args.data).expanduser()
+        if not source.exists():
+            raise btf.DataError(
+                f"{args.data}: no such file or folder. --data wants MNIST: a folder of the four IDX files "
+                "(train-images-idx3-ubyte.gz, ...), mnist.pkl.gz or mnist.npz; --data mnist downloads the "
+                "official IDX files into ~/.cache/btf/mnist when online"
+            )
     return btf_data.training_splits(source, limit=args.limit, val_fraction=args.val_fraction, seed=args.seed)
 
 
@@ -240,7 +249,10 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
         optimizer=args.optimizer,
     )
     net.feed(splits["train"], splits["val"])
-    print(f"training {net} on {data_description['train_size']} images from {data_description['source']}")
+    print(
+        f"training {net} for {args.epochs} epochs on {data_description['train_size']} images"
+        f" from {data_description['source']}"
+    )
     augment = None
     if args.augment:
         from btf.augment import distort

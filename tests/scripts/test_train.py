@@ -41,6 +41,7 @@ def test_publishes_v1_then_v2_with_report_and_metadata(idx, tmp_path, capsys):
     code, out, _ = run(capsys, *args)
     assert code == 0, out
     assert "published model-v1.npz" in out and "test accuracy" in out and "epoch   3" in out
+    assert "for 3 epochs on" in out and "epochs=0" not in out  # the header says what it will do
     assert run(capsys, *args)[0] == 0
     assert sorted(p.name for p in store.glob("model-v*.npz")) == ["model-v1.npz", "model-v2.npz"]
     net = btf.Graph.load(store / "model-v2.npz")
@@ -102,6 +103,7 @@ def test_missing_and_corrupt_data(idx, tmp_path, capsys):
     store = tmp_path / "m"
     code, _, err = run(capsys, "--data", str(tmp_path / "absent"), "--store", str(store))
     _assert_failed_cleanly(code, err, "no such file", False, store.exists())
+    assert "IDX files" in err and "--data mnist" in err and err.count("\n") == 1  # what it is, how to get it
     (idx / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08 truncated")
     code, _, err = run(capsys, "--data", str(idx), "--store", str(store))
     _assert_failed_cleanly(code, err, "corrupt or truncated gzip", False, store.exists())
