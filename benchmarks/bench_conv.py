@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import btf
-from benchmarks.common import best_of, predict_latency
+from benchmarks.common import best_of, predict_latency, ratio, shown
 from btf.data import load
 from btf.layers import parse_layers
 
@@ -137,17 +137,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     net.feed((X, y))
     t_btf = best_of(args.repeats, net.train_epoch)
-    t_torch = best_of(args.repeats, torch_conv_epoch(X, y)) if torch else float("nan")
-    print(f"conv epoch (batch 64, Adam): btf {t_btf:.2f} s, torch {t_torch:.2f} s, btf/torch {t_btf / t_torch:.2f}x")
+    t_torch = best_of(args.repeats, torch_conv_epoch(X, y)) if torch else None
+    print(
+        f"conv epoch (batch 64, Adam): btf {t_btf:.2f} s, torch {shown(t_torch, '.2f', ' s')},"
+        f" btf/torch {shown(ratio(t_btf, t_torch), '.2f', 'x')}"
+    )
 
     dense = btf.Graph((784, 30, 10), 3.0, 128, seed=0)
     dense.feed((X, y))
     t_dense = best_of(args.repeats, dense.train_epoch)
     t_np = best_of(args.repeats, lambda: numpy_dense_epoch(X, Y))
-    t_tdense = best_of(args.repeats, torch_dense_epoch(X, Y)) if torch else float("nan")
+    t_tdense = best_of(args.repeats, torch_dense_epoch(X, Y)) if torch else None
     print(
         f"dense epoch (784-30-10, batch 128): btf {t_dense * 1e3:.1f} ms, numpy loop {t_np * 1e3:.1f} ms, "
-        f"torch {t_tdense * 1e3:.1f} ms; btf/numpy {t_dense / t_np:.2f}x, btf/torch {t_dense / t_tdense:.2f}x"
+        f"torch {shown(t_tdense and t_tdense * 1e3, '.1f', ' ms')}; btf/numpy {t_dense / t_np:.2f}x,"
+        f" btf/torch {shown(ratio(t_dense, t_tdense), '.2f', 'x')}"
     )
 
     median, p99 = predict_latency(net, X[0], 1000)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import btf
-from benchmarks.common import best_of, predict_latency
+from benchmarks.common import best_of, predict_latency, ratio, shown
 from btf.data import load
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -92,8 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         t_btf = best_of(args.repeats, net.train_epoch)
         t_ref = best_of(args.repeats, lambda b=batch: reference_epoch(X, Y, b))
         torch_fn = torch_epoch_fn(X, Y, batch)
-        t_torch = best_of(args.repeats, torch_fn[0]) if torch_fn else float("nan")
-        print(f"{batch:>5} {t_btf:8.3f} {t_ref:8.3f} {t_ref / t_btf:8.1f}x {t_torch:8.3f} {t_btf / t_torch:8.2f}x")
+        t_torch = best_of(args.repeats, torch_fn[0]) if torch_fn else None
+        torch_ratio = shown(ratio(t_btf, t_torch), "8.2f", "x")
+        print(f"{batch:>5} {t_btf:8.3f} {t_ref:8.3f} {t_ref / t_btf:8.1f}x {shown(t_torch, '8.3f')} {torch_ratio}")
     if torch_fn:
         print(f"torch {torch_fn[1]}, threads {__import__('torch').get_num_threads()}")
     net = btf.Graph(SIZES, LR, 128, seed=0)

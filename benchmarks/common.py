@@ -27,3 +27,16 @@ def predict_latency(net, x: np.ndarray, calls: int = 1000) -> tuple[float, float
         net.predict(x)
         samples.append(time.perf_counter() - start)
     return float(np.median(samples)), float(np.percentile(samples, 99))
+
+
+def shown(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    """``value`` formatted, or "n/a" (as wide) when it was not measured, e.g. PyTorch is not installed."""
+    if value is None or not np.isfinite(value):
+        width = spec.split(".")[0]
+        return format("n/a", f">{width}") if width.isdigit() else "n/a"
+    return format(value, spec) + suffix
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b, or None when either was not measured."""
+    return None if a is None or b is None else a / b
