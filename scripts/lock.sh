@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Refresh the locks: resolve the newest releases that pyproject.toml (and the SAM/cfn-lint
-# pins in test.sh) admit, in throwaway venvs, and write them to scripts/constraints.txt and
+# pins in tools.sh) admit, in throwaway venvs, and write them to scripts/constraints.txt and
 # scripts/constraints-tools.txt; the Lambda artifact's pins (functions/predict/requirements.txt)
 # follow the same versions. setup.sh and test.sh install exactly these, so a release made
 # tomorrow changes nothing until someone runs this, runs ./scripts/test.sh, and commits.
@@ -23,7 +23,7 @@ echo "resolving btf[test] (newest releases pyproject.toml admits)"
 freeze "$tmp/venv" "The versions ./scripts/setup.sh installs (.venv): btf[test] and everything it pulls in." \
   scripts/constraints.txt
 
-tools=$(sed -n 's/^tools="\(.*\)"$/\1/p' scripts/test.sh)
+tools=$(sed -n 's/^tools="\(.*\)"$/\1/p' scripts/tools.sh)
 echo "resolving $tools"
 "$python" -m venv "$tmp/tools"
 "$tmp/tools/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip

@@ -1,30 +1,21 @@
 #!/usr/bin/env bash
-# The one test command: set up .venv (test extras), .tools (SAM CLI, cfn-lint) and Debian's
-# Chromium for the browser test; lint the code and the template; then run every test.
+# The one test command: set up .venv (test extras, scripts/setup.sh), .tools (SAM CLI and
+# cfn-lint, scripts/tools.sh) and Debian's Chromium for the browser test (apt, as root or with
+# sudo); lint the code and the template; then run every test. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0
 ./scripts/setup.sh test
 
-# The SAM CLI pins its own versions of shared packages, so it lives in a venv of its own.
-tools="aws-sam-cli==1.170.0 cfn-lint==1.58.0"
-# Its versions are locked too (scripts/constraints-tools.txt, refreshed by ./scripts/lock.sh).
-stamp=".tools/.stamp-$(echo "$tools" | cat - scripts/constraints-tools.txt | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  echo "setting up .tools with $tools (first run only; log in .tools/setup.log)"
-  python3 -m venv .tools
-  if ! .tools/bin/python -m pip install -q --disable-pip-version-check -c scripts/constraints-tools.txt $tools \
-    >.tools/setup.log 2>&1; then
-    cat .tools/setup.log >&2
-    exit 1
-  fi
-  touch "$stamp"
-fi
+./scripts/tools.sh
 
 if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Chromium for the browser test (Debian package 'chromium')"
+  echo "installing Chromium for the browser test (Debian package 'chromium'; needs root or sudo)"
   sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "error: not root and no sudo: install Chromium by hand (apt-get install chromium)" >&2; exit 1; }
+    sudo_cmd="sudo"
+  fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi

@@ -44,7 +44,7 @@ def test_the_lock_covers_every_dependency_and_the_artifact_pins_match_it():
     assert names and not names - locked.keys(), f"not in scripts/constraints.txt: {names - locked.keys()}"
     artifact = _pins(root / "functions" / "predict" / "requirements.txt")
     assert artifact and {k: locked.get(k) for k in artifact} == artifact
-    for script, lock in [("setup.sh", "$lock"), ("test.sh", "scripts/constraints-tools.txt")]:
+    for script, lock in [("setup.sh", "$lock"), ("tools.sh", "scripts/constraints-tools.txt")]:
         assert (
             f'-c "{lock}"' in (root / "scripts" / script).read_text()
             or f"-c {lock}" in (root / "scripts" / script).read_text()
