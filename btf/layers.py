@@ -27,8 +27,13 @@ Shape = tuple[int, ...]
 class Layer:
     """Base: no parameters, shape unchanged."""
 
-    params: list[np.ndarray]
+    params: list[np.ndarray]  # everything a checkpoint stores, in order
     activation: str | None = None
+
+    @property
+    def trainable(self) -> list[np.ndarray]:
+        """The parameters gradient descent updates (``backward`` returns one gradient for each): all, by default."""
+        return self.params
 
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
         """(output shape, parameter shapes) for an input shape, allocating nothing; ConfigError if it does not fit."""
@@ -57,10 +62,10 @@ class Layer:
     def spec(self) -> str:
         raise NotImplementedError
 
-    def _activate(self, z: np.ndarray) -> np.ndarray:
+    def _activate(self, z: np.ndarray, training: bool = True) -> np.ndarray:
         if self.activation is not None:
             nn.activate(self.activation, z)
-        self._out = z
+        self._out = z if training else None
         return z
 
     def _deactivate(self, grad: np.ndarray) -> np.ndarray:
@@ -87,10 +92,10 @@ class Dense(Layer):
         return (self.units,), [(input_shape[0], self.units), (self.units,)]
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        self._x = x
+        self._x = x if training else None  # predicting keeps nothing alive for a backward pass
         z = x @ self.params[0]
         z += self.params[1]
-        return self._activate(z)
+        return self._activate(z, training)
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
@@ -136,11 +141,11 @@ class Conv2D(Layer):
         oh, ow = h - self.k + 1, w - self.k + 1
         # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy.
         windows = sliding_window_view(xp, (self.k, self.k), axis=(1, 2))
-        self._cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
-        self._shape = (n, h, w, c)
-        z = self._cols @ self.params[0]
+        cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
+        self._cols, self._shape = (cols, (n, h, w, c)) if training else (None, None)
+        z = cols @ self.params[0]
         z += self.params[1]
-        return self._activate(z.reshape(n, oh, ow, self.filters))
+        return self._activate(z.reshape(n, oh, ow, self.filters), training)
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
@@ -183,7 +188,8 @@ class MaxPool2D(Layer):
         p, oh, ow = self.p, h // self.p, w // self.p
         blocks = x[:, : oh * p, : ow * p, :].reshape(n, oh, p, ow, p, c)
         out = blocks.max(axis=(2, 4))
-        self._mask = blocks == out[:, :, None, :, None, :]  # where each maximum came from
+        # Where each maximum came from, for backward; predicting keeps nothing.
+        self._mask = blocks == out[:, :, None, :, None, :] if training else None
         self._shape = x.shape
         return out
 
@@ -255,6 +261,7 @@ def _gain(layer: Layer) -> float:
 _SPEC = re.compile(
     r"^(?:conv(?P<filters>\d{1,5}):(?P<k>\d{1,2})(?::(?P<cact>sigmoid|relu|linear))?(?P<same>:same)?"
     r"|pool(?P<pool>\d{1,2})|flatten|dropout(?P<rate>0?\.\d{1,6}|0)"
+    r"|(?:bn|batchnorm)(?::(?P<bact>sigmoid|relu|linear))?"
     r"|dense(?P<units>\d{1,6})(?::(?P<dact>sigmoid|relu|linear))?)$"
 )
 
@@ -265,20 +272,33 @@ def parse_layers(text: str, activation: str | None = "relu", flatten: bool = Tru
     Hidden conv and dense layers without an explicit activation get ``activation``; the last
     layer gets none (the cost's softmax or sigmoid is the output). A Flatten goes in before
     the first dense layer that follows an image-shaped one (unless ``flatten`` is false, as
-    for checkpoints, whose layer lists are explicit).
+    for checkpoints, whose layer lists are explicit). ``bn`` (or ``batchnorm``) right after a
+    conv or dense layer whose activation was left to the default takes that activation over,
+    so ``conv32:3,bn`` is conv, BatchNorm, relu (the usual order); ``bn:linear`` keeps it apart.
     """
+    from btf.batchnorm import BatchNorm  # it builds on Layer, defined here
+
     specs = [s.strip() for s in text.split(",") if s.strip()]
     if not specs or len(specs) > 64:
         raise ConfigError(f"give 1 to 64 comma-separated layers, e.g. conv32:3,pool2,dense128,dense10; got {text!r}")
     layers: list[Layer] = []
     image = flatten
+    defaulted = False  # whether the layer just added took the default activation
     for i, spec in enumerate(specs):
         m = _SPEC.match(spec)
         if m is None:
             raise ConfigError(
-                f"unknown layer {spec!r}: use convF:K[:act][:same], poolP, dropoutR, denseN[:act] or flatten"
+                f"unknown layer {spec!r}: use convF:K[:act][:same], poolP, dropoutR, denseN[:act], bn[:act] or flatten"
             )
         last = i == len(specs) - 1
+        if spec.startswith(("bn", "batchnorm")):
+            before = layers[-1] if layers else None
+            act = _named(m["bact"], None)
+            if m["bact"] is None and isinstance(before, (Conv2D, Dense)) and defaulted and not last:
+                act, before.activation = before.activation, None
+            layers.append(BatchNorm(act))
+            continue
+        defaulted = bool(m["filters"] and m["cact"] is None or m["units"] and m["dact"] is None)
         if m["filters"]:
             act = _named(m["cact"], activation)
             layers.append(Conv2D(int(m["filters"]), int(m["k"]), act, "same" if m["same"] else "valid"))

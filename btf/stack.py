@@ -33,7 +33,13 @@ class Stack:
 
     @property
     def params(self) -> list[np.ndarray]:
+        """Every stored array, as checkpoints hold them (BatchNorm's running statistics included)."""
         return [p for layer in self.layers for p in layer.params]
+
+    @property
+    def trainable(self) -> list[np.ndarray]:
+        """The arrays gradient descent updates, in the order ``gradients`` returns theirs."""
+        return [p for layer in self.layers for p in layer.trainable]
 
     def set_params(self, arrays: list[np.ndarray]) -> None:
         at = 0
@@ -51,7 +57,7 @@ class Stack:
         return nn.softmax(a) if cost == "cross_entropy" else nn.sigmoid(a)
 
     def gradients(self, X: np.ndarray, Y: np.ndarray, cost: str) -> tuple[list[np.ndarray], float]:
-        """Mean gradients over the batch, in ``params`` order, and the batch's loss (without decay)."""
+        """Mean gradients over the batch, in ``trainable`` order, and the batch's loss (without decay)."""
         out = self.forward(X, cost, training=True)
         loss = nn.loss(cost, out, Y)
         self.batch_correct = int((out.argmax(axis=1) == Y.argmax(axis=1)).sum())
@@ -68,7 +74,7 @@ class Stack:
         grads, loss = self.gradients(X, Y, cost)
         # L2 as decoupled weight decay (AdamW's form; the same as a gradient term for SGD), on
         # weights only, not biases: the usual choice for layered models.
-        params = self.params
+        params = self.trainable
         weights = [p.ndim > 1 for p in params]
         optimizer.update(params, grads, 0.0)
         if l2:

@@ -8,6 +8,7 @@ import pytest
 
 import btf
 from btf import checkpoint
+from btf.batchnorm import BatchNorm
 from btf.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, parse_layers
 from btf.optimizers import Optimizer
 from tests.support import network_py
@@ -23,9 +24,22 @@ def _act(name, z):
     return z
 
 
-def _oracle_forward(layers, x):
+def _oracle_batchnorm(layer, x, training):
+    """Per channel, in float64: the batch's own statistics while training, the running ones otherwise."""
+    gamma, beta, running_mean, running_var = (np.asarray(p, np.float64) for p in layer.params)
+    out = np.empty(x.shape)
+    for ch in range(x.shape[-1]):
+        values = x[..., ch]
+        mean, var = (values.mean(), values.var()) if training else (running_mean[ch], running_var[ch])
+        out[..., ch] = gamma[ch] * (values - mean) / np.sqrt(var + 1e-5) + beta[ch]
+    return _act(layer.activation, out)
+
+
+def _oracle_forward(layers, x, training=False):
     """Loops over positions and channels, written without btf's im2col, reshapes or masks."""
     for layer in layers:
+        if isinstance(layer, BatchNorm):
+            x = _oracle_batchnorm(layer, x, training)
         if isinstance(layer, Conv2D):
             k, (w, b) = layer.k, layer.params
             if layer.padding == "same":
@@ -55,7 +69,7 @@ def _oracle_forward(layers, x):
 
 
 def _oracle_cost(net, X, Y):
-    z = _oracle_forward(net.stack.layers, X.reshape(len(X), *net.stack.input_shape))
+    z = _oracle_forward(net.stack.layers, X.reshape(len(X), *net.stack.input_shape), training=True)
     if net.cost == "cross_entropy":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return -(Y * np.log(e / e.sum(axis=1, keepdims=True))).sum() / len(X)
@@ -67,6 +81,8 @@ CHAINS = {
     "odd-sizes-two-convs": ("conv2:2:sigmoid,conv3:3:relu,pool2,dense3", (9, 7, 2), "cross_entropy"),
     "same-padding-quadratic": ("conv2:3:relu:same,pool3,dense5:sigmoid,dense3", (6, 6, 1), "quadratic"),
     "dense-only": ("dense6:relu,dense4:sigmoid,dense3", (5,), "cross_entropy"),
+    "conv-batchnorm-relu": ("conv3:3,bn,pool2,dense4,bn,dense3", (8, 8, 2), "cross_entropy"),
+    "batchnorm-sigmoid-quadratic": ("conv2:3:linear,bn:sigmoid,dense5:relu,bn:linear,dense3", (6, 5, 1), "quadratic"),
 }
 
 
@@ -74,13 +90,18 @@ CHAINS = {
 def test_every_layer_matches_finite_differences(name):
     spec, shape, cost = CHAINS[name]
     net = btf.Graph(parse_layers(spec), cost=cost, input_shape=shape, seed=3)
+    rng = np.random.default_rng(5)
     for layer in net.stack.layers:  # float64, so the differences are precise; biases off the relu kink
         layer.params = [p.astype(np.float64) + (0.05 if p.ndim == 1 else 0) for p in layer.params]
+        if isinstance(layer, BatchNorm):  # gamma and beta away from their start, so every term counts
+            layer.params[0] = rng.uniform(0.5, 1.5, layer.params[0].shape)
+            layer.params[1] = rng.uniform(-0.3, 0.3, layer.params[1].shape)
     rng = np.random.default_rng(4)
     X = rng.random((5, int(np.prod(shape))))
     Y = np.eye(net.sizes[-1])[rng.integers(0, net.sizes[-1], 5)]
     grads, _ = net.stack.gradients(X, Y, cost)
-    for p, g in zip(net.stack.params, grads):
+    assert len(grads) == len(net.stack.trainable)
+    for p, g in zip(net.stack.trainable, grads):
         assert g.shape == p.shape
         for idx in list(np.ndindex(p.shape))[:: max(1, p.size // 25)]:
             numeric = central_difference(p, idx, lambda: _oracle_cost(net, X, Y))
@@ -241,3 +262,79 @@ def test_layer_specs_parse_and_refuse_clearly():
             parse_layers(bad)
     with pytest.raises(btf.ConfigError, match="last layer must be Dense"):
         btf.Graph(parse_layers("dense4,dropout0.5"), input_shape=(4,))
+
+
+# ----------------------------------------------------------------------- batch normalisation
+def _trained_bn_net(seed=0):
+    net = btf.Graph(
+        parse_layers("conv3:3,bn,pool2,dense6,bn,dense3"),
+        input_shape=(8, 8, 1),
+        learning_rate=0.01,
+        batch_size=8,
+        cost="cross_entropy",
+        optimizer="adam",
+        seed=seed,
+    )
+    rng = np.random.default_rng(seed)
+    X, y = rng.random((40, 64), dtype=np.float32) * 2 + 1, rng.integers(0, 3, 40)
+    net.feed((X, y))
+    net.run(2, progress=False, log=None)
+    return net, X
+
+
+def test_batchnorm_predicts_with_its_running_statistics_not_the_batch():
+    net, X = _trained_bn_net()
+    bns = [layer for layer in net.stack.layers if isinstance(layer, BatchNorm)]
+    # The inputs' mean is near 2, so the running means moved away from their start at zero.
+    assert all(np.abs(layer.params[2]).max() > 0.1 for layer in bns)
+    ours = net.stack.forward(X[:5], "cross_entropy")
+    z = _oracle_forward(net.stack.layers, X[:5].reshape(5, 8, 8, 1).astype(np.float64))
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(ours, e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    # One image alone gets the same answer as in a batch: nothing depends on its neighbours.
+    np.testing.assert_allclose(net.stack.forward(X[:1], "cross_entropy"), ours[:1], rtol=1e-5, atol=1e-7)
+
+
+def test_predicting_keeps_nothing_for_a_backward_pass():
+    net, X = _trained_bn_net()
+    net.predict(X)
+    kept = [
+        (type(layer).__name__, name)
+        for layer in net.stack.layers
+        for name, value in vars(layer).items()
+        if name in ("_x", "_cols", "_out", "_xhat", "_inv_std", "_mask") and value is not None
+    ]
+    assert kept == []
+
+
+def test_batchnorm_checkpoints_round_trip_with_their_running_statistics(tmp_path):
+    net, X = _trained_bn_net()
+    path = tmp_path / "bn.npz"
+    net.save(path)
+    same = btf.Graph.load(path)
+    assert same.stack.specs() == net.stack.specs() == [
+        "conv3:3:linear", "bn:relu", "pool2", "flatten", "dense6:linear", "bn:relu", "dense3:linear",
+    ]  # fmt: skip
+    for got, want in zip(same.stack.params, net.stack.params):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(same.predict(X)[1], net.predict(X)[1])
+    arrays = dict(np.load(path))
+    assert len([k for k in arrays if k.startswith("P")]) == len(net.stack.params) == 14  # 4 arrays per bn
+    arrays["P3"] = np.ones(4, np.float32)  # the first bn's running mean with the wrong channel count
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    with pytest.raises(btf.CheckpointError, match="P3 has shape"):
+        btf.Graph.load(buffer.getvalue())
+
+
+def test_batchnorm_in_the_layer_grammar():
+    conv, bn = parse_layers("conv8:3,bn,dense10")[:2]
+    assert conv.activation is None and isinstance(bn, BatchNorm) and bn.activation == "relu"
+    kept = parse_layers("conv8:3:sigmoid,batchnorm,dense4,bn:linear,dense10")
+    assert kept[0].activation == "sigmoid" and kept[1].activation is None
+    assert kept[3].activation == "relu" and kept[4].activation is None
+    assert parse_layers("dense4,bn:sigmoid,dense2")[1].spec() == "bn:sigmoid"
+    with pytest.raises(btf.ConfigError, match="BatchNorm takes"):
+        BatchNorm().shapes((4, 4))
+    with pytest.raises(btf.ConfigError, match="unknown layer"):
+        parse_layers("bn:tanh,dense3")
