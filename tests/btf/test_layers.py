@@ -333,7 +333,7 @@ def test_batchnorm_in_the_layer_grammar():
     kept = parse_layers("conv8:3:sigmoid,batchnorm,dense4,bn:linear,dense10")
     assert kept[0].activation == "sigmoid" and kept[1].activation is None
     assert kept[3].activation == "relu" and kept[4].activation is None
-    assert parse_layers("dense4,bn:sigmoid,dense2")[1].spec() == "bn:sigmoid"
+    assert parse_layers("dense4,bn:sigmoid,dense2", flatten=False)[1].spec() == "bn:sigmoid"
     with pytest.raises(btf.ConfigError, match="BatchNorm takes"):
         BatchNorm().shapes((4, 4))
     with pytest.raises(btf.ConfigError, match="unknown layer"):
