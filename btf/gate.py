@@ -1,10 +1,14 @@
 """The promotion gate: should a freshly trained candidate become ``latest``?
 
 The candidate and the version ``latest`` serves now are scored on the same held-out data, in
-the same run; the stored metadata of the current version is not trusted (it may come from
-other data, or another btf). Policies:
+the same run, on both sides (btf.evaluation): *digits read* (the closest digit right and not
+flagged "not a digit") and *non-digits flagged*. The stored metadata of the current version
+is not trusted (it may come from other data, or another btf). Policies:
 
-- ``if-better`` (the default): promote when the candidate is at least as accurate;
+- ``if-better`` (the default): promote when the candidate is no worse on **both** sides. A
+  candidate that reads more digits but flags fewer non-digits (or the reverse) is a trade,
+  not an improvement: it is published, not promoted, and the trainer says which side lost;
+  ``--promote always`` takes the trade on purpose;
 - ``always``: promote regardless, and say so;
 - ``never``: publish only.
 
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from btf import evaluation
 from btf.errors import BtfError
 from btf.graph import Graph
 from btf.store import BaseStore, StoreError, registry
@@ -28,32 +33,56 @@ POLICIES = ("if-better", "always", "never")
 class Decision:
     promote: bool
     current: int | None  # the version latest serves now (None: empty store)
-    current_accuracy: float | None  # on the same data; None if it could not be scored
+    current_accuracy: float | None  # digits read, on the same data; None if it could not be scored
     candidate_accuracy: float
     reason: str
+    current_rejection: float | None = None  # non-digits flagged, on the same drawings
+    candidate_rejection: float | None = None
 
 
-def _score(graph: Graph, test: tuple[np.ndarray, np.ndarray]) -> float:
-    return graph.evaluate(test)["accuracy"]
+def _score(
+    graph: Graph, test: tuple[np.ndarray, np.ndarray], negatives: np.ndarray | None
+) -> tuple[float, float | None]:
+    figures = evaluation.score(graph, test, negatives)
+    return figures["read"], figures.get("rejection")
 
 
-def decide(policy: str, store: BaseStore, candidate: Graph, test: tuple[np.ndarray, np.ndarray]) -> Decision:
-    """Score the candidate and the current latest on ``test`` and apply ``policy``."""
+def decide(
+    policy: str,
+    store: BaseStore,
+    candidate: Graph,
+    test: tuple[np.ndarray, np.ndarray],
+    negatives: np.ndarray | None = None,
+) -> Decision:
+    """Score the candidate and the current latest on ``test`` (digits) and ``negatives``, and apply ``policy``."""
     if policy not in POLICIES:
         raise BtfError(f"--promote must be one of {POLICIES}, not {policy!r}")
-    mine = _score(candidate, test)
+    mine, mine_rej = _score(candidate, test, negatives)
     current = registry.latest_version(store)
     if current is None:
-        return Decision(policy != "never", None, None, mine, "the first model of an empty store")
+        return Decision(policy != "never", None, None, mine, "the first model of an empty store", None, mine_rej)
     try:
-        theirs = _score(Graph.load(store.read(current).data), test)
+        theirs, theirs_rej = _score(Graph.load(store.read(current).data), test, negatives)
     except (BtfError, StoreError) as exc:  # it cannot even be scored here: any working model beats it
-        theirs, why = None, f"latest v{current} cannot be scored ({str(exc).split(': ', 1)[-1]})"
+        theirs = theirs_rej = None
+        why = f"latest v{current} cannot be scored ({str(exc).split(': ', 1)[-1]})"
     else:
-        why = f"candidate {mine:.2%} vs latest v{current} {theirs:.2%} on the same {len(test[1])} digits"
+        why = f"candidate {mine:.2%} vs latest v{current} {theirs:.2%} digits read on the same {len(test[1])} digits"
+        if negatives is not None and len(negatives):
+            why += f"; non-digits flagged {mine_rej:.2%} vs {theirs_rej:.2%} of the same {len(negatives)} drawings"
     if policy == "always":
-        return Decision(True, current, theirs, mine, f"--promote always ({why})")
+        return Decision(True, current, theirs, mine, f"--promote always ({why})", theirs_rej, mine_rej)
     if policy == "never":
-        return Decision(False, current, theirs, mine, f"--promote never ({why})")
-    better = theirs is None or mine >= theirs
-    return Decision(better, current, theirs, mine, why)
+        return Decision(False, current, theirs, mine, f"--promote never ({why})", theirs_rej, mine_rej)
+    if theirs is None:
+        return Decision(True, current, theirs, mine, why, theirs_rej, mine_rej)
+    worse = [
+        side for side, ok in (("digits", mine >= theirs), ("non-digits", _no_worse(mine_rej, theirs_rej))) if not ok
+    ]
+    if len(worse) == 1:
+        why += f" (a trade: worse on {worse[0]}; --promote always accepts it)"
+    return Decision(not worse, current, theirs, mine, why, theirs_rej, mine_rej)
+
+
+def _no_worse(mine: float | None, theirs: float | None) -> bool:
+    return mine is None or theirs is None or mine >= theirs

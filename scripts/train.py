@@ -12,6 +12,7 @@ before training, so an S3 mistake costs seconds, not a training run.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import math
 import os
@@ -24,8 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import btf
-from btf import checkpoint, gate, nn
+from btf import checkpoint, digits, evaluation, gate, nn
 from btf import data as btf_data
 from btf.checkpoint import MAX_LAYERS
 from btf.digits import check_digit_model
@@ -52,11 +55,16 @@ CONFIG_KEYS = (
     "average_last",
     "limit",
     "seed",
+    "not_digit",
 )
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
 MAX_LAYER_SIZE = 100_000
 MAX_WEIGHTS = 50_000_000  # 200 MB of float32: far past any digit model, well within memory
+# The held-out non-digits: a seed and styles that training never uses (btf.negatives), and no
+# struck-out digits, which would tie them to whichever digits a run tests on.
+GATE_SEED = 2019
+HELD_OUT_KINDS = ("scribble", "shape", "hershey", "font", "fashion")
 
 
 def _ranged(kind, low=None, high=None, *, above: bool = False):
@@ -146,18 +154,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.1,
         help="share of train held out for validation",
     )
+    p.add_argument(
+        "--not-digit",
+        type=_ranged(int, 0, 1_000_000),
+        default=0,
+        help="train on N generated non-digits as an 11th output, 'not a digit' (the last layer needs 11 units)",
+    )
+    p.add_argument(
+        "--gate-negatives",
+        type=_ranged(int, 10, 100_000),
+        default=1000,
+        help="held-out non-digits the gate and the report score both models on (default 1000)",
+    )
     add_store_options(p)
     p.add_argument("--report-dir", help="where report folders go (default <store>/reports, or ./reports for S3)")
     p.add_argument(
         "--promote",
         choices=gate.POLICIES,
         default="if-better",
-        help="make it latest: if-better (at least as accurate as latest on the same test data), always, never",
+        help="make it latest: if-better (no worse than latest at reading digits nor at flagging non-digits, on the"
+        " same held-out data), always, never",
     )
     p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
     args = p.parse_args(argv)
     args.activation = args.activation or ("relu" if args.layers else "sigmoid")
+    outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]
+    if outputs != (11 if args.not_digit else 10):
+        want = "11 outputs (10 digits and 'not a digit')" if args.not_digit else "10 outputs (--not-digit N for 11)"
+        p.error(
+            f"the network has {outputs} outputs; a digit model{' trained with --not-digit' if args.not_digit else ''} needs {want}"
+        )
     return args
 
 
@@ -198,14 +225,26 @@ def train(args: argparse.Namespace) -> int:
         existing = store.versions()  # fail now, not after training, if the store is unusable
         print(f"store {store.uri}: {len(existing)} version(s), latest v{registry.latest_version(store) or 0}")
     splits, data_description = load_splits(args)
+    negatives = held_out_negatives(args.gate_negatives)
+    if args.not_digit:
+        splits["train"] = with_negatives(splits["train"], args.not_digit, args.seed)
+        data_description["not_digit_train_size"] = args.not_digit
     net, history, seconds = fit(args, splits, data_description)
-    test = net.evaluate(splits["test"])
-    labels, _ = net.predict(splits["test"][0])
-    print(f"test accuracy {test['accuracy']:.2%} ({test['correct']}/{len(labels)}) after {seconds:.1f}s of training")
+    net.metadata["not_digit"] = evaluation.calibrate(net, splits["val"], args.seed)
+    both = evaluation.score(net, splits["test"], negatives)
+    labels = digits.read(net, splits["test"][0]).labels
+    print(
+        f"test: digits read {both['accuracy']:.2%} ({len(labels)}), {both['flagged']:.2%} of them flagged not a digit;"
+        f" non-digits flagged {both['rejection']:.2%} ({both['non_digits']}); ECE {both['ece']:.2%};"
+        f" after {seconds:.1f}s of training"
+    )
     metadata = {
         "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
+        "test_accuracy": both["accuracy"],
+        "test_loss": net.evaluate(splits["test"])["loss"],
+        "test_flagged": both["flagged"],
+        "test_ece": both["ece"],
+        "heldout_non_digits_flagged": both["rejection"],
         "data": data_description,
         "config": {k: getattr(args, k) for k in CONFIG_KEYS} | {"sizes": list(args.sizes)},
         "training_seconds": round(seconds, 2),
@@ -217,13 +256,13 @@ def train(args: argparse.Namespace) -> int:
     check_publishable(blob)
     report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
     with tempfile.TemporaryDirectory(prefix="btf-report-") as tmp:
-        write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata)
+        write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata, both["reliability"])
         if store is None:
             name = "dry-run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             report = _move_report(Path(tmp), report_root / name)
             print(f"dry run: nothing published; report in {display_path(report)}")
             return 0
-        version = publish(args, store, net, blob, splits["test"])
+        version = publish(args, store, net, blob, splits["test"], negatives)
         try:
             report = _move_report(Path(tmp), report_root / f"model-v{version}")
         except OSError as exc:
@@ -282,9 +321,31 @@ def _parameters(net: btf.Graph) -> list:
     return net.stack.params if net.stack is not None else [*net.weights, *net.biases]
 
 
-def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple) -> int:
+def held_out_negatives(n: int):
+    """The gate's and the report's non-digits: held-out styles, one fixed seed, so every run scores the same ones."""
+    return _held_out(n)
+
+
+@functools.cache
+def _held_out(n: int):
+    from btf import negatives
+
+    return negatives.generate(n, seed=GATE_SEED, split="heldout", kinds=HELD_OUT_KINDS)
+
+
+def with_negatives(train: tuple, n: int, seed: int) -> tuple:
+    """The training digits and ``n`` generated non-digits (training styles), labelled 10: 'not a digit'."""
+    from btf import negatives
+
+    X, y = train
+    extra = negatives.generate(n, seed=seed, split="train", digits=X)
+    print(f"generated {len(extra)} non-digits to train 'not a digit' on")
+    return np.vstack([X, extra]), np.concatenate([y, np.full(len(extra), digits.NOT_DIGIT, y.dtype)])
+
+
+def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple, negatives) -> int:
     """Publish the candidate, then promote it if the gate says so; returns its version."""
-    decision = gate.decide(args.promote, store, net, test)
+    decision = gate.decide(args.promote, store, net, test, negatives)
     if not decision.promote and decision.current is not None and registry.read_alias(store).latest is None:
         # No alias yet, so latest means "the highest version": pin the current one first, or
         # publishing alone would make the candidate latest.
