@@ -289,7 +289,7 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
     )
     net.feed(splits["train"], splits["val"])
     print(
-        f"training {net} for {args.epochs} epochs on {data_description['train_size']} images"
+        f"training {net} for {args.epochs} epochs on {len(splits['train'][1])} images"
         f" from {data_description['source']}"
     )
     augment = None
