@@ -6,9 +6,12 @@ flagged "not a digit") and *non-digits flagged*. The stored metadata of the curr
 is not trusted (it may come from other data, or another btf). Policies:
 
 - ``if-better`` (the default): promote when the candidate is no worse on **both** sides. A
-  candidate that reads more digits but flags fewer non-digits (or the reverse) is a trade,
-  not an improvement: it is published, not promoted, and the trainer says which side lost;
-  ``--promote always`` takes the trade on purpose;
+  candidate that reads more digits but flags fewer non-digits (or the reverse) is a trade:
+  it is promoted only if it makes fewer mistakes in all (the share of digits not read plus
+  the share of non-digits let through, each side weighing the same), and the gate's reason
+  names the trade and the side that lost either way, so it never wins silently. (A model
+  that calls everything "not a digit" flags every non-digit, but reads no digit: it loses.)
+  ``--promote always`` and ``never`` overrule it;
 - ``always``: promote regardless, and say so;
 - ``never``: publish only.
 
@@ -79,10 +82,20 @@ def decide(
     worse = [
         side for side, ok in (("digits", mine >= theirs), ("non-digits", _no_worse(mine_rej, theirs_rej))) if not ok
     ]
+    promote = not worse
     if len(worse) == 1:
-        why += f" (a trade: worse on {worse[0]}; --promote always accepts it)"
-    return Decision(not worse, current, theirs, mine, why, theirs_rej, mine_rej)
+        promote = _mistakes(mine, mine_rej) < _mistakes(theirs, theirs_rej)
+        why += (
+            f" (a trade: worse on {worse[0]}; {'fewer' if promote else 'not fewer'} mistakes in all:"
+            f" {_mistakes(mine, mine_rej):.2%} vs {_mistakes(theirs, theirs_rej):.2%})"
+        )
+    return Decision(promote, current, theirs, mine, why, theirs_rej, mine_rej)
 
 
 def _no_worse(mine: float | None, theirs: float | None) -> bool:
     return mine is None or theirs is None or mine >= theirs
+
+
+def _mistakes(read: float, rejection: float | None) -> float:
+    """Digits not read plus non-digits let through, as shares of each side."""
+    return (1 - read) + (0 if rejection is None else 1 - rejection)

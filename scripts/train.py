@@ -233,10 +233,12 @@ def train(args: argparse.Namespace) -> int:
     net.metadata["not_digit"] = evaluation.calibrate(net, splits["val"], args.seed)
     both = evaluation.score(net, splits["test"], negatives)
     labels = digits.read(net, splits["test"][0]).labels
+    correct = int(round(both["accuracy"] * len(labels)))
+    print(f"test accuracy {both['accuracy']:.2%} ({correct}/{len(labels)}) after {seconds:.1f}s of training")
     print(
-        f"test: digits read {both['accuracy']:.2%} ({len(labels)}), {both['flagged']:.2%} of them flagged not a digit;"
-        f" non-digits flagged {both['rejection']:.2%} ({both['non_digits']}); ECE {both['ece']:.2%};"
-        f" after {seconds:.1f}s of training"
+        f"not a digit: {both['flagged']:.2%} of the test digits flagged, {both['rejection']:.2%} of"
+        f" {both['non_digits']} held-out non-digits flagged; ECE {both['ece']:.2%}"
+        f" (temperature {net.metadata['not_digit']['temperature']:g})"
     )
     metadata = {
         "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
@@ -289,8 +291,7 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
     )
     net.feed(splits["train"], splits["val"])
     print(
-        f"training {net} for {args.epochs} epochs on {len(splits['train'][1])} images"
-        f" from {data_description['source']}"
+        f"training {net} for {args.epochs} epochs on {len(splits['train'][1])} images from {data_description['source']}"
     )
     augment = None
     if args.augment:

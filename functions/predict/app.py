@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 import btf
+from btf import digits
 from btf.checkpoint import json_safe
 from btf.store import StoreError, VersionNotFound, open_store, registry
 from btf.vision import ImageError, image_to_input
@@ -56,7 +57,7 @@ _IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 
 app = FastAPI(
     title="btf digit recognition",
     version=btf.__version__,
-    description="POST a digit image, get the digit and ten confidences back.",
+    description="POST a digit image, get the digit, ten calibrated confidences, and whether it is a digit at all.",
     docs_url=None,  # served below, with a way out when the CDN cannot be reached
 )
 errors.install(app)
@@ -147,10 +148,11 @@ def _input(data: bytes, where: str | None) -> np.ndarray:
         raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message) from None
 
 
-def _result(label: int, confidences: np.ndarray) -> dict:
+def _result(label: int, confidences: np.ndarray, is_digit: bool) -> dict:
     return {
         "label": int(label),
         "confidence": round(float(confidences[label]), 6),
+        "is_digit": bool(is_digit),
         "predictions": [{"label": i, "confidence": round(float(c), 6)} for i, c in enumerate(confidences.tolist())],
     }
 
@@ -163,11 +165,11 @@ async def predict(request: Request) -> Response:
     inputs = np.stack([_input(img, f"images[{i}]" if parsed.batch else None) for i, img in enumerate(parsed.images)])
     entry = _model(parsed.model)
     request.state.model_version = entry.version
-    labels, confidences = entry.graph.predict(inputs)
-    if not np.isfinite(confidences).all():  # the load-time check makes this unreachable; never answer NaN
+    reading = digits.read(entry.graph, inputs)  # the one decision: closest digit, calibrated, is it a digit
+    if not np.isfinite(reading.confidences).all():  # the load-time check makes this unreachable; never answer NaN
         raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
-    request.state.confidences = confidences.max(axis=1).tolist()
-    results = [_result(label, conf) for label, conf in zip(labels.tolist(), confidences)]
+    request.state.confidences = reading.confidences.max(axis=1).tolist()
+    results = [_result(*answer) for answer in zip(reading.labels.tolist(), reading.confidences, reading.is_digit)]
     info = model_info(entry)
     return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})
 

@@ -51,10 +51,19 @@ _MODEL_INFO = {
 }
 _RESULT = {
     "type": "object",
-    "required": ["label", "confidence", "predictions"],
+    "required": ["label", "confidence", "is_digit", "predictions"],
     "properties": {
-        "label": {"type": "integer", "minimum": 0, "maximum": 9},
-        "confidence": {"type": "number"},
+        "label": {"type": "integer", "minimum": 0, "maximum": 9, "description": "the closest digit"},
+        "confidence": {
+            "type": "number",
+            "description": "the label's calibrated confidence: of answers given at 0.9, about 9 in 10 are right",
+        },
+        "is_digit": {
+            "type": "boolean",
+            "description": "false when the image does not look like a digit (a letter, symbol, scribble or "
+            "photo); label is then only the closest guess. Decided by the model's stored rule "
+            "(see docs/reliability.md); models without one: top confidence at least 0.5",
+        },
         "predictions": {
             "type": "array",
             "items": {
@@ -119,7 +128,8 @@ PREDICT = {
 }
 PREDICT_RESPONSES = {
     200: {
-        "description": "the digit, its confidence, all ten confidences and the model that answered",
+        "description": "the digit, its confidence, whether it is a digit at all, all ten confidences and the model"
+        " that answered",
         "content": {
             "application/json": {
                 "schema": {

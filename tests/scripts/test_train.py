@@ -51,7 +51,12 @@ def test_publishes_v1_then_v2_with_report_and_metadata(idx, tmp_path, capsys):
     assert meta["config"]["sizes"] == [784, 30, 10] and meta["config"]["seed"] == 0
     assert meta["btf_version"] == btf.__version__ and "created" in meta and "git_commit" in meta
     report = store / "reports" / "model-v2"
-    assert {p.name for p in report.iterdir()} == {"learning_curves.png", "confusion_matrix.png", "metrics.json"}
+    assert {p.name for p in report.iterdir()} == {
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "reliability.png",
+        "metrics.json",
+    }
     metrics = json.loads((report / "metrics.json").read_text())
     assert len(metrics["history"]) == 3 and np.array(metrics["confusion_matrix"]).sum() == 60
     assert (report / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -205,3 +210,34 @@ def test_a_reused_version_number_reports_where_its_report_really_went(idx, tmp_p
     capsys.readouterr()
     assert models.main(["show", "2", "--store", str(store)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"report: {printed}"
+
+
+def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_path, capsys):
+    store = tmp_path / "models"
+    layers = ("--layers", "conv4:3,bn,pool2,dense16,bn,dense11", "--optimizer", "adam", "--learning-rate", "0.01")
+    args = ("--data", str(idx), "--store", str(store), "--epochs", "2", "--cost", "cross_entropy", *layers)
+    code, out, _ = run(capsys, *args, "--not-digit", "60", "--gate-negatives", "40")
+    assert code == 0, out
+    assert "generated 60 non-digits" in out and "held-out non-digits flagged" in out and "ECE" in out
+    net = btf.Graph.load(store / "model-v1.npz")
+    stored = net.metadata["not_digit"]
+    assert net.sizes[-1] == 11 and 0.05 <= stored["temperature"] <= 20 and stored["threshold"] == 0.5
+    assert 0 <= net.metadata["heldout_non_digits_flagged"] <= 1 and 0 <= net.metadata["test_ece"] <= 1
+    assert net.metadata["config"]["not_digit"] == 60 and net.metadata["data"]["not_digit_train_size"] == 60
+    metrics = json.loads((store / "reports" / "model-v1" / "metrics.json").read_text())
+    assert sum(b["count"] for b in metrics["reliability"]) == 60
+    assert (store / "reports" / "model-v1" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        (("--not-digit", "50"), "has 10 outputs; a digit model trained with --not-digit needs 11"),
+        (("--sizes", "784,30,11"), "has 11 outputs; a digit model needs 10 outputs (--not-digit N for 11)"),
+    ],
+)
+def test_the_outputs_must_fit_not_a_digit(idx, tmp_path, capsys, extra, says):
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--data", str(idx), "--store", str(tmp_path / "m"), *extra)
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and says in err and not (tmp_path / "m").exists()
