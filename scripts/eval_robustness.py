@@ -1,6 +1,6 @@
-"""How well models read digits unlike MNIST's: re-drawn strokes, other writers, and rendered fonts.
+"""How well models read digits unlike MNIST's, and how they turn away drawings that are not digits.
 
-    python -m scripts.eval_robustness [--model models/model-v4.npz --model ...] [--data ../shared/data/mnist] [-n 1000]
+    python -m scripts.eval_robustness [--model models/model-v5.npz --model ...] [--data ../shared/data/mnist] [-n 1000]
 
 Every image goes through the same pipeline as the API (btf.vision), as an encoded PNG:
 
@@ -8,9 +8,13 @@ Every image goes through the same pipeline as the API (btf.vision), as an encode
   it), with their strokes thinned or thickened;
 - scikit-learn's ``load_digits`` (1,797 digits by 43 writers outside MNIST, 8x8), upscaled as
   dark ink on white paper (needs ``pip install scikit-learn``; skipped without it);
-- digits rendered in OpenCV's Hershey fonts: thin, thick, slanted and off-centre.
+- digits rendered in OpenCV's Hershey fonts and in TrueType fonts: thin, thick, slanted and off-centre;
+- non-digits (btf.negatives, held-out styles and a seed of their own): scribbles, shapes,
+  letters and symbols in stroke and TrueType fonts, and Fashion-MNIST clothing when installed.
 
-Prints the accuracy of each model on each set.
+Every answer is read the way the API reads it (btf.digits.read). For each digit set it prints
+each model's accuracy (closest digit right), the share of digits wrongly flagged "not a
+digit", and the calibration error (ECE, 15 bins); for each non-digit set, the share flagged.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import cv2
 import numpy as np
 
 import btf
+from btf import calibration, digits
 from btf.data import load
 from btf.vision import ImageError, image_to_input
 
@@ -75,15 +80,58 @@ def font_digits() -> tuple[list[bytes], np.ndarray]:
     return images, np.array(labels)
 
 
+def ttf_digits() -> tuple[list[bytes], np.ndarray]:
+    """Each digit in every DejaVu and Liberation font installed, at two stroke widths, upright and rotated."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    files = sorted(Path("/usr/share/fonts/truetype").glob("*/*.ttf"))
+    images, labels = [], []
+    for path in files:
+        font = ImageFont.truetype(str(path), 190)
+        for digit in range(10):
+            for stroke, angle in ((0, 0), (4, 0), (0, 12), (2, -10)):
+                image = Image.new("L", (280, 280), 255)
+                draw = ImageDraw.Draw(image)
+                left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=font)
+                at = ((280 - (right - left)) / 2 - left, (280 - (bottom - top)) / 2 - top)
+                draw.text(at, str(digit), fill=0, font=font, stroke_width=stroke, stroke_fill=0)
+                image = image.rotate(angle, fillcolor=255)
+                images.append(cv2.imencode(".png", np.asarray(image))[1].tobytes())
+                labels.append(digit)
+    return images, np.array(labels)
+
+
+def non_digit_sets(n: int) -> dict[str, list[bytes]]:
+    """Held-out non-digits by kind, from a seed neither training nor the gate uses."""
+    from btf import negatives
+
+    sets: dict[str, list[bytes]] = {}
+    for kind, png in negatives.render(n, seed=4242, split="heldout", kinds=negatives.KINDS[:4] + ("fashion",)):
+        sets.setdefault(f"not a digit: {kind}", []).append(png)
+    return sets
+
+
+def _inputs(images: list[bytes]) -> tuple[np.ndarray, int]:
+    inputs, refused = [], 0
+    for data in images:
+        try:
+            inputs.append(image_to_input(data))
+        except ImageError:
+            inputs.append(np.zeros(784, np.float32))
+            refused += 1
+    return np.array(inputs), refused
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", help="a checkpoint; repeat to compare (default models/model-v4.npz)")
+    p.add_argument("--model", action="append", help="a checkpoint; repeat to compare (default models/model-v5.npz)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("-n", type=int, default=1000)
+    p.add_argument("--non-digits", type=int, default=1000, help="held-out non-digits to draw (default 1000)")
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
     X, y = X[: args.n], y[: args.n]
-    models = args.model or [str(ROOT / "models" / "model-v4.npz")]
+    models = args.model or [str(ROOT / "models" / "model-v5.npz")]
     nets = [btf.Graph.load(m) for m in models]
     sets = {f"t10k {name}": ([render(image, change) for image in X], y) for name, change in STYLES.items()}
     other = sklearn_digits()
@@ -92,18 +140,23 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print("(scikit-learn is not installed: pip install scikit-learn adds its 1,797 digits by 43 writers)")
     sets["Hershey fonts, 4 styles"] = font_digits()
-    print(f"{'set':34} {'n':>5} " + " ".join(f"{Path(m).name:>16}" for m in models))
+    sets["TrueType fonts"] = ttf_digits()
+    print(f"{'digits: accuracy / flagged / ECE':34} {'n':>5} " + " ".join(f"{Path(m).name:>24}" for m in models))
     for name, (images, labels) in sets.items():
-        inputs, refused = [], 0
-        for data in images:
-            try:
-                inputs.append(image_to_input(data))
-            except ImageError:
-                inputs.append(np.zeros(784, np.float32))
-                refused += 1
-        scores = [np.mean(net.predict(np.array(inputs))[0] == labels) for net in nets]
+        inputs, refused = _inputs(images)
+        cells = []
+        for net in nets:
+            reading = digits.read(net, inputs)
+            right = reading.labels == labels
+            ece = calibration.ece(reading.confidences.max(axis=1), right)
+            cells.append(f"{right.mean():7.2%} {1 - reading.is_digit.mean():6.2%} {ece:6.2%}")
         extra = f"  ({refused} refused)" if refused else ""
-        print(f"{name:34} {len(labels):5} " + " ".join(f"{s:16.2%}" for s in scores) + extra)
+        print(f"{name:34} {len(labels):5} " + " ".join(f"{c:>24}" for c in cells) + extra)
+    print(f"{'non-digits: flagged':34}")
+    for name, images in non_digit_sets(args.non_digits).items():
+        inputs, _ = _inputs(images)
+        cells = [f"{1 - digits.read(net, inputs).is_digit.mean():.2%}" for net in nets]
+        print(f"{name:34} {len(images):5} " + " ".join(f"{c:>24}" for c in cells))
 
 
 if __name__ == "__main__":

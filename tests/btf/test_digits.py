@@ -65,7 +65,7 @@ def test_reading_an_eleven_output_model(temperature, threshold, seed):
     # Temperature never changes which digit is closest; the eleventh output is never a label.
     np.testing.assert_array_equal(reading.labels, raw[:, :10].argmax(axis=1))
     np.testing.assert_array_equal(reading.is_digit, reading.not_digit < threshold)
-    assert ((0 <= reading.not_digit) & (reading.not_digit <= 1)).all()
+    assert ((reading.not_digit >= 0) & (reading.not_digit <= 1)).all()
 
 
 def test_a_model_that_is_sure_it_sees_no_digit_says_so():

@@ -16,7 +16,7 @@ def test_every_kind_is_drawn_and_preprocessed_like_a_served_image():
     rows = negatives.inputs(images)
     assert len(rows) == 12
     for _, x in rows:  # MNIST-like: 784 values in [0, 1], ink present, centred by the pipeline
-        assert x.shape == (784,) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1 and x.max() > 0.5
+        assert x.shape == (784,) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1 and x.max() > 0.5
 
 
 def test_the_same_seed_draws_the_same_and_the_splits_differ():

@@ -14,7 +14,8 @@ DATA_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
 
 
 def _check_result(body, version):
-    assert set(body) >= {"label", "confidence", "predictions", "model"}
+    assert set(body) >= {"label", "confidence", "is_digit", "predictions", "model"}
+    assert type(body["is_digit"]) is bool
     assert isinstance(body["label"], int) and 0 <= body["label"] <= 9
     assert [p["label"] for p in body["predictions"]] == list(range(10))
     assert all(type(p["confidence"]) is float for p in body["predictions"])

@@ -1,0 +1,70 @@
+"""is_digit through the handler: drawings that are not digits are flagged, digits are not; old models' default rule."""
+
+import base64
+
+import cv2
+import numpy as np
+import pytest
+
+from btf.store import open_store, registry
+from infra.apigw import json_event
+from tests.support.handler import ROOT, invoke
+from tests.support.images import canvas_png
+from tests.support.models import tiny_model
+
+pytest.importorskip("PIL")
+from btf import negatives  # noqa: E402 - needs Pillow
+
+SHIPPED = open_store(str(ROOT / "models"))
+LATEST = registry.latest_version(SHIPPED)
+
+
+def _uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _font_digit(digit: int, font: int, thickness: int) -> bytes:
+    canvas = np.full((280, 280), 255, np.uint8)
+    cv2.putText(canvas, str(digit), (85, 200), font, 5, 0, thickness, cv2.LINE_AA)
+    return cv2.imencode(".png", canvas)[1].tobytes()
+
+
+def _answers(images: list[bytes], model="latest") -> list[dict]:
+    results = []
+    for start in range(0, len(images), 3):
+        status, _, body = invoke(
+            json_event("/predict", {"images": [_uri(p) for p in images[start : start + 3]], "model": model})
+        )
+        assert status == 200, body
+        results += body["results"]
+    return results
+
+
+def test_the_shipped_model_flags_non_digits_and_reads_digits(use_store):
+    use_store(str(ROOT / "models"))
+    if SHIPPED.read(LATEST) and registry.read_sidecar(SHIPPED, LATEST).get("sizes", [None, None])[-1] != 11:
+        pytest.skip("the promoted model has no 'not a digit' output")
+    drawings = [
+        png for _, png in negatives.render(24, seed=7, split="heldout", kinds=("scribble", "shape", "hershey", "font"))
+    ]
+    flagged = [not r["is_digit"] for r in _answers(drawings)]
+    assert sum(flagged) >= 0.75 * len(flagged), flagged
+    digits = [(d, _font_digit(d, cv2.FONT_HERSHEY_SIMPLEX, t)) for d in range(10) for t in (8, 16)]
+    read = _answers([png for _, png in digits] + [canvas_png("7"), canvas_png("1")])
+    truth = [d for d, _ in digits] + [7, 1]
+    right = [r["is_digit"] and r["label"] == d for r, d in zip(read, truth)]
+    assert sum(right) >= len(right) - 1, list(zip(truth, read))
+    for r in read:  # what stays as it was: ten predictions summing to 1, label the closest digit
+        assert len(r["predictions"]) == 10 and abs(sum(p["confidence"] for p in r["predictions"]) - 1) < 1e-4
+
+
+def test_old_models_answer_with_the_default_rule(tmp_path, use_store):
+    folder = tmp_path / "models"
+    store = open_store(str(folder))
+    store.publish(tiny_model(1))  # untrained, ten outputs, no stored rule: every confidence near 0.1
+    store.publish((ROOT / "models" / "model-v5.npz").read_bytes())  # v5: ten outputs, no stored rule
+    use_store(str(folder))
+    unsure = _answers([canvas_png("7")], model=1)[0]
+    assert unsure["confidence"] < 0.5 and unsure["is_digit"] is False
+    sure = _answers([canvas_png("7")], model=2)[0]
+    assert sure["label"] == 7 and sure["confidence"] >= 0.5 and sure["is_digit"] is True
