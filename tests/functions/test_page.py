@@ -118,7 +118,7 @@ def test_draw_digits_and_read_the_answer(page):
         page.click("#clear")
         draw(page, strokes)
         wait_for_answer(page, LATEST)
-        assert page.text_content("#digit") == str(digit)
+        assert page.text_content("#digit") == str(digit) and page.is_hidden("#nodigit")
         assert page.locator("#bars li").count() == 10
         widths = page.eval_on_selector_all("#bars .fill", "els => els.map(e => parseFloat(e.style.width))")
         assert len(widths) == 10 and abs(sum(widths) - 100) < 1.5 and max(widths) == widths[digit]
@@ -134,6 +134,30 @@ def test_draw_digits_and_read_the_answer(page):
             digit,
             timeout=3,
         )
+
+
+# Letters drawn with the mouse: the shipped model must call them "not a digit".
+LETTERS = {
+    "M": [[(60, 230), (60, 50), (140, 170), (220, 50), (220, 230)]],
+    "X": [[(60, 50), (220, 230)], [(220, 50), (60, 230)]],
+}
+
+
+@pytest.mark.parametrize("letter", list(LETTERS))
+def test_a_drawn_letter_is_not_a_digit_and_the_guess_is_shown_smaller(page, letter):
+    page.click("#clear")
+    draw(page, LETTERS[letter])
+    wait_for_answer(page, LATEST)
+    assert page.is_visible("#nodigit") and page.text_content("#nodigit") == "That doesn't look like a digit"
+    guess = page.text_content("#digit")
+    assert guess.startswith("Closest guess: ") and guess[-1].isdigit()
+    assert "Not a digit" in page.text_content("#meta")
+    sizes = page.evaluate(
+        "['nodigit', 'digit'].map(id => parseFloat(getComputedStyle(document.getElementById(id)).fontSize))"
+    )
+    assert sizes[1] < sizes[0]  # the guess is smaller than the verdict
+    page.click("#clear")  # and clearing puts the page back
+    assert page.is_hidden("#nodigit") and page.text_content("#digit") == "–"
 
 
 def test_pick_another_model(page):
