@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import btf
-from btf import npz
+from btf import checkpoint, npz
 from tests.support.models import metadata_member, npy, rebuild
 
 
@@ -29,12 +29,19 @@ def test_encrypted_flag_is_refused(good):
         btf.Graph.load(bytes(blob))
 
 
-def test_enormous_declared_shape_is_refused_without_allocating(good):
+@pytest.mark.parametrize(
+    "member,match",
+    [("W0.npy", "W0 has shape .* but the model needs"), ("metadata.npy", "declares shape .* inflate past")],
+    ids=["weight", "other"],
+)
+def test_enormous_declared_shape_is_refused_without_allocating(good, member, match):
+    # A weight's header is checked against the shape the layers need; any other entry's size
+    # against the inflation budget: both from the header, before the payload is read.
     header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
     header += b" " * (-(len(header) + 11) % 64) + b"\n"
     lying = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64
-    blob = rebuild(good, lambda n, d: (n, lying if n == "W0.npy" else d))
-    with pytest.raises(btf.CheckpointError, match="declares shape"):
+    blob = rebuild(good, lambda n, d: (n, lying if n == member else d))
+    with pytest.raises(btf.CheckpointError, match=match):
         btf.Graph.load(blob)
 
 
@@ -88,9 +95,12 @@ def test_any_unexpected_failure_becomes_a_checkpoint_error(good, monkeypatch):
         def explode(*_, exc=exc):
             raise exc
 
-        monkeypatch.setattr(npz, "members", explode)
+        monkeypatch.setattr(npz, "Archive", explode)  # read()
+        monkeypatch.setattr(npz, "members", explode)  # summary()
         with pytest.raises(btf.CheckpointError):
             btf.Graph.load(good)
+        with pytest.raises(btf.CheckpointError):
+            checkpoint.summary(good)
 
 
 def test_oversized_file_is_refused_before_parsing(monkeypatch, good):
