@@ -7,7 +7,7 @@ from a few bytes of its description. Three figures, for a forward pass in float3
 - ``parameters``: every weight and bias; what a loaded model keeps resident.
 - ``peak_bytes``: the most working memory one image needs at any moment of a forward pass:
   the network's input row and output, plus the busiest layer's input, temporaries (a
-  convolution's padded input and im2col matrix, a pooling layer's cropped copy) and output.
+  convolution's padded input and im2col matrix) and output.
   The dense network of the original format keeps every layer's activations, so there it is
   their sum.
 - ``work``: per image, what a forward pass costs in time, in multiply-adds: those of the
@@ -117,10 +117,7 @@ def _layer(layer: Layer, shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[
         cols = out[0] * out[1] * layer.k * layer.k * c  # the im2col matrix, one copy
         return n_in + pad + cols + n_out, cols * layer.filters, pad + cols + 2 * n_out
     if isinstance(layer, MaxPool2D):
-        h, w, c = shape
-        p = layer.p
-        cropped = (h // p) * p * (w // p) * p * c if h % p or w % p else 0  # a reshape of a cropped view copies
-        return n_in + cropped + n_out, 0, cropped + n_in + n_out
+        return n_in + n_out, 0, n_in + n_out  # the blocks are a view, even of a cropped input
     if isinstance(layer, Dense):
         return n_in + n_out, n_in * n_out, 2 * n_out
     return n_in, 0, 0  # Flatten (a view) and Dropout (the identity outside training)

@@ -3,6 +3,7 @@
 import io
 import json
 import struct
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import btf
 from btf import checkpoint, npz
-from tests.support.models import metadata_member, npy, rebuild
+from tests.support.models import metadata_member, npy, rebuild, tiny_model, zeros_member
 
 
 @pytest.fixture
@@ -78,6 +79,25 @@ def test_understated_member_size_is_capped_while_streaming(good, monkeypatch):
             at = blob.find(signature, at + 4)
     with pytest.raises(btf.CheckpointError):
         btf.Graph.load(bytes(blob))
+
+
+@pytest.mark.parametrize(
+    "declared,claim",
+    [(None, 10), (None, None), (10, None), (10, 10 + 128)],
+    ids=["directory-understates", "header-over-the-limit", "payload-longer-than-its-header", "both-lie"],
+)
+def test_a_zip_bomb_costs_little_whatever_its_sizes_say(declared, claim):
+    # 64 MiB of zeros in 65 KB: inflated whole (the reader before issue 17 took 1 s and 511 MiB
+    # for 255 MiB whose directory said 10 bytes), it would show in the traced peak.
+    blob = zeros_member(tiny_model(), "padding.npy", 64 << 20, declared=declared, claim=claim)
+    tracemalloc.start()
+    try:
+        with pytest.raises(btf.CheckpointError):
+            btf.Graph.load(blob)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
 
 
 def test_too_many_members_are_refused_from_the_directory_record(good):
