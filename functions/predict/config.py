@@ -27,7 +27,7 @@ DEFAULT_MEMORY_MB = 1024
 
 
 def default_cache_mb() -> int:
-    """A quarter of the function's memory: the rest holds the runtime (~150 MB), one model being
+    """A quarter of the function's memory: the rest holds the runtime (~100 MB), one model being
     loaded, and a request's image decode and forward pass (docs/reliability.md)."""
     return _number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_MB, minimum=128) // 4
 
