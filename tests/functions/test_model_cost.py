@@ -56,6 +56,14 @@ def test_a_model_over_the_limits_is_invalid_skipped_and_remembered(name, folder_
     snapstart.before_snapshot(app_module.cache)  # must not raise
 
 
+def test_the_local_server_answers_the_same(client, folder_store):
+    (folder_store / "model-v3.npz").write_bytes(layered_model(OVER_LIMITS["conv99999-pool16"][0]))
+    response = client.post("/predict", json={"image": IMAGE, "model": 3})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "model_invalid"
+    response = client.post("/predict", json={"image": IMAGE})
+    assert response.status_code == 200 and response.json()["model"]["version"] == 2
+
+
 def test_a_promoted_model_over_the_limits_falls_back(folder_store, clock):
     from btf.store import registry
 
