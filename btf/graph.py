@@ -23,7 +23,7 @@ import numpy as np
 from btf import checkpoint, dense, nn
 from btf.data import check_pair
 from btf.errors import CheckpointError, ConfigError, DataError
-from btf.footprint import Footprint, Limits, of_layers, of_sizes, rows_per_chunk
+from btf.footprint import Footprint, Limits, of_sizes, rows_per_chunk
 from btf.layers import Layer, parse_layers
 from btf.optimizers import Optimizer
 from btf.progress import progress_bar, summary
@@ -229,9 +229,7 @@ class Graph:
     # ----------------------------------------------------------- inference
     def footprint(self) -> Footprint:
         """What this network costs to hold and to run (parameters; working memory and multiply-adds per image)."""
-        if self.stack is not None:
-            return of_layers(self.stack.layers, self.stack.input_shape)
-        return of_sizes(self.sizes)
+        return self.stack.footprint if self.stack is not None else of_sizes(self.sizes)
 
     def feedforward(self, X: np.ndarray) -> np.ndarray:
         """Output activations for a batch (n, inputs), in chunks of rows that fit btf.footprint.WORK_BYTES."""

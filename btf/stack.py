@@ -10,6 +10,7 @@ import numpy as np
 
 from btf import nn
 from btf.errors import ConfigError
+from btf.footprint import of_layers
 from btf.layers import Dense, Layer
 from btf.optimizers import Optimizer
 
@@ -45,6 +46,8 @@ class Stack:
             shape = layer.build(shape, rng)
         self.inputs = int(np.prod(self.input_shape))
         self.outputs = shape[0]
+        # What it costs to hold and run, once: every forward pass sizes its chunks from it.
+        self.footprint = of_layers(self.layers, self.input_shape)
 
     @property
     def params(self) -> list[np.ndarray]:
