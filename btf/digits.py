@@ -31,6 +31,8 @@ def check_digit_model(graph) -> None:
         raise CheckpointError(f"the model takes {inputs} inputs; a digit model takes {INPUTS} (28x28)")
     if outputs != CLASSES:
         raise CheckpointError(f"the model has {outputs} outputs; a digit model has {CLASSES}")
+    # predict runs the probes in chunks of rows that fit btf.footprint.WORK_BYTES, so checking
+    # a model costs at most one chunk's working memory, however heavy each row is.
     with np.errstate(all="ignore"):
         _, confidences = graph.predict(_probes())
     if not np.isfinite(confidences).all():

@@ -48,6 +48,8 @@ class Layer:
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(_gain(self) / fan_in))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The layer's output. Only while ``training`` does it keep what ``backward`` needs: a model that
+        only predicts holds its parameters and nothing of its last batch."""
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -57,10 +59,10 @@ class Layer:
     def spec(self) -> str:
         raise NotImplementedError
 
-    def _activate(self, z: np.ndarray) -> np.ndarray:
+    def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation is not None:
             nn.activate(self.activation, z)
-        self._out = z
+        self._out = z if training else None
         return z
 
     def _deactivate(self, grad: np.ndarray) -> np.ndarray:
@@ -87,10 +89,10 @@ class Dense(Layer):
         return (self.units,), [(input_shape[0], self.units), (self.units,)]
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        self._x = x
+        self._x = x if training else None
         z = x @ self.params[0]
         z += self.params[1]
-        return self._activate(z)
+        return self._activate(z, training)
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
@@ -136,11 +138,12 @@ class Conv2D(Layer):
         oh, ow = h - self.k + 1, w - self.k + 1
         # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy.
         windows = sliding_window_view(xp, (self.k, self.k), axis=(1, 2))
-        self._cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
-        self._shape = (n, h, w, c)
-        z = self._cols @ self.params[0]
+        cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
+        # The im2col matrix is the largest array here (k*k times the input): kept only for backward.
+        self._cols, self._shape = (cols, (n, h, w, c)) if training else (None, None)
+        z = cols @ self.params[0]
         z += self.params[1]
-        return self._activate(z.reshape(n, oh, ow, self.filters))
+        return self._activate(z.reshape(n, oh, ow, self.filters), training)
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
@@ -183,8 +186,11 @@ class MaxPool2D(Layer):
         p, oh, ow = self.p, h // self.p, w // self.p
         blocks = x[:, : oh * p, : ow * p, :].reshape(n, oh, p, ow, p, c)
         out = blocks.max(axis=(2, 4))
-        self._mask = blocks == out[:, :, None, :, None, :]  # where each maximum came from
-        self._shape = x.shape
+        if training:
+            self._mask = blocks == out[:, :, None, :, None, :]  # where each maximum came from
+            self._shape = x.shape
+        else:
+            self._mask = self._shape = None
         return out
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
