@@ -8,9 +8,14 @@ Layout (format version 1), every entry loadable with ``np.load(..., allow_pickle
     l2              float64 scalar              metadata        str scalar (a JSON object)
     W0..W{k-1}      float32 (n_in, n_out)       b0..b{k-1}      float32 (n_out,)
 
+Format version 2 stores ``layers`` (one spec each, e.g. ``conv32:3:relu``), ``input_shape``,
+``optimizer`` and the parameters P0..P{k-1} in layer order, in place of sizes and W/b.
+
 ``read`` trusts nothing: it refuses object arrays (the original project's ragged pickled
-format), oversized entries, unknown versions, shapes that do not chain, non-float weights
-and non-finite values, each with a CheckpointError that names the file and the problem.
+format), oversized entries, unknown versions, shapes that do not chain, layer lists a Graph
+would refuse, models over the footprint limits (btf.footprint, checked before any weight is
+inflated), non-float weights and non-finite values, each with a CheckpointError that names
+the file and the problem.
 """
 
 from __future__ import annotations
@@ -24,18 +29,24 @@ from typing import IO, Any
 
 import numpy as np
 
-from btf import nn, npz
+from btf import footprint, nn, npz
 from btf.atomic import write_atomic
 from btf.errors import CheckpointError, ConfigError
+from btf.footprint import Limits
 from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
+from btf.stack import plan
 
 FORMAT = "btf-checkpoint"
 FORMAT_VERSION = 1  # dense layers, the original network.py's
 LAYERED_VERSION = 2  # a list of btf.layers
 MAX_LAYERS = 64
 MAX_METADATA_CHARS = 1 << 20
+# Every entry but the weights: scalars, at most 64 layer specs, and the metadata (4 bytes a character).
+STRUCTURE_BYTES = 4 * MAX_METADATA_CHARS + (1 << 20)
 _SCALARS = ("learning_rate", "batch_size", "epochs", "l2", "format_version")
+_WEIGHT = re.compile(r"[PWb]\d+")  # a parameter's entry: read only once the structure is checked
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def dumps(params: dict[str, Any], metadata: dict[str, Any]) -> bytes:
@@ -91,16 +102,19 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def read(source: str | Path | bytes | IO[bytes]) -> dict[str, Any]:
+def read(source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> dict[str, Any]:
     """Load and validate a checkpoint; returns the parameters ``Graph.load`` needs.
 
     This is the loader's boundary: *any* failure inside it, whatever numpy, zipfile, zlib or
     json raise on hostile input (MemoryError and RecursionError included), comes out as a
-    CheckpointError that names the file.
+    CheckpointError that names the file. Every rule a Graph checks when it is built is
+    checked here first, and a model whose footprint (btf.footprint) is over ``limits`` is
+    refused from its description, before any of its weights is inflated (default:
+    ``btf.footprint.LIMITS``, read when called).
     """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "<checkpoint bytes>"
     try:
-        return _read(source, name)
+        return _read(source, name, limits or footprint.LIMITS)
     except CheckpointError:
         raise
     except FileNotFoundError:
@@ -122,7 +136,7 @@ def summary(source: bytes) -> dict[str, Any]:
 
     try:
         small = {"sizes", "layers", "input_shape", "activation", "cost", "epochs", "metadata"}
-        arrays = npz.members(npz.read_blob(source, fail), fail, only=small)
+        arrays = npz.members(npz.read_blob(source, fail), fail, only=small, limit=STRUCTURE_BYTES)
         if "metadata" not in arrays or not ("sizes" in arrays or "layers" in arrays):
             raise fail("missing entry 'sizes' or 'layers', or 'metadata'")
         if "layers" in arrays:
@@ -146,11 +160,14 @@ def summary(source: bytes) -> dict[str, Any]:
         raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
 
 
-def _read(source: Any, name: str) -> dict[str, Any]:
+def _read(source: Any, name: str, limits: Limits) -> dict[str, Any]:
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"{name}: {problem}")
 
-    arrays = npz.members(npz.read_blob(source, fail), fail)
+    archive = npz.Archive(npz.read_blob(source, fail), fail)
+    # Everything but the weights first: the structure is checked, and what it would cost
+    # refused, before a single weight is inflated.
+    arrays = archive.arrays(lambda member: not _WEIGHT.fullmatch(member), limit=STRUCTURE_BYTES)
 
     def get(key: str) -> np.ndarray:
         if key not in arrays:
@@ -159,6 +176,23 @@ def _read(source: Any, name: str) -> dict[str, Any]:
 
     if get("format").shape != () or str(get("format")) != FORMAT:
         raise fail(f"format is not {FORMAT!r}")
+    hyper, version = _hyper(get, fail)
+    structure, expected, cost = (_layered if version == LAYERED_VERSION else _dense)(get, fail)
+    problem = limits.problem(cost)
+    if problem is not None:
+        raise fail(problem)
+    extra = sorted({m for m in archive.names if _WEIGHT.fullmatch(m)} - set(expected))
+    if extra:
+        raise fail(f"has parameters {extra[:8]} beyond what its layers describe")
+    weights = archive.arrays(expected.__contains__, shapes=expected)
+    values = [_weight(key, weights.get(key), fail) for key in expected]
+    if version == LAYERED_VERSION:
+        return {**hyper, **structure, "params": values}
+    return {**hyper, **structure, "weights": values[0::2], "biases": values[1::2]}
+
+
+def _hyper(get, fail) -> tuple[dict[str, Any], int]:
+    """The training hyperparameters and metadata, each checked; and the format version."""
     scalars = {}
     for key in _SCALARS:
         value = get(key)
@@ -167,25 +201,18 @@ def _read(source: Any, name: str) -> dict[str, Any]:
         scalars[key] = value.item()
     if scalars["format_version"] not in (FORMAT_VERSION, LAYERED_VERSION):
         raise fail(f"format version {scalars['format_version']} is not supported (this btf reads 1 and 2)")
-    if scalars["learning_rate"] <= 0 or scalars["batch_size"] < 1 or scalars["epochs"] < 0 or scalars["l2"] < 0:
+    # The learning rate becomes a float32 in the optimizer: past float32's range it would be inf.
+    lr, batch, epochs, l2 = (scalars[k] for k in ("learning_rate", "batch_size", "epochs", "l2"))
+    if not 0 < lr <= _FLOAT32_MAX or batch < 1 or epochs < 0 or l2 < 0:
         raise fail("hyperparameters out of range (learning_rate, batch_size, epochs or l2)")
     hyper = {
-        "learning_rate": float(scalars["learning_rate"]),
-        "batch_size": int(scalars["batch_size"]),
-        "epochs": int(scalars["epochs"]),
-        "l2": float(scalars["l2"]),
+        "learning_rate": float(lr),
+        "batch_size": int(batch),
+        "epochs": int(epochs),
+        "l2": float(l2),
         "metadata": _metadata(get("metadata"), fail),
     }
-    if scalars["format_version"] == LAYERED_VERSION:
-        return {**hyper, **_layered(arrays, get, fail)}
-    text = {}
-    for key, allowed in (("activation", nn.ACTIVATIONS), ("cost", nn.COSTS)):
-        value = get(key)
-        if value.dtype.kind != "U" or value.shape != () or str(value) not in allowed:
-            raise fail(f"{key} must be one of {allowed}")
-        text[key] = str(value)
-    sizes, weights, biases = _dense(arrays, get, fail)
-    return {"sizes": sizes, **text, **hyper, "weights": weights, "biases": biases}
+    return hyper, scalars["format_version"]
 
 
 def _text(get, key: str, allowed: tuple[str, ...], fail) -> str:
@@ -195,8 +222,12 @@ def _text(get, key: str, allowed: tuple[str, ...], fail) -> str:
     return str(value)
 
 
-def _layered(arrays: dict[str, np.ndarray], get, fail) -> dict[str, Any]:
-    """A format-2 checkpoint's layer list and parameters: shapes chain layer to layer, checked before use."""
+def _layered(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], footprint.Footprint]:
+    """A format-2 checkpoint's structure, the shape of each parameter it needs, and its footprint.
+
+    The layers are checked by ``btf.stack.plan``, the same rules a Stack is built with, so a
+    list a Graph would refuse (one that ends in Dropout, say) is refused here, as a CheckpointError.
+    """
     specs, shape = get("layers"), get("input_shape")
     if specs.dtype.kind != "U" or specs.ndim != 1 or not 1 <= len(specs) <= MAX_LAYERS:
         raise fail(f"layers must be 1 to {MAX_LAYERS} layer descriptions")
@@ -208,63 +239,49 @@ def _layered(arrays: dict[str, np.ndarray], get, fail) -> dict[str, Any]:
         or shape.max() > 4096
     ):
         raise fail("input_shape must be 1 to 3 sizes of 1 to 4096")
+    input_shape = tuple(int(d) for d in shape)
     try:
         layers = parse_layers(",".join(str(s) for s in specs), activation=None, flatten=False)
-        expected, current = [], tuple(int(d) for d in shape)
-        for layer in layers:
-            current, shapes = layer.shapes(current)
-            expected += shapes
-        if len(current) != 1:
-            raise ConfigError(f"the last layer gives shape {current}, not a vector of classes")
+        out, param_shapes = plan(layers, input_shape)
+        cost = footprint.of_layers(layers, input_shape)
     except ConfigError as exc:
         raise fail(f"layers do not fit together: {exc}") from None
-    params = []
-    for i, want in enumerate(expected):
-        value = get(f"P{i}")
-        if value.shape != want or value.dtype.kind != "f":
-            raise fail(f"P{i} has shape {value.shape} {value.dtype}, but the layers need {want} floats")
-        with np.errstate(over="ignore"):  # a float64 past float32's range becomes inf, refused below
-            value = np.ascontiguousarray(value, dtype=np.float32)
-        if not np.isfinite(value).all():
-            raise fail(f"P{i} holds NaN or infinite values (as float32)")
-        params.append(value)
-    if any(k[0] == "P" and k[1:].isdigit() and int(k[1:]) >= len(expected) for k in arrays):
-        raise fail("has parameters beyond what its layers describe")
-    return {
+    structure = {
         "layers": [layer.spec() for layer in layers],
-        "input_shape": tuple(int(d) for d in shape),
+        "input_shape": input_shape,
         "optimizer": _text(get, "optimizer", OPTIMIZERS, fail),
         "cost": _text(get, "cost", nn.COSTS, fail),
-        "params": params,
-        "sizes": (int(np.prod(shape)), current[0]),
+        "sizes": (int(np.prod(shape)), out[0]),
     }
+    return structure, {f"P{i}": want for i, want in enumerate(param_shapes)}, cost
 
 
-def _dense(arrays: dict[str, np.ndarray], get, fail) -> tuple[tuple[int, ...], list, list]:
-    """The layer sizes and their weights, each checked for shape, dtype and finiteness."""
+def _dense(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], footprint.Footprint]:
+    """A format-1 checkpoint's structure (sizes, activation, cost), its parameters' shapes, and its footprint."""
+    structure = {
+        key: _text(get, key, allowed, fail) for key, allowed in (("activation", nn.ACTIVATIONS), ("cost", nn.COSTS))
+    }
     sizes = get("sizes")
     if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or not 2 <= len(sizes) <= MAX_LAYERS or sizes.min() < 1:
         raise fail(f"sizes must be 2 to {MAX_LAYERS} positive integers")
-    sizes = tuple(int(s) for s in sizes)
-    weights, biases = [], []
+    structure["sizes"] = sizes = tuple(int(s) for s in sizes)
+    expected = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        for key, shape in ((f"W{i}", (n_in, n_out)), (f"b{i}", (n_out,))):
-            value = get(key)
-            if value.shape != shape:
-                raise fail(f"{key} has shape {value.shape}, but sizes {list(sizes)} need {shape}")
-            if value.dtype.kind != "f":
-                raise fail(f"{key} must hold floats, not {value.dtype}")
-            with np.errstate(over="ignore"):  # a float64 past float32's range becomes inf, refused below
-                value = np.ascontiguousarray(value, dtype=np.float32)
-            if not np.isfinite(value).all():
-                raise fail(f"{key} holds NaN or infinite values (as float32)")
-            (weights if key[0] == "W" else biases).append(value)
-    extra = {k for k in arrays if k[0] in "Wb" and k[1:].isdigit()} - {
-        f"{p}{i}" for p in "Wb" for i in range(len(sizes) - 1)
-    }
-    if extra:
-        raise fail(f"has layers {sorted(extra)} beyond what sizes {list(sizes)} describe")
-    return sizes, weights, biases
+        expected.update({f"W{i}": (n_in, n_out), f"b{i}": (n_out,)})
+    return structure, expected, footprint.of_sizes(sizes)
+
+
+def _weight(key: str, value: np.ndarray | None, fail) -> np.ndarray:
+    """A parameter the structure needs, as finite float32 (its shape was checked from its header)."""
+    if value is None:
+        raise fail(f"missing entry {key!r}")
+    if value.dtype.kind != "f":
+        raise fail(f"{key} must hold floats, not {value.dtype}")
+    with np.errstate(over="ignore"):  # a float64 past float32's range becomes inf, refused below
+        value = np.ascontiguousarray(value, dtype=np.float32)
+    if not np.isfinite(value).all():
+        raise fail(f"{key} holds NaN or infinite values (as float32)")
+    return value
 
 
 def _metadata(raw: np.ndarray, fail) -> dict[str, Any]:

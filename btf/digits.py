@@ -101,6 +101,8 @@ def check_digit_model(graph) -> None:
             f"the model has {outputs} outputs; a digit model has {CLASSES} (digits) or {CLASSES + 1} (and not a digit)"
         )
     decision = rule(graph)
+    # predict runs the probes in chunks of rows that fit btf.footprint.WORK_BYTES, so checking
+    # a model costs at most one chunk's working memory, however heavy each row is.
     with np.errstate(all="ignore"):
         _, confidences = graph.predict(_probes())
         reading = read(graph, _probes(), decision) if np.isfinite(confidences).all() else None

@@ -22,7 +22,8 @@ import numpy as np
 
 from btf import checkpoint, dense, nn
 from btf.data import check_pair
-from btf.errors import ConfigError, DataError
+from btf.errors import CheckpointError, ConfigError, DataError
+from btf.footprint import Footprint, Limits, of_sizes, rows_per_chunk
 from btf.layers import Layer, parse_layers
 from btf.optimizers import Optimizer
 from btf.progress import progress_bar, summary
@@ -30,7 +31,6 @@ from btf.stack import Stack
 
 Data = tuple[np.ndarray, np.ndarray]
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-_EVAL_CHUNK = 4096
 
 
 class Graph:
@@ -228,15 +228,20 @@ class Graph:
         return history
 
     # ----------------------------------------------------------- inference
+    def footprint(self) -> Footprint:
+        """What this network costs to hold and to run (parameters; working memory and multiply-adds per image)."""
+        return self.stack.footprint if self.stack is not None else of_sizes(self.sizes)
+
     def feedforward(self, X: np.ndarray) -> np.ndarray:
-        """Output activations for a batch (n, inputs), computed in bounded-size chunks."""
+        """Output activations for a batch (n, inputs), in chunks of rows that fit btf.footprint.WORK_BYTES."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise DataError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
         out = np.empty((len(X), self.sizes[-1]), dtype=np.float32)
-        for start in range(0, len(X), _EVAL_CHUNK):
-            chunk = X[start : start + _EVAL_CHUNK]
-            out[start : start + _EVAL_CHUNK] = (
+        rows = rows_per_chunk(self.footprint())
+        for start in range(0, len(X), rows):
+            chunk = X[start : start + rows]
+            out[start : start + rows] = (
                 self._forward_all(chunk)[-1] if self.stack is None else self.stack.forward(chunk, self.cost)
             )
         return out
@@ -296,9 +301,21 @@ class Graph:
         return checkpoint.dumps(self._params(), meta)
 
     @classmethod
-    def load(cls, source: str | Path | bytes | IO[bytes]) -> Graph:
-        """Read and validate a checkpoint from a path, bytes or a binary file object."""
-        params = checkpoint.read(source)
+    def load(cls, source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> Graph:
+        """Read and validate a checkpoint from a path, bytes or a binary file object.
+
+        Refuses, with a CheckpointError, a file that is not a valid checkpoint or whose model
+        is over ``limits`` (default: btf.footprint.LIMITS). The reader checks every rule that
+        building the Graph does; should building still fail, that is a CheckpointError too.
+        """
+        params = checkpoint.read(source, limits)
+        try:
+            return cls._from_params(params)
+        except Exception as exc:  # the loader's boundary, as in checkpoint.read
+            raise CheckpointError(f"<checkpoint>: cannot build the model ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any]) -> Graph:
         if "layers" in params:
             layers = parse_layers(",".join(params["layers"]), activation=None, flatten=False)
             graph = cls.__new__(cls)

@@ -53,6 +53,8 @@ class Layer:
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(_gain(self) / fan_in))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The layer's output. Only while ``training`` does it keep what ``backward`` needs: a model that
+        only predicts holds its parameters and nothing of its last batch."""
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -62,7 +64,7 @@ class Layer:
     def spec(self) -> str:
         raise NotImplementedError
 
-    def _activate(self, z: np.ndarray, training: bool = True) -> np.ndarray:
+    def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation is not None:
             nn.activate(self.activation, z)
         self._out = z if training else None
@@ -92,7 +94,7 @@ class Dense(Layer):
         return (self.units,), [(input_shape[0], self.units), (self.units,)]
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        self._x = x if training else None  # predicting keeps nothing alive for a backward pass
+        self._x = x if training else None
         z = x @ self.params[0]
         z += self.params[1]
         return self._activate(z, training)
@@ -142,6 +144,7 @@ class Conv2D(Layer):
         # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy.
         windows = sliding_window_view(xp, (self.k, self.k), axis=(1, 2))
         cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
+        # The im2col matrix is the largest array here (k*k times the input): kept only for backward.
         self._cols, self._shape = (cols, (n, h, w, c)) if training else (None, None)
         z = cols @ self.params[0]
         z += self.params[1]
@@ -188,9 +191,11 @@ class MaxPool2D(Layer):
         p, oh, ow = self.p, h // self.p, w // self.p
         blocks = x[:, : oh * p, : ow * p, :].reshape(n, oh, p, ow, p, c)
         out = blocks.max(axis=(2, 4))
-        # Where each maximum came from, for backward; predicting keeps nothing.
-        self._mask = blocks == out[:, :, None, :, None, :] if training else None
-        self._shape = x.shape
+        if training:
+            self._mask = blocks == out[:, :, None, :, None, :]  # where each maximum came from
+            self._shape = x.shape
+        else:
+            self._mask = self._shape = None
         return out
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -10,26 +10,44 @@ import numpy as np
 
 from btf import nn
 from btf.errors import ConfigError
+from btf.footprint import of_layers
 from btf.layers import Dense, Layer
 from btf.optimizers import Optimizer
+
+
+def plan(layers: list[Layer], input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """(output shape, every parameter's shape) of ``layers`` on ``input_shape``, allocating nothing.
+
+    Every rule a stack must meet, in one place: the checkpoint loader checks a file's layers
+    with it before reading any weight, and ``Stack`` before building. ConfigError if one fails.
+    """
+    if not layers or not all(isinstance(layer, Layer) for layer in layers):
+        raise ConfigError("layers must be a non-empty list of btf.layers objects")
+    if not isinstance(layers[-1], Dense):
+        raise ConfigError("the last layer must be Dense (its units are the classes)")
+    shape = tuple(int(d) for d in input_shape)
+    if not shape or min(shape) < 1:
+        raise ConfigError(f"input_shape must be positive sizes, not {input_shape}")
+    param_shapes: list[tuple[int, ...]] = []
+    for layer in layers:
+        shape, shapes = layer.shapes(shape)
+        param_shapes += shapes
+    return shape, param_shapes
 
 
 class Stack:
     def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], rng: np.random.Generator | None) -> None:
         """Build the layers for ``input_shape``: initialised from ``rng``, or empty (rng None) to be loaded."""
-        if not layers or not all(isinstance(layer, Layer) for layer in layers):
-            raise ConfigError("layers must be a non-empty list of btf.layers objects")
-        if not isinstance(layers[-1], Dense):
-            raise ConfigError("the last layer must be Dense (its units are the classes)")
+        plan(layers, input_shape)
         self.layers = list(layers)
         self.input_shape = tuple(int(d) for d in input_shape)
-        if not self.input_shape or min(self.input_shape) < 1:
-            raise ConfigError(f"input_shape must be positive sizes, not {input_shape}")
         shape = self.input_shape
         for layer in self.layers:
             shape = layer.build(shape, rng)
         self.inputs = int(np.prod(self.input_shape))
         self.outputs = shape[0]
+        # What it costs to hold and run, once: every forward pass sizes its chunks from it.
+        self.footprint = of_layers(self.layers, self.input_shape)
 
     @property
     def params(self) -> list[np.ndarray]:

@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 
 import btf
-from btf import checkpoint, digits, evaluation, gate, nn
+from btf import checkpoint, digits, evaluation, footprint, gate, nn
 from btf import data as btf_data
 from btf.checkpoint import MAX_LAYERS
-from btf.digits import check_digit_model
+from btf.digits import INPUT_SIDE, check_digit_model
 from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
 from btf.report import confusion_matrix, write_report
+from btf.stack import plan
 from btf.store import StoreError, display_path, open_store, registry
 from scripts.cli import OneLineParser, add_store_options, guarded, report_root
 
@@ -59,8 +60,7 @@ CONFIG_KEYS = (
 )
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
-MAX_LAYER_SIZE = 100_000
-MAX_WEIGHTS = 50_000_000  # 200 MB of float32: far past any digit model, well within memory
+DIGIT_SHAPE = (INPUT_SIDE, INPUT_SIDE, 1)  # what a --layers network takes
 # The held-out non-digits: a seed and styles that training never uses (btf.negatives), and no
 # struck-out digits, which would tie them to whichever digits a run tests on.
 GATE_SEED = 2019
@@ -87,27 +87,34 @@ def _ranged(kind, low=None, high=None, *, above: bool = False):
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
-    """``784,30,10`` -> (784, 30, 10), each a sane layer size, and a network that fits in memory."""
+    """``784,30,10`` -> (784, 30, 10): positive sizes, and a network the function would load."""
     try:
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated integers, e.g. 784,30,10") from None
-    if not 2 <= len(sizes) <= MAX_LAYERS or not all(1 <= s <= MAX_LAYER_SIZE for s in sizes):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give 2 to {MAX_LAYERS} layer sizes, each 1 to {MAX_LAYER_SIZE:,}, e.g. 784,30,10"
-        )
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    if weights > MAX_WEIGHTS:
-        raise argparse.ArgumentTypeError(f"{text!r} has {weights:,} weights; the limit is {MAX_WEIGHTS:,}")
+    if not 2 <= len(sizes) <= MAX_LAYERS or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 2 to {MAX_LAYERS} positive layer sizes, e.g. 784,30,10")
+    _within_limits(text, footprint.of_sizes(sizes))
     return sizes
 
 
 def _layer_list(text: str) -> str:
+    """A --layers value that builds a classifier of 28x28 digits within the limits a served model must meet."""
     try:
-        parse_layers(text)
+        layers = parse_layers(text)
+        plan(layers, DIGIT_SHAPE)
+        cost = footprint.of_layers(layers, DIGIT_SHAPE)
     except btf.ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    _within_limits(text, cost)
     return text
+
+
+def _within_limits(text: str, cost: footprint.Footprint) -> None:
+    """Refuse, before any training, a model the loader would refuse (btf.footprint.LIMITS)."""
+    problem = footprint.LIMITS.problem(cost)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}, past what a served model may cost")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -288,6 +295,7 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
         init=args.init,
         seed=args.seed,
         optimizer=args.optimizer,
+        input_shape=DIGIT_SHAPE,
     )
     net.feed(splits["train"], splits["val"])
     print(

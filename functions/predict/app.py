@@ -49,6 +49,7 @@ cache = ModelCache(
     ttl=settings.latest_ttl,
     deadline=settings.store_timeout,
     max_models=settings.max_models,
+    max_bytes=settings.model_cache_mb << 20,
 )
 catalogue = Catalogue(cache)
 _PAGE = Path(__file__).with_name("page.html")

@@ -22,6 +22,14 @@ __all__ = ["DEFAULT_STORE", "ConfigError", "Settings"]
 # and gets its answer, and a body over it gets the function's JSON 413 wherever the platform
 # delivers it at all (locally, and for JSON up to about 6 MB in the cloud).
 DEFAULT_MAX_BODY_BYTES = 4_400_000
+# Without AWS_LAMBDA_FUNCTION_MEMORY_SIZE (locally), size the model cache as for the template's 1024 MB.
+DEFAULT_MEMORY_MB = 1024
+
+
+def default_cache_mb() -> int:
+    """A quarter of the function's memory: the rest holds the runtime (~100 MB), one model being
+    loaded, and a request's image decode and forward pass (docs/reliability.md)."""
+    return _number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_MB, minimum=128) // 4
 
 
 def _number(name: str, default: float, cast=int, minimum: float = 0):
@@ -46,6 +54,7 @@ class Settings:
     latest_ttl: float
     store_timeout: float
     max_models: int
+    model_cache_mb: int
     cors_origins: tuple[str, ...]
 
     @classmethod
@@ -59,5 +68,6 @@ class Settings:
             # One deadline per store interaction, retries included; well under Lambda's 15 s.
             store_timeout=_number("STORE_TIMEOUT_SECONDS", 3.0, float, minimum=0.1),
             max_models=_number("MAX_CACHED_MODELS", 8, minimum=1),
+            model_cache_mb=_number("MODEL_CACHE_MB", default_cache_mb(), minimum=1),
             cors_origins=tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )

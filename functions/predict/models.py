@@ -7,12 +7,19 @@
 - ``latest`` is what the store's alias (``latest.json``) promotes, or the newest version when
   there is no alias. It skips versions that fail validation, so it never serves a broken
   model: a promoted version that cannot serve is logged, and the last good one keeps serving.
+- Bounded by count (``max_models``) and by bytes (``max_bytes``, each model charged what it
+  keeps resident), least recently used evicted first; the version ``latest`` serves is never
+  evicted, so clients asking for other versions cannot push it out.
+- Anything that goes wrong building or probing a stored model (a CheckpointError, a
+  MemoryError, any other exception) makes that version invalid, remembered for ``ttl``: a
+  store's model can cost a 503, never a 500.
 - Thread-safe: one lock per version (and one for ``latest``), so concurrent requests never
   load the same model twice; while one thread revalidates, the others serve the cached copy.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -52,6 +59,21 @@ class Entry:
     graph: btf.Graph
     etag: str
     checked: float
+    size: int = 0  # bytes it keeps resident (resident_bytes)
+
+
+# Parsed JSON holds at most ~25 bytes per character of its text (measured on lists of empty
+# dicts, the worst found); metadata is at most 1 MiB of text (btf.checkpoint).
+_METADATA_BYTES_PER_CHAR = 32
+
+
+def resident_bytes(graph: btf.Graph) -> int:
+    """What a loaded model keeps in memory: its float32 parameters and its metadata as Python objects.
+
+    Nothing else: layers keep no buffers of their last batch, and a forward pass's working
+    memory is bounded per call (btf.footprint.WORK_BYTES), not held.
+    """
+    return graph.footprint().parameter_bytes + _METADATA_BYTES_PER_CHAR * len(json.dumps(graph.metadata))
 
 
 @dataclass
@@ -71,8 +93,10 @@ class ModelCache:
     _store: BaseStore | None = None
     # Seconds a request waits on the store when a cached copy could answer instead.
     deadline: float = 3.0
-    # At most this many models are kept, least recently used evicted first.
+    # At most this many models, and this many bytes of them, are kept, least recently used
+    # evicted first (never the version latest serves).
     max_models: int = 8
+    max_bytes: int = 256 << 20
     _entries: OrderedDict[int, Entry] = field(default_factory=OrderedDict)
     _invalid: dict[int, _Failure] = field(default_factory=dict)
     _latest: int | None = None
@@ -107,6 +131,9 @@ class ModelCache:
 
     def cached_versions(self) -> list[int]:
         return sorted(self._entries)
+
+    def cached_bytes(self) -> int:
+        return sum(entry.size for entry in list(self._entries.values()))
 
     def known_valid(self, version: int) -> bool | None:
         """True if loaded and serving, False if it failed validation, None if not tried here yet."""
@@ -192,16 +219,30 @@ class ModelCache:
         try:
             graph = btf.Graph.load(blob.data)
             self.validate(graph)
-        except btf.CheckpointError as exc:
-            return self._reject(version, entry, blob.etag, str(exc).split(": ", 1)[-1], now)
+            size = resident_bytes(graph)
+        except Exception as exc:  # a stored model's failure, whatever it is (MemoryError too): invalid, not a 500
+            problem = str(exc).split(": ", 1)[-1] if isinstance(exc, btf.CheckpointError) else repr(exc)[:300]
+            return self._reject(version, entry, blob.etag, problem, now)
         self._invalid.pop(version, None)
-        fresh = Entry(version, graph, blob.etag, now)
-        with self._guard:
-            self._entries[version] = fresh
-            self._entries.move_to_end(version)
-            while len(self._entries) > self.max_models:
-                self._entries.popitem(last=False)
+        fresh = Entry(version, graph, blob.etag, now, size)
+        self._keep(fresh)
         return fresh
+
+    def _keep(self, fresh: Entry) -> None:
+        """Cache ``fresh``, then evict, oldest use first, until within ``max_models`` and ``max_bytes``.
+
+        The version ``latest`` serves is never evicted. A model that does not fit beside it is
+        served to the request that loaded it and not kept.
+        """
+        with self._guard:
+            self._entries[fresh.version] = fresh
+            self._entries.move_to_end(fresh.version)
+            total = sum(entry.size for entry in self._entries.values())
+            for version in list(self._entries):
+                if len(self._entries) <= self.max_models and total <= self.max_bytes:
+                    break
+                if version != self._latest:
+                    total -= self._entries.pop(version).size
 
     def _reject(self, version: int, entry: Entry | None, etag: str | None, problem: str, now: float) -> Entry:
         """Remember a version as invalid for ``ttl``; keep serving an earlier good copy if there is one."""

@@ -20,6 +20,8 @@ def before_snapshot(cache: ModelCache) -> None:
         log.info("snapshot with model v%s loaded", entry.version)
     except StoreError as exc:  # a snapshot without a model still serves: the first request loads it
         log.warning("no model in the snapshot: %s", exc)
+    except Exception as exc:  # never fail the publication over the store's content: log it, serve without
+        log.error("no model in the snapshot, loading it failed: %s: %s", type(exc).__name__, exc)
 
 
 def after_restore(cache: ModelCache) -> None:

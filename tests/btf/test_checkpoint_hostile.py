@@ -3,14 +3,15 @@
 import io
 import json
 import struct
+import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
 
 import btf
-from btf import npz
-from tests.support.models import metadata_member, npy, rebuild
+from btf import checkpoint, npz
+from tests.support.models import metadata_member, npy, rebuild, tiny_model, zeros_member
 
 
 @pytest.fixture
@@ -29,12 +30,19 @@ def test_encrypted_flag_is_refused(good):
         btf.Graph.load(bytes(blob))
 
 
-def test_enormous_declared_shape_is_refused_without_allocating(good):
+@pytest.mark.parametrize(
+    "member,match",
+    [("W0.npy", "W0 has shape .* but the model needs"), ("metadata.npy", "declares shape .* inflate past")],
+    ids=["weight", "other"],
+)
+def test_enormous_declared_shape_is_refused_without_allocating(good, member, match):
+    # A weight's header is checked against the shape the layers need; any other entry's size
+    # against the inflation budget: both from the header, before the payload is read.
     header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
     header += b" " * (-(len(header) + 11) % 64) + b"\n"
     lying = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64
-    blob = rebuild(good, lambda n, d: (n, lying if n == "W0.npy" else d))
-    with pytest.raises(btf.CheckpointError, match="declares shape"):
+    blob = rebuild(good, lambda n, d: (n, lying if n == member else d))
+    with pytest.raises(btf.CheckpointError, match=match):
         btf.Graph.load(blob)
 
 
@@ -73,6 +81,25 @@ def test_understated_member_size_is_capped_while_streaming(good, monkeypatch):
         btf.Graph.load(bytes(blob))
 
 
+@pytest.mark.parametrize(
+    "declared,claim",
+    [(None, 10), (None, None), (10, None), (10, 10 + 128)],
+    ids=["directory-understates", "header-over-the-limit", "payload-longer-than-its-header", "both-lie"],
+)
+def test_a_zip_bomb_costs_little_whatever_its_sizes_say(declared, claim):
+    # 64 MiB of zeros in 65 KB: inflated whole (the reader before issue 17 took 1 s and 511 MiB
+    # for 255 MiB whose directory said 10 bytes), it would show in the traced peak.
+    blob = zeros_member(tiny_model(), "padding.npy", 64 << 20, declared=declared, claim=claim)
+    tracemalloc.start()
+    try:
+        with pytest.raises(btf.CheckpointError):
+            btf.Graph.load(blob)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
+
+
 def test_too_many_members_are_refused_from_the_directory_record(good):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
@@ -88,9 +115,12 @@ def test_any_unexpected_failure_becomes_a_checkpoint_error(good, monkeypatch):
         def explode(*_, exc=exc):
             raise exc
 
-        monkeypatch.setattr(npz, "members", explode)
+        monkeypatch.setattr(npz, "Archive", explode)  # read()
+        monkeypatch.setattr(npz, "members", explode)  # summary()
         with pytest.raises(btf.CheckpointError):
             btf.Graph.load(good)
+        with pytest.raises(btf.CheckpointError):
+            checkpoint.summary(good)
 
 
 def test_oversized_file_is_refused_before_parsing(monkeypatch, good):

@@ -295,18 +295,6 @@ def test_batchnorm_predicts_with_its_running_statistics_not_the_batch():
     np.testing.assert_allclose(net.stack.forward(X[:1], "cross_entropy"), ours[:1], rtol=1e-5, atol=1e-7)
 
 
-def test_predicting_keeps_nothing_for_a_backward_pass():
-    net, X = _trained_bn_net()
-    net.predict(X)
-    kept = [
-        (type(layer).__name__, name)
-        for layer in net.stack.layers
-        for name, value in vars(layer).items()
-        if name in ("_x", "_cols", "_out", "_xhat", "_inv_std", "_mask") and value is not None
-    ]
-    assert kept == []
-
-
 def test_batchnorm_checkpoints_round_trip_with_their_running_statistics(tmp_path):
     net, X = _trained_bn_net()
     path = tmp_path / "bn.npz"

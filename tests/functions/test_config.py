@@ -31,3 +31,36 @@ def test_malformed_values_name_the_variable(monkeypatch, key, value):
     monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=key):
         Settings.from_env()
+
+
+def test_the_model_cache_is_sized_from_the_functions_memory(monkeypatch):
+    from btf import footprint
+
+    monkeypatch.delenv("MODEL_CACHE_MB", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
+    assert Settings.from_env().model_cache_mb == 256  # a quarter of the template's 1024 MB
+    assert 8 * footprint.LIMITS.parameters * 4 <= 256 << 20  # eight of the largest models the loader admits
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    assert Settings.from_env().model_cache_mb == 752
+    monkeypatch.setenv("MODEL_CACHE_MB", "100")
+    assert Settings.from_env().model_cache_mb == 100
+    monkeypatch.setenv("MODEL_CACHE_MB", "")  # as the template leaves it: the default
+    assert Settings.from_env().model_cache_mb == 752
+
+
+@pytest.mark.parametrize(
+    "key,value", [("MODEL_CACHE_MB", "0"), ("MODEL_CACHE_MB", "lots"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "x")]
+)
+def test_malformed_cache_sizes_name_the_variable(monkeypatch, key, value):
+    monkeypatch.delenv("MODEL_CACHE_MB", raising=False)
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=key):
+        Settings.from_env()
+
+
+def test_the_cache_size_is_in_the_template_and_the_readme():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert 'MODEL_CACHE_MB: ""' in (root / "template.yaml").read_text()
+    assert "| `MODEL_CACHE_MB` |" in (root / "README.md").read_text()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from btf import footprint
 from btf import store as store_module
 from scripts import train
 from tests.scripts.test_train import run
@@ -30,6 +31,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
         (["--batch-size", "0"], "--batch-size"),
         (["--val-fraction", "1"], "--val-fraction"),
         (["--cost", "hinge"], "--cost"),
+        # Architectures the function would refuse to load (btf.footprint), refused before any data is read.
+        (["--sizes", "784,80000,10"], "63,600,010 parameters"),
+        (["--layers", "conv256:1:same,conv1:15:same,flatten,dense10"], "working memory per image"),
+        (["--layers", ",".join(["conv64:15:same"] * 6) + ",dense10"], "working memory per image"),
+        (["--layers", "conv99999:1,pool16,dense10"], "working memory per image"),
+        (["--layers", "conv64:3:same,conv64:3:same,dense10"], "multiply-adds"),
+        (["--layers", "dense128,dropout0.5"], "last layer must be Dense"),
+        (["--layers", "conv8:3,dense10,conv8:3"], "--layers"),
     ],
 )
 def test_argument_errors_are_one_line_and_exit_2(args, message, capsys):
@@ -93,3 +102,15 @@ def test_the_endpoint_comes_from_botocores_own_variable(idx, s3, tmp_path, capsy
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
     code, _, err = run(capsys, "--data", str(idx), "--store", "s3://btf-models/m/", "--epochs", "1")
     assert code == 2 and "127.0.0.1:9" in err
+
+
+def test_a_model_over_the_limits_is_never_published(idx, tmp_path, capsys, monkeypatch):
+    # An architecture that passed the argument check (here: limits lowered after it) is still
+    # refused before the upload, by the loader the function uses, with one line and exit 2.
+    monkeypatch.setattr(train, "_within_limits", lambda text, cost: None)
+    monkeypatch.setattr(footprint, "LIMITS", footprint.Limits(parameters=1000))
+    store = tmp_path / "m"
+    code, out, err = run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "1")
+    assert code == 2 and "cannot serve" in err and "the limit is 1,000" in err and "nothing was published" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not list(store.glob("model-v*.npz"))
