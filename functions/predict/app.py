@@ -170,6 +170,7 @@ async def predict(request: Request) -> Response:
     if not np.isfinite(reading.confidences).all():  # the load-time check makes this unreachable; never answer NaN
         raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
     request.state.confidences = reading.confidences.max(axis=1).tolist()
+    request.state.not_digits = int((~reading.is_digit).sum())
     results = [_result(*answer) for answer in zip(reading.labels.tolist(), reading.confidences, reading.is_digit)]
     info = model_info(entry)
     return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})

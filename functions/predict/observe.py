@@ -8,7 +8,8 @@
   request's metrics in CloudWatch's embedded metric format (EMF): CloudWatch turns the
   ``_aws`` block into metrics with no agent and no API call. Metrics, in namespace ``btf``:
   ``Requests`` (count), ``Latency`` (ms), ``Answers`` (images answered), ``Confidence`` (their
-  mean top confidence) and ``LowConfidence`` (how many were under LOW_CONFIDENCE), by
+  mean top confidence), ``LowConfidence`` (how many were under LOW_CONFIDENCE) and
+  ``NotDigit`` (how many were answered ``is_digit: false``), by
   ``Service``, by ``Outcome`` (ok, a 4xx code, or error) and by ``ModelVersion``.
   LowConfidence / Answers is the share of answers the model was unsure of: it rises when
   people draw unlike MNIST.
@@ -151,6 +152,7 @@ class AccessLog:
                 metrics["Answers"] = (len(confidences), "Count")
                 metrics["Confidence"] = (round(sum(confidences) / len(confidences), 6), "None")
                 metrics["LowConfidence"] = (sum(c < LOW_CONFIDENCE for c in confidences), "Count")
+                metrics["NotDigit"] = (int(state.get("not_digits", 0)), "Count")
             record = emf(record, metrics)
         # One write per line: Lambda sends each stdout line to CloudWatch as it is.
         sys.stdout.write(json.dumps(record) + "\n")

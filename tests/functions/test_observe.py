@@ -35,10 +35,12 @@ def test_a_prediction_emits_latency_outcome_version_and_confidence(folder_store,
         "Answers": "Count",
         "Confidence": "None",
         "LowConfidence": "Count",
+        "NotDigit": "Count",
     }
     assert record["Outcome"] == "ok" and record["ModelVersion"] == str(body["model"]["version"])
     assert record["Answers"] == 2 and 0 <= record["Confidence"] <= 1
     assert record["LowConfidence"] == 2 * (body["results"][0]["confidence"] < observe.LOW_CONFIDENCE)
+    assert record["NotDigit"] == 2 * (body["results"][0]["is_digit"] is False)
     assert ["Service", "ModelVersion"] in record["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
 
 

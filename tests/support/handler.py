@@ -53,6 +53,7 @@ def check_responses(results: dict) -> None:
             doc = json.loads(body)
             first = doc["results"][0] if "results" in doc else doc
             assert response["statusCode"] == 200 and first["label"] == 7, (name, body[:200])
+            assert first["is_digit"] is True, (name, body[:200])
             assert doc["model"]["version"] == latest and len(first["predictions"]) == 10
         elif name == "models.json":
             doc = json.loads(body)
