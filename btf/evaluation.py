@@ -10,12 +10,18 @@ makes those confidences honest. numpy only.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from btf import calibration, digits
 from btf.augment import distort
+
+# The gate's and the report's non-digits: a seed and styles training never uses
+# (btf.negatives), and no struck-out digits, which would tie them to whichever digits a run tests on.
+GATE_SEED = 2019
+HELD_OUT_KINDS = ("scribble", "shape", "hershey", "font", "fashion")
 
 
 def score(graph, test: tuple[np.ndarray, np.ndarray], negatives: np.ndarray | None, rule=None) -> dict[str, Any]:
@@ -53,3 +59,22 @@ def calibrate(graph, val: tuple[np.ndarray, np.ndarray], seed: int = 0) -> dict[
     labels = np.concatenate([y, y])
     temperature = calibration.fit_temperature(outputs[:, : digits.CLASSES], labels)
     return {"temperature": round(temperature, 4), "threshold": digits.DEFAULT_THRESHOLD}
+
+
+@functools.cache
+def held_out_negatives(n: int) -> np.ndarray:
+    """``n`` held-out non-digits, the same on every run (cached: the gate and the report share them)."""
+    from btf import negatives  # needs OpenCV and Pillow, like btf.vision
+
+    drawn = negatives.generate(n, seed=GATE_SEED, split="heldout", kinds=HELD_OUT_KINDS)
+    drawn.setflags(write=False)  # shared by every caller in this process
+    return drawn
+
+
+def with_negatives(train: tuple[np.ndarray, np.ndarray], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits and ``n`` generated non-digits (training styles), labelled 10: 'not a digit'."""
+    from btf import negatives
+
+    X, y = train
+    extra = negatives.generate(n, seed=seed, split="train", digits=X)
+    return np.vstack([X, extra]), np.concatenate([y, np.full(len(extra), digits.NOT_DIGIT, y.dtype)])

@@ -12,7 +12,6 @@ before training, so an S3 mistake costs seconds, not a training run.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import math
 import os
@@ -24,8 +23,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 import btf
 from btf import checkpoint, digits, evaluation, footprint, gate, nn
@@ -61,10 +58,6 @@ CONFIG_KEYS = (
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
 DIGIT_SHAPE = (INPUT_SIDE, INPUT_SIDE, 1)  # what a --layers network takes
-# The held-out non-digits: a seed and styles that training never uses (btf.negatives), and no
-# struck-out digits, which would tie them to whichever digits a run tests on.
-GATE_SEED = 2019
-HELD_OUT_KINDS = ("scribble", "shape", "hershey", "font", "fashion")
 
 
 def _ranged(kind, low=None, high=None, *, above: bool = False):
@@ -232,9 +225,10 @@ def train(args: argparse.Namespace) -> int:
         existing = store.versions()  # fail now, not after training, if the store is unusable
         print(f"store {store.uri}: {len(existing)} version(s), latest v{registry.latest_version(store) or 0}")
     splits, data_description = load_splits(args)
-    negatives = held_out_negatives(args.gate_negatives)
+    negatives = evaluation.held_out_negatives(args.gate_negatives)
     if args.not_digit:
-        splits["train"] = with_negatives(splits["train"], args.not_digit, args.seed)
+        splits["train"] = evaluation.with_negatives(splits["train"], args.not_digit, args.seed)
+        print(f"generated {args.not_digit} non-digits to train 'not a digit' on")
         data_description["not_digit_train_size"] = args.not_digit
     net, history, seconds = fit(args, splits, data_description)
     net.metadata["not_digit"] = evaluation.calibrate(net, splits["val"], args.seed)
@@ -328,28 +322,6 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
 
 def _parameters(net: btf.Graph) -> list:
     return net.stack.params if net.stack is not None else [*net.weights, *net.biases]
-
-
-def held_out_negatives(n: int):
-    """The gate's and the report's non-digits: held-out styles, one fixed seed, so every run scores the same ones."""
-    return _held_out(n)
-
-
-@functools.cache
-def _held_out(n: int):
-    from btf import negatives
-
-    return negatives.generate(n, seed=GATE_SEED, split="heldout", kinds=HELD_OUT_KINDS)
-
-
-def with_negatives(train: tuple, n: int, seed: int) -> tuple:
-    """The training digits and ``n`` generated non-digits (training styles), labelled 10: 'not a digit'."""
-    from btf import negatives
-
-    X, y = train
-    extra = negatives.generate(n, seed=seed, split="train", digits=X)
-    print(f"generated {len(extra)} non-digits to train 'not a digit' on")
-    return np.vstack([X, extra]), np.concatenate([y, np.full(len(extra), digits.NOT_DIGIT, y.dtype)])
 
 
 def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple, negatives) -> int:
