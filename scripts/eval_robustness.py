@@ -48,6 +48,20 @@ def render(image: np.ndarray, change: int | None) -> bytes:
     return cv2.imencode(".png", canvas)[1].tobytes()
 
 
+def boxed(image: np.ndarray, side: int = 16) -> bytes:
+    """A digit as some scanned data sets keep them: stretched to fill a side x side box, then black or white.
+
+    Stretching changes its aspect (a 1 becomes a bar as wide as it is tall) and binarising
+    its stroke edges; shown 10x larger, dark ink on white paper.
+    """
+    gray = (image.reshape(28, 28) * 255).astype(np.uint8)
+    ys, xs = np.nonzero(gray > 30)
+    crop = gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    small = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA) > 90
+    big = cv2.resize(np.where(small, 0, 255).astype(np.uint8), (side * 10, side * 10), interpolation=cv2.INTER_NEAREST)
+    return cv2.imencode(".png", np.pad(big, 24, constant_values=255))[1].tobytes()
+
+
 def sklearn_digits() -> tuple[list[bytes], np.ndarray] | None:
     try:
         from sklearn.datasets import load_digits
@@ -134,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     models = args.model or [str(ROOT / "models" / "model-v5.npz")]
     nets = [btf.Graph.load(m) for m in models]
     sets = {f"t10k {name}": ([render(image, change) for image in X], y) for name, change in STYLES.items()}
+    sets["t10k stretched to a 16x16 box, binary"] = ([boxed(image) for image in X], y)
     other = sklearn_digits()
     if other is not None:
         sets["sklearn digits (43 writers)"] = other

@@ -50,6 +50,7 @@ CONFIG_KEYS = (
     "init",
     "augment",
     "augment_epochs",
+    "augment_style",
     "average_last",
     "limit",
     "seed",
@@ -144,6 +145,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
     p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
     p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
+    p.add_argument(
+        "--augment-style",
+        choices=("affine", "hand"),
+        default="affine",
+        help="with --augment: affine (rotate, scale, shear, shift) or hand (also stretch, elastic wobble, stroke width)",
+    )
     p.add_argument(
         "--augment-epochs", type=_ranged(int, 0), help="with --augment: distort only the first N epochs (default all)"
     )
@@ -297,9 +304,9 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
     )
     augment = None
     if args.augment:
-        from btf.augment import distort
+        from btf.augment import distort, hand
 
-        augment = distort
+        augment = hand if args.augment_style == "hand" else distort
     start = time.perf_counter()
     history, average, averaged = [], None, 0
     for epoch in range(args.epochs):

@@ -39,3 +39,17 @@ def test_run_trains_on_augmented_copies(blobs):
     net.feed(*blobs)
     net.run(2, progress=False, log=None, augment=augment)
     assert seen == [(450, 12)] * 2
+
+
+def test_hand_distortion_keeps_range_and_ink_and_varies_the_strokes():
+    from btf.augment import hand
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((30, 784), np.float32)
+    X.reshape(30, 28, 28)[:, 6:22, 12:15] = 1.0  # a three-pixel vertical bar, a "1"
+    out = hand(X, rng)
+    assert out.shape == X.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    ink = out.sum(axis=1) / X.sum(axis=1)
+    assert (ink > 0.4).all() and (ink < 2.5).all()  # thicker, thinner, stretched: never wiped out
+    assert ink.max() / ink.min() > 1.3  # stroke widths really differ
+    assert not np.array_equal(hand(X, np.random.default_rng(1)), out)
