@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import btf
 from btf import checkpoint, digits, evaluation, footprint, gate, nn
 from btf import data as btf_data
@@ -55,6 +57,7 @@ CONFIG_KEYS = (
     "limit",
     "seed",
     "not_digit",
+    "redraw",
 )
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
@@ -168,6 +171,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train on N generated non-digits as an 11th output, 'not a digit' (the last layer needs 11 units)",
     )
     p.add_argument(
+        "--redraw",
+        type=_ranged(int, 0, 1_000_000),
+        default=0,
+        help="also train on N training digits re-drawn as scans, pens and pencils (btf.redraw), labels kept",
+    )
+    p.add_argument(
         "--gate-negatives",
         type=_ranged(int, 10, 100_000),
         default=1000,
@@ -233,6 +242,14 @@ def train(args: argparse.Namespace) -> int:
         print(f"store {store.uri}: {len(existing)} version(s), latest v{registry.latest_version(store) or 0}")
     splits, data_description = load_splits(args)
     negatives = evaluation.held_out_negatives(args.gate_negatives)
+    if args.redraw:
+        from btf.redraw import redraw
+
+        X, y = splits["train"]
+        extra = redraw(X, y, args.redraw, args.seed)
+        splits["train"] = (np.vstack([X, extra[0]]), np.concatenate([y, extra[1]]))
+        print(f"re-drew {len(extra[1])} training digits as scans, pens and pencils")
+        data_description["redrawn_train_size"] = len(extra[1])
     if args.not_digit:
         splits["train"] = evaluation.with_negatives(splits["train"], args.not_digit, args.seed)
         print(f"generated {args.not_digit} non-digits to train 'not a digit' on")
