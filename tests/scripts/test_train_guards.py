@@ -64,8 +64,9 @@ def test_a_diverged_run_publishes_nothing(flags, idx, tmp_path, capsys):
 
 def test_a_misfitting_model_publishes_nothing(idx, tmp_path, capsys):
     store = tmp_path / "m"
-    code, _, err = run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "1", "--sizes", "784,16,12")
-    assert code == 2 and "12 outputs" in err
+    with pytest.raises(SystemExit) as exit_info:  # refused with the arguments, before any training
+        run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "1", "--sizes", "784,16,12")
+    assert exit_info.value.code == 2 and "12 outputs" in capsys.readouterr().err
     assert not list(store.glob("model-v*.npz"))
 
 
