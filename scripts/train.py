@@ -272,6 +272,7 @@ def train(args: argparse.Namespace) -> int:
         "test_flagged": both["flagged"],
         "test_ece": both["ece"],
         "heldout_non_digits_flagged": both["rejection"],
+        "not_digit": net.metadata["not_digit"],  # the decision's rule, in the report too
         "data": data_description,
         "config": {k: getattr(args, k) for k in CONFIG_KEYS} | {"sizes": list(args.sizes)},
         "training_seconds": round(seconds, 2),
