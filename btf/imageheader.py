@@ -24,8 +24,9 @@ from btf.errors import BtfError
 
 # A phone photo is 12 MP (4032 x 3024, 4080 x 3060); a digit needs far fewer.
 DEFAULT_MAX_PIXELS = 12_600_000
-# The decode budget is this many bytes per allowed pixel: 12.6 MP of 8-bit RGBA.
-BYTES_PER_PIXEL_BUDGET = 4
+# The decode budget is this many bytes per allowed pixel: 12.6 MP of 8-bit RGB (a phone photo
+# as PNG), 9.4 MP of RGBA. At it, the dearest request takes ~250 ms of CPU (docs/reliability.md).
+BYTES_PER_PIXEL_BUDGET = 3
 # No side longer than JPEG's own maximum (OpenCV would raise past 2**20).
 MAX_SIDE = 65_535
 # Steps of the header walks (chunks, markers, fill bytes) one request may take: a 4.4 MB

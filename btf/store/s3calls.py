@@ -123,7 +123,7 @@ def run(what: str, timeout: float, call: Callable[..., Any], *args: Any) -> Any:
         raise
     if not job.done.wait(timeout):
         job.cut()
-        raise StoreUnavailable(f"S3 did not answer {what} within {timeout:g}s (STORE_TIMEOUT_SECONDS)")
+        raise StoreUnavailable(f"S3 did not answer {what} within {timeout:.2g}s (STORE_TIMEOUT_SECONDS)")
     ok, value = job.outcome
     if not ok:
         raise value

@@ -61,7 +61,7 @@ def solid_square(side, margin):
         solid_square(600, 1),
         np.zeros((20_000, 1), np.uint8) + 255 * (np.arange(20_000) % 3 == 0)[:, None].astype(np.uint8),
         np.full((1, 20_000), 0, np.uint8),
-        np.dstack([np.zeros((3500, 3500, 3), np.uint8), np.eye(3500, dtype=np.uint8) * 255]),  # RGBA diagonal
+        np.dstack([np.zeros((3000, 3000, 3), np.uint8), np.eye(3000, dtype=np.uint8) * 255]),  # RGBA diagonal
     ],
     ids=["square-3500", "square-flush", "sliver-tall", "sliver-wide", "rgba-diagonal"],
 )
