@@ -14,6 +14,8 @@ Needs OpenCV. Limits: PNG, JPEG, BMP and WebP only; one frame (the first) of an 
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -168,7 +170,7 @@ def _dark_ink(bgra: np.ndarray) -> bool | None:
     A canvas ``toDataURL()`` is ink on fully transparent pixels whose colour is (0,0,0): plain
     grayscale would make the whole image black. Dark ink goes on white, light ink on black.
     """
-    step = max(1, int((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))
+    step = max(1, math.ceil((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))  # at most _SAMPLE_PIXELS
     sample = np.ascontiguousarray(bgra[::step, ::step])
     alpha = sample[:, :, 3]
     full = 65535 if bgra.dtype == np.uint16 else 255
