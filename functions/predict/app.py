@@ -22,7 +22,6 @@ import functools
 import hashlib
 import json
 import re
-import threading
 from pathlib import Path
 
 import cv2
@@ -38,7 +37,7 @@ import btf
 from btf.checkpoint import json_safe
 from btf.store import StoreError, VersionNotFound, deadline, open_store
 from btf.vision import ImageError, check_budget, image_to_input, read_headers
-from functions.predict import errors, openapi, snapstart, swagger
+from functions.predict import errors, loops, openapi, snapstart, swagger
 from functions.predict.catalogue import Catalogue
 from functions.predict.config import Settings
 from functions.predict.errors import ApiError
@@ -49,6 +48,9 @@ from functions.predict.observe import AccessLog, log, request_id
 # OpenCV's thread pool costs more than it saves on digit-sized images, and Lambda at 1 GB
 # has one vCPU anyway.
 cv2.setNumThreads(1)
+# Every decoder failure is answered as a JSON error; OpenCV's own plain-text lines on stderr
+# would only break the one-JSON-line-per-request log.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 settings = Settings.from_env()
 cache = ModelCache(
     lambda: open_store(settings.model_store, timeout=settings.store_timeout),
@@ -248,25 +250,6 @@ def page() -> HTMLResponse:
 
 
 _mangum = Mangum(app, lifespan="off")
-_loops = threading.local()
-
-
-class _Loop:
-    """A thread's own event loop, closed when the thread ends (its thread-local goes)."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-
-    def __del__(self) -> None:
-        self.loop.close()
-
-
-def _thread_loop() -> None:
-    """Give this thread an open event loop of its own: Mangum runs the app on the thread's current loop."""
-    held = getattr(_loops, "held", None)
-    if held is None or held.loop.is_closed():
-        held = _loops.held = _Loop()
-    asyncio.set_event_loop(held.loop)
 
 
 def handler(event: object, context: object) -> dict:
@@ -275,7 +258,7 @@ def handler(event: object, context: object) -> dict:
     Lambda calls it on one thread, one event at a time; tests and harnesses may call it from
     several threads at once, and each thread runs on its own event loop.
     """
-    _thread_loop()
+    loops.use_thread_loop()
     token = request_id.set(getattr(context, "aws_request_id", None))
     try:
         return _mangum(event, context)
