@@ -1,6 +1,6 @@
 """Turn any digit image a user sends (canvas PNG, phone photo, MNIST 28x28) into a 784-vector like MNIST's.
 
-Steps: check the header's pixel count and decoded bytes before decoding; decode with OpenCV,
+Steps: check the header's pixel count and decode cost before decoding; decode with OpenCV,
 aware of alpha, 16-bit and EXIF orientation, straight onto a working canvas of at most 160 px
 a side (``btf.imagefile``), so every later step costs bounded time and memory; make the ink
 white on black; flatten uneven lighting in photos; drop faint
@@ -17,9 +17,28 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from btf.imagefile import DEFAULT_MAX_PIXELS, WORK_SIDE, ImageError, decode_gray, image_size, reduce_to_gray
+from btf.imagefile import (
+    DEFAULT_MAX_PIXELS,
+    WORK_SIDE,
+    Header,
+    ImageError,
+    check_budget,
+    decode_gray,
+    image_size,
+    read_headers,
+    reduce_to_gray,
+)
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageError", "decode_gray", "image_size", "image_to_input", "to_input"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ImageError",
+    "check_budget",
+    "decode_gray",
+    "image_size",
+    "image_to_input",
+    "read_headers",
+    "to_input",
+]
 _CENTRE = 14.0
 # MNIST's strokes, measured the same way at 20 px scale: median 2.4 px, 10-90% 2.1-3.2 px.
 _STROKE, _STROKE_LOW, _STROKE_HIGH = 2.4, 1.5, 4.0
@@ -126,6 +145,14 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     return out.ravel()
 
 
-def image_to_input(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Image file bytes -> float32 (784,) network input; raises ImageError with a code."""
-    return to_input(decode_gray(data, max_pixels))
+def image_to_input(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, header: Header | None = None) -> np.ndarray:
+    """Image file bytes -> float32 (784,) network input; raises ImageError with a code.
+
+    For a batch, check the budget of all the images first (``read_headers``, ``check_budget``)
+    and pass each one's ``header``.
+    """
+    gray = decode_gray(data, max_pixels, header)
+    try:
+        return to_input(gray)
+    except cv2.error:  # on a bounded uint8 canvas this is not expected; still a clear answer, not a crash
+        raise ImageError("corrupt_image", "could not analyse the image") from None

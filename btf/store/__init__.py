@@ -11,12 +11,19 @@ reads and publishing are built once, here, on top of them. Guarantees, for both 
 published version is never overwritten (exclusive create, or ``IfNoneMatch='*'`` on S3), a
 racing publisher takes the next number, a version is visible only once its bytes are
 complete and verified, and a conditional put (``if_match``) never loses a racing update.
+
+Every store call has a deadline: the store's own ``timeout``, or sooner inside
+``with deadline(seconds):``, which gives all the calls of one request one deadline between them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +47,31 @@ MAX_SMALL_BYTES = 1024 * 1024
 _ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STORE = str(_ROOT / ".models")
 SHIPPED_MODELS = str(_ROOT / "models")
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("btf_store_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every store call made inside (on this thread or context) shares one deadline, ``seconds`` from now.
+
+    An enclosing deadline that comes sooner still holds. A call made once it has passed fails
+    at once with StoreUnavailable, without reaching the store.
+    """
+    at = time.monotonic() + seconds
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(at if outer is None else min(at, outer))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left(timeout: float) -> float:
+    """How long a call may take now: ``timeout``, or less when the shared deadline comes sooner (0 when passed)."""
+    at = _DEADLINE.get()
+    return timeout if at is None else max(0.0, min(timeout, at - time.monotonic()))
 
 
 class StoreError(BtfError):

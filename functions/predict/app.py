@@ -6,6 +6,12 @@ lifespan is off under Mangum, so nothing here relies on start-up events; the fir
 request that needs a model loads it. The hot path avoids pydantic: the body is parsed by
 hand and the answer serialised once, which keeps a warm call close to the bare
 decode-preprocess-forward time.
+
+Nothing blocks the event loop: the body is read asynchronously, and parsing, decoding, the
+store and the model run on the thread pool, so /health answers while a predict works. Each
+request's images share one decode budget, checked from their headers before any is decoded,
+and its store calls share one deadline (``STORE_TIMEOUT_SECONDS``). The Lambda ``handler``
+runs each calling thread on an event loop of its own.
 """
 
 from __future__ import annotations
@@ -22,26 +28,29 @@ import cv2
 import numpy as np
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from mangum import Mangum
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 import btf
 from btf.checkpoint import json_safe
-from btf.store import StoreError, VersionNotFound, open_store, registry
-from btf.vision import ImageError, image_to_input
-from functions.predict import errors, openapi, snapstart
+from btf.store import StoreError, VersionNotFound, deadline, open_store, registry
+from btf.vision import ImageError, check_budget, image_to_input, read_headers
+from functions.predict import errors, loops, openapi, snapstart, swagger
 from functions.predict.catalogue import Catalogue
 from functions.predict.config import Settings
 from functions.predict.errors import ApiError
-from functions.predict.inputs import read_request
+from functions.predict.inputs import PredictRequest, read_request
 from functions.predict.models import Entry, InvalidModel, ModelCache, NoModel
 from functions.predict.observe import AccessLog, log, request_id
 
 # OpenCV's thread pool costs more than it saves on digit-sized images, and Lambda at 1 GB
 # has one vCPU anyway.
 cv2.setNumThreads(1)
+# Every decoder failure is answered as a JSON error; OpenCV's own plain-text lines on stderr
+# would only break the one-JSON-line-per-request log.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 settings = Settings.from_env()
 cache = ModelCache(
     lambda: open_store(settings.model_store, timeout=settings.store_timeout),
@@ -140,12 +149,25 @@ async def _read_body(request: Request) -> bytes:
     return body
 
 
-def _input(data: bytes, where: str | None) -> np.ndarray:
+def _image_error(exc: ImageError, where: str | None = None) -> ApiError:
+    message = f"{where}: {exc}" if where else str(exc)
+    return ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message)
+
+
+def _inputs(parsed: PredictRequest) -> np.ndarray:
+    """Every image's network input, once their headers show the request is within its one decode budget."""
     try:
-        return image_to_input(data, settings.max_pixels)
+        headers = read_headers(parsed.images, label=parsed.batch)
+        check_budget(headers, settings.max_pixels)
     except ImageError as exc:
-        message = f"{where}: {exc}" if where else str(exc)
-        raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message) from None
+        raise _image_error(exc) from None
+    inputs = []
+    for i, (data, header) in enumerate(zip(parsed.images, headers)):
+        try:
+            inputs.append(image_to_input(data, settings.max_pixels, header))
+        except ImageError as exc:
+            raise _image_error(exc, f"images[{i}]" if parsed.batch else None) from None
+    return np.stack(inputs)
 
 
 def _result(label: int, confidences: np.ndarray) -> dict:
@@ -160,9 +182,18 @@ def _result(label: int, confidences: np.ndarray) -> dict:
 async def predict(request: Request) -> Response:
     """Recognise the digit in one image (or each image of a batch)."""
     body = await _read_body(request)
-    parsed = await read_request(request, body, settings.max_batch)
-    inputs = np.stack([_input(img, f"images[{i}]" if parsed.batch else None) for i, img in enumerate(parsed.images)])
-    entry = _model(parsed.model)
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        parsed = await read_request(request, body, settings.max_batch)  # the form parser awaits its file writes
+    else:  # the body is in hand, so nothing here waits: parse it on a worker thread, off the event loop
+        parsed = await run_in_threadpool(asyncio.run, read_request(request, body, settings.max_batch))
+    return await run_in_threadpool(_answer, request, parsed)
+
+
+def _answer(request: Request, parsed: PredictRequest) -> Response:
+    """The CPU and store work of a predict, on a worker thread."""
+    inputs = _inputs(parsed)
+    with deadline(settings.store_timeout):
+        entry = _model(parsed.model)
     request.state.model_version = entry.version
     labels, confidences = entry.graph.predict(inputs)
     if not np.isfinite(confidences).all():  # the load-time check makes this unreachable; never answer NaN
@@ -177,14 +208,15 @@ async def predict(request: Request) -> Response:
 def models(request: Request) -> Response:
     """Every published version (newest first, without loading any), which one ``latest`` serves, and recent promotions."""
     try:
-        return _json(catalogue.listing())
+        with deadline(settings.store_timeout):  # one deadline for all of its store calls
+            return _json(catalogue.listing())
     except StoreError as exc:
         raise _store_down(exc) from None
 
 
 @app.get("/health", response_model=None, responses=openapi.HEALTH_RESPONSES)
-def health() -> Response:
-    """Liveness; never touches the store."""
+async def health() -> Response:
+    """Liveness; never touches the store, and answers on the event loop, so a busy thread pool never delays it."""
     return _json({"status": "ok", "btf_version": btf.__version__, "cached_models": cache.cached_versions()})
 
 
@@ -204,20 +236,11 @@ def _page() -> tuple[str, dict[str, str]]:
     return html, {"content-security-policy": policy, "referrer-policy": "no-referrer"}
 
 
-# Swagger UI's script and style come from a CDN. Shipping them would add 1.2 MB (the bundle's
-# two files; 8.3 MB as the swagger-ui-bundle package) to serve a developer convenience, so the
-# page says what to do when they do not load: the contract itself is /openapi.json, served here.
-_DOCS_FALLBACK = """<script>window.addEventListener("load", () => { if (!window.SwaggerUIBundle) {
-document.body.innerHTML = '<p style="font:16px sans-serif;margin:2em">Swagger UI loads from a CDN, which this browser ' +
-'cannot reach (offline?). The API description is <a href="openapi.json">openapi.json</a>, served by this API.</p>'; } });
-</script>"""
-
-
 @app.get("/docs", include_in_schema=False)
 def docs() -> HTMLResponse:
-    """Swagger UI for the API, reading the relative openapi.json (so it works under a stage path too)."""
-    html = get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - docs").body.decode()
-    return HTMLResponse(html.replace("</body>", _DOCS_FALLBACK + "</body>"))
+    """Swagger UI for the API: a pinned version, checked by hash, under its own Content-Security-Policy."""
+    html, headers = swagger.page(f"{app.title} - docs")
+    return HTMLResponse(html, headers=headers)
 
 
 # Browsers ask every site for /favicon.ico; answering it keeps their consoles free of 404s.
@@ -240,16 +263,15 @@ def page() -> HTMLResponse:
 
 
 _mangum = Mangum(app, lifespan="off")
-_loop: asyncio.AbstractEventLoop | None = None
 
 
 def handler(event: object, context: object) -> dict:
-    """The Lambda entry point. A malformed event (bad base64, missing fields) is a JSON 400, not a crash."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    # Mangum runs the app on the thread's current event loop: make sure it is an open one.
-    asyncio.set_event_loop(_loop)
+    """The Lambda entry point. A malformed event (bad base64, missing fields) is a JSON 400, not a crash.
+
+    Lambda calls it on one thread, one event at a time; tests and harnesses may call it from
+    several threads at once, and each thread runs on its own event loop.
+    """
+    loops.use_thread_loop()
     token = request_id.set(getattr(context, "aws_request_id", None))
     try:
         return _mangum(event, context)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from btf.errors import ConfigError
+from btf.imageheader import DEFAULT_MAX_PIXELS
 from btf.store import DEFAULT_STORE
 
 __all__ = ["DEFAULT_STORE", "ConfigError", "Settings"]
@@ -62,10 +63,11 @@ class Settings:
         return cls(
             model_store=os.environ.get("MODEL_STORE", "").strip() or DEFAULT_STORE,
             max_body_bytes=_number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
-            max_pixels=_number("MAX_PIXELS", 25_000_000, minimum=1),
+            # Per request, summed over its images; the decode budget is 3 bytes a pixel of it.
+            max_pixels=_number("MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=1),
             max_batch=_number("MAX_BATCH", 16, minimum=1),
             latest_ttl=_number("LATEST_TTL_SECONDS", 60.0, float),
-            # One deadline per store interaction, retries included; well under Lambda's 15 s.
+            # One deadline per request, shared by all its store calls; well under Lambda's 15 s.
             store_timeout=_number("STORE_TIMEOUT_SECONDS", 3.0, float, minimum=0.1),
             max_models=_number("MAX_CACHED_MODELS", 8, minimum=1),
             model_cache_mb=_number("MODEL_CACHE_MB", default_cache_mb(), minimum=1),

@@ -27,7 +27,6 @@ RAW_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/bmp", "image/webp", 
 MULTIPART_TYPE = "multipart/form-data"
 ACCEPTED_TYPES = (JSON_TYPE, *RAW_TYPES, MULTIPART_TYPE)
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
 _URLSAFE = str.maketrans("-_", "+/")
 
 
@@ -78,7 +77,8 @@ def decode_image_field(value: object, where: str) -> bytes:
         raise ApiError(
             400, "invalid_data_uri", f"{where} is a data URI but not a base64 one (data:image/png;base64,...)"
         )
-    payload = _WHITESPACE.sub("", value[match.end() :] if match else value)
+    # str.split() drops whitespace at C speed; a regex takes ~100 ms over a 4 MB body.
+    payload = "".join((value[match.end() :] if match else value).split())
     if not payload:
         raise ApiError(400, "invalid_base64", f"{where} is empty")
     # The original server decoded URL-safe base64; the two alphabets differ only in "-_" and

@@ -11,7 +11,7 @@ def test_defaults(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     s = Settings.from_env()
     assert s.model_store == DEFAULT_STORE and DEFAULT_STORE.endswith("models")
-    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (4_400_000, 25_000_000, 16, 60.0)
+    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (4_400_000, 12_600_000, 16, 60.0)
     assert s.cors_origins == () and (s.store_timeout, s.max_models) == (3.0, 8)
 
 
