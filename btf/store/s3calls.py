@@ -28,6 +28,7 @@ from botocore.awsrequest import (
     AWSHTTPSConnection,
     AWSHTTPSConnectionPool,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from btf.store import StoreUnavailable
 
@@ -54,6 +55,9 @@ class _Call:
         self._guard = threading.Lock()
         self._conn: Any = None
         self._cut = False
+        # The last attempt's failure, if botocore is retrying it: at the deadline it says what
+        # went wrong (an endpoint that refuses is "cannot reach", however the retries fell).
+        self.last_error: BaseException | None = None
 
     def attach(self, conn: Any) -> None:
         """On the call's thread: ``conn`` is the connection now in use (cut at once if the caller has left)."""
@@ -123,6 +127,10 @@ def run(what: str, timeout: float, call: Callable[..., Any], *args: Any) -> Any:
         raise
     if not job.done.wait(timeout):
         job.cut()
+        if isinstance(job.last_error, (BotoConnectionError, ConnectionError)):
+            raise StoreUnavailable(
+                f"cannot reach the S3 endpoint for {what}: {job.last_error}; gave up at the deadline"
+            )
         raise StoreUnavailable(f"S3 did not answer {what} within {timeout:.2g}s (STORE_TIMEOUT_SECONDS)")
     ok, value = job.outcome
     if not ok:
@@ -140,6 +148,14 @@ def _before_send(**_: Any) -> None:
     job = getattr(_local, "call", None)
     if job is not None:
         job.check()
+
+
+def _note_failure(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """botocore's hook before it decides on a retry: remember why the attempt failed. Returns None,
+    so the retry handler after it still decides."""
+    job = getattr(_local, "call", None)
+    if job is not None and caught_exception is not None:
+        job.last_error = caught_exception
 
 
 class _Watched:
@@ -175,6 +191,7 @@ class _HTTPSPool(AWSHTTPSConnectionPool):
 def watch(client: Any) -> bool:
     """Make ``client``'s calls cuttable; False if its HTTP session is not botocore's (then only the hook applies)."""
     client.meta.events.register_first("before-send.s3", _before_send)
+    client.meta.events.register_first("needs-retry.s3", _note_failure)
     session = getattr(getattr(client, "_endpoint", None), "http_session", None)
     classes = getattr(session, "_pool_classes_by_scheme", None)
     if not isinstance(classes, dict):
