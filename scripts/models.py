@@ -24,11 +24,10 @@ from btf.store import (
     MAX_VERSION,
     StoreError,
     display_path,
-    open_store,
     registry,
     sidecar_for,
 )
-from scripts.cli import OneLineParser, add_store_options, guarded, report_for, report_root
+from scripts.cli import OneLineParser, add_store_options, guarded, open_cli_store, report_for, report_root
 
 
 def _version(text: str) -> int:
@@ -115,7 +114,7 @@ def _named(version: int | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store, endpoint_url=args.endpoint_url, timeout=60.0)
+    store = open_cli_store(args.store, args.endpoint_url, 60.0)
     if args.command == "list":
         list_versions(store)
     elif args.command == "show":

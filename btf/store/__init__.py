@@ -42,12 +42,6 @@ MAX_LISTED_OBJECTS = 100_000
 # Sidecars and the alias are small JSON documents; anything larger is not one of ours.
 MAX_SMALL_BYTES = 1024 * 1024
 
-# The local default: a gitignored folder of the checkout, seeded from the shipped models/ on
-# first use, so training and promoting locally never touch tracked files.
-_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STORE = str(_ROOT / ".models")
-SHIPPED_MODELS = str(_ROOT / "models")
-
 
 _DEADLINE: ContextVar[float | None] = ContextVar("btf_store_deadline", default=None)
 
@@ -207,12 +201,15 @@ class BaseStore:
         raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
 
 
-def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0) -> BaseStore:
+def open_store(
+    uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0, seed_from: str | None = None
+) -> BaseStore:
     """A store for ``s3://bucket/prefix/`` or a local folder path.
 
     ``timeout`` is the deadline of each store interaction, retries included. With no
     ``endpoint_url``, botocore's own ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` apply.
-    The default local store is seeded from the shipped models the first time it is opened.
+    A folder store that does not exist yet is first seeded from ``seed_from`` (a folder of
+    published models), if given: the commands and the app pass it for their default store.
     """
     if uri.startswith("s3://"):
         from btf.store.s3 import S3Store
@@ -222,5 +219,4 @@ def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.
         raise StoreError(f"unsupported model store {uri!r}: use s3://bucket/prefix/ or a folder path")
     from btf.store.local import FolderStore
 
-    seed = SHIPPED_MODELS if Path(uri).resolve() == Path(DEFAULT_STORE).resolve() else None
-    return FolderStore(uri, seed_from=seed)
+    return FolderStore(uri, seed_from=seed_from)

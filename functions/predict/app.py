@@ -39,7 +39,7 @@ from btf.store import StoreError, VersionNotFound, deadline, open_store, registr
 from btf.vision import ImageError, check_budget, image_to_input, read_headers
 from functions.predict import errors, loops, openapi, snapstart, swagger
 from functions.predict.catalogue import Catalogue
-from functions.predict.config import Settings
+from functions.predict.config import Settings, seed_for
 from functions.predict.errors import ApiError
 from functions.predict.inputs import PredictRequest, read_request
 from functions.predict.models import Entry, InvalidModel, ModelCache, NoModel
@@ -53,7 +53,7 @@ cv2.setNumThreads(1)
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 settings = Settings.from_env()
 cache = ModelCache(
-    lambda: open_store(settings.model_store, timeout=settings.store_timeout),
+    lambda: open_store(settings.model_store, timeout=settings.store_timeout, seed_from=seed_for(settings.model_store)),
     ttl=settings.latest_ttl,
     deadline=settings.store_timeout,
     max_models=settings.max_models,

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from btf.errors import ConfigError
 from btf.imageheader import DEFAULT_MAX_PIXELS
-from btf.store import DEFAULT_STORE
 
-__all__ = ["DEFAULT_STORE", "ConfigError", "Settings"]
+__all__ = ["DEFAULT_STORE", "ConfigError", "Settings", "seed_for"]
+
+# Locally, with no MODEL_STORE: the checkout's gitignored .models/, seeded from the shipped
+# models/ on first use (as the commands do). In Lambda, the template always sets MODEL_STORE.
+_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STORE = str(_ROOT / ".models")
+SHIPPED_MODELS = str(_ROOT / "models")
+
+
+def seed_for(uri: str) -> str | None:
+    """What the store at ``uri`` is seeded from when it does not exist yet: the shipped models, for the default."""
+    default = not uri.startswith("s3://") and Path(uri).resolve() == Path(DEFAULT_STORE).resolve()
+    return SHIPPED_MODELS if default and Path(SHIPPED_MODELS).is_dir() else None
+
 
 # Lambda's synchronous payload is 6 MB (6,291,456 bytes) for the whole event, and API Gateway
 # delivers binary bodies (raw images, multipart) base64-encoded, 4/3 their size. 4.4 MB of body
