@@ -133,8 +133,11 @@ def check_budget(header: Header, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         )
 
 
-def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, np.ndarray]:
-    """The header and OpenCV's decoded pixels, after the budget check; the only step that costs the image's full size."""
+def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, side: int = WORK_SIDE) -> tuple[Header, np.ndarray]:
+    """The header and OpenCV's decoded pixels, after the budget check; the only step that costs the image's full size.
+
+    ``side`` is the working canvas the pixels are for: a large JPEG decodes reduced, but never below it.
+    """
     header = read_header(data)
     check_budget(header, max_pixels)
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -146,7 +149,7 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, n
             4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
             2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
         }
-        factor = next((f for f in (8, 4, 2) if min(header.width, header.height) // f >= WORK_SIDE), 1)
+        factor = next((f for f in (8, 4, 2) if min(header.width, header.height) // f >= side), 1)
         image = cv2.imdecode(buffer, reduce.get(factor, cv2.IMREAD_GRAYSCALE))
     else:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -157,19 +160,19 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, n
     return header, image
 
 
-def working_gray(header: Header, image: np.ndarray, data: bytes) -> np.ndarray:
-    """Decoded pixels -> the upright uint8 gray working canvas, at most ``WORK_SIDE`` a side."""
+def working_gray(header: Header, image: np.ndarray, data: bytes, side: int = WORK_SIDE) -> np.ndarray:
+    """Decoded pixels -> the upright uint8 gray working canvas, at most ``side`` a side."""
     if image.ndim == 3 and image.shape[2] == 4 and header.format == "bmp" and not image[:, :, 3].any():
         image = image[:, :, :3]  # a 32-bit BMP whose fourth byte is unused padding, not transparency
-    gray = reduce_to_gray(image)
+    gray = reduce_to_gray(image, side)
     if header.format in ("png", "webp"):
         gray = orient(gray, exif_orientation(data, header.format))
     return gray
 
 
-def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode to one uint8 channel of at most ``WORK_SIDE`` a side, transparency composited so the ink stays visible."""
-    return working_gray(*decode(data, max_pixels), data)
+def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, side: int = WORK_SIDE) -> np.ndarray:
+    """Decode to one uint8 channel of at most ``side`` a side, transparency composited so the ink stays visible."""
+    return working_gray(*decode(data, max_pixels, side), data, side)
 
 
 def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:

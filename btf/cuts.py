@@ -1,0 +1,184 @@
+"""Split touching digits: candidate cuts through a group's ink, the pieces between them, and the best reading.
+
+Over-segment, then let recognition choose (the classic scheme for touching handwriting):
+
+1. candidate cut columns are the minima of the group's column ink profile, plus even splits
+   into 2 and 3, at most ``MAX_CUTS`` of them and no two closer than a fifth of the height;
+2. each cut follows the cheapest path from top to bottom (dynamic programming over rows,
+   one column of drift a row, within a quarter of the height of its column), so it slips
+   between overlapping strokes instead of slicing through them; its cost is the ink it
+   still crosses, counted in stroke widths;
+3. every run of up to ``MAX_SPAN`` consecutive segments (and the whole group) is a candidate
+   piece, for the caller to classify in one batch;
+4. ``best_split`` picks the sequence of pieces that maximises the sum of their scores minus
+   the cuts' costs (dynamic programming over the cut positions).
+
+numpy and OpenCV only; every loop is bounded by the constants below and the group's height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MAX_CUTS = 10
+MAX_SPAN = 3
+_SPACING, _DRIFT = 0.2, 0.25  # of the group's height: between candidate cuts; a path's reach
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int  # boundary indices: 0 is the group's left edge, len(cuts) + 1 its right edge
+    end: int
+    ink: np.ndarray  # uint8, the group's ink between the two boundaries, cropped to itself
+    box: tuple[int, int, int, int]  # x, y, w, h within the group's crop
+
+
+def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, float]]:
+    """(path, ink crossed in stroke widths) for each candidate cut, left to right; a path is a column per row.
+
+    Cuts never cross, no two find the same gap, and every segment between them holds ink.
+    """
+    h, w = ink.shape
+    columns = _columns(ink, h)
+    if not columns:
+        return []
+    paths, crossed = _paths(ink.astype(np.float32) * (1 / 255), np.array(columns), max(2, round(_DRIFT * h)))
+    # Ink left of column c in each row, for the ink between two paths in O(h).
+    before = np.concatenate([np.zeros((h, 1)), np.cumsum(ink, axis=1, dtype=np.float64)], axis=1)
+    rows = np.arange(h)
+    least = max(float(before[:, -1].sum()) * 0.02, 1.0)
+    kept: list[tuple[np.ndarray, float]] = []
+    previous = np.zeros(h, np.int64)
+    for k in np.argsort(paths.mean(axis=1), kind="stable"):
+        path = np.maximum(paths[k], previous)  # cuts never cross
+        if np.abs(path - previous).mean() < max(1.5, 0.05 * h):
+            continue  # the same gap as the cut before
+        if (before[rows, path] - before[rows, previous]).sum() < least:
+            continue  # nothing between this cut and the one before
+        kept.append((path, float(crossed[k]) / max(stroke, 1.0)))
+        previous = path
+    while kept and (before[:, -1] - before[rows, kept[-1][0]]).sum() < least:
+        kept.pop()  # nothing right of the last cut
+    return kept
+
+
+def _columns(ink: np.ndarray, h: int) -> list[int]:
+    """Candidate cut columns: minima of the smoothed column profile first, then even splits."""
+    w = ink.shape[1]
+    profile = np.convolve(ink.sum(axis=0, dtype=np.float32), np.ones(3, np.float32) / 3, mode="same")
+    lo, hi = max(1, round(0.15 * h)), w - max(1, round(0.15 * h))
+    inner = np.arange(lo, hi)
+    if inner.size == 0:
+        return []
+    p = profile[inner]
+    left = np.r_[np.inf, p[:-1]]
+    right = np.r_[p[1:], np.inf]
+    minima = inner[(p <= left) & (p <= right)]
+    # Even splits into as many digits as could fit (a digit is rarely narrower than 0.55 H, a 1 aside).
+    most = max(2, min(round(w / (0.55 * h)), MAX_CUTS + 1))
+    ranked = list(minima[np.argsort(profile[minima], kind="stable")]) + [
+        round(w * k / n) for n in range(2, most + 1) for k in range(1, n)
+    ]
+    chosen: list[int] = []
+    wanted = min(MAX_CUTS, max(2, round(2.5 * w / h)))
+    for c in ranked:
+        if lo <= c < hi and all(abs(c - d) >= _SPACING * h for d in chosen):
+            chosen.append(int(c))
+        if len(chosen) == wanted:
+            break
+    return chosen
+
+
+def _paths(ink: np.ndarray, columns: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cheapest top-to-bottom paths, one per start column, all at once: (paths (k, h), ink crossed (k,))."""
+    h, w = ink.shape
+    offsets = np.arange(-reach, reach + 1)
+    cols = np.clip(columns[:, None] + offsets[None, :], 0, w - 1)  # (k, window)
+    # Ink dominates; drifting from the start column, and stepping sideways, cost a little.
+    drift = np.abs(offsets)[None, :].astype(np.float32) * (0.05 / reach)
+    step = np.float32(0.05)
+    total = ink[0][cols] * 8 + drift
+    moves = np.empty((h, *cols.shape), np.int8)
+    moves[0] = 0
+    big = np.float32(np.inf)
+    for row in range(1, h):
+        stay = total
+        from_left = np.concatenate([np.full((len(cols), 1), big, np.float32), total[:, :-1] + step], axis=1)
+        from_right = np.concatenate([total[:, 1:] + step, np.full((len(cols), 1), big, np.float32)], axis=1)
+        options = np.stack([stay, from_left, from_right])
+        choice = options.argmin(axis=0)
+        moves[row] = choice
+        total = np.take_along_axis(options, choice[None], axis=0)[0] + ink[row][cols] * 8 + drift
+    index = total.argmin(axis=1)
+    paths = np.empty((len(cols), h), np.int64)
+    rows = np.arange(len(cols))
+    for row in range(h - 1, -1, -1):
+        paths[:, row] = cols[rows, index]
+        index = index - np.where(moves[row][rows, index] == 1, 1, 0) + np.where(moves[row][rows, index] == 2, 1, 0)
+    crossed = ink[np.arange(h)[None, :], paths].sum(axis=1)
+    return paths, crossed
+
+
+def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:
+    """Every run of up to MAX_SPAN segments between consecutive boundaries (and the whole group, if ``whole``)."""
+    h, w = ink.shape
+    bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]
+    columns = np.arange(w)[None, :]
+    found = []
+    last = len(bounds) - 1
+    for i in range(last):
+        for j in range(i + 1, last + 1):
+            if (j - i > MAX_SPAN or (i, j) == (0, last)) and not (whole and (i, j) == (0, last)):
+                continue
+            inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
+            part = _without_cut_offs(
+                np.where(inside, ink, 0).astype(np.uint8), bounds[i] if i else None, bounds[j] - 1 if j < last else None
+            )
+            ys, xs = np.nonzero(part)
+            if ys.size == 0:
+                continue
+            x0, y0 = int(xs.min()), int(ys.min())
+            box = (x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
+            found.append(Piece(i, j, part[y0 : y0 + box[3], x0 : x0 + box[2]], box))
+    return found
+
+
+def _without_cut_offs(part: np.ndarray, left: np.ndarray | None, right: np.ndarray | None) -> np.ndarray:
+    """Drop the small bits a cut sliced off a neighbour: strokes at a cut, under a quarter of the piece's largest."""
+    if left is None and right is None:
+        return part
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((part > 0).astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return part
+    rows = np.arange(part.shape[0])
+    edge = [labels[rows, np.clip(b, 0, part.shape[1] - 1)] for b in (left, right) if b is not None]
+    at_cut = np.unique(np.concatenate(edge))
+    areas = stats[:, cv2.CC_STAT_AREA]
+    largest = areas[1:].max()
+    drop = [int(c) for c in at_cut if c and areas[c] < 0.25 * largest]
+    if drop:
+        part = np.where(np.isin(labels, drop), 0, part).astype(np.uint8)
+    return part
+
+
+def best_split(count: int, scores: dict[tuple[int, int], float], cut_costs: list[float]) -> list[tuple[int, int]]:
+    """The runs (start, end) from boundary 0 to ``count - 1`` with the highest total score, cut costs subtracted."""
+    best = np.full(count, -np.inf)
+    best[0] = 0.0
+    back = [-1] * count
+    for j in range(1, count):
+        penalty = cut_costs[j - 1] if j < count - 1 else 0.0
+        for i in range(j):
+            score = scores.get((i, j))
+            if score is not None and best[i] + score - penalty > best[j]:
+                best[j], back[j] = best[i] + score - penalty, i
+    if back[count - 1] < 0:
+        return []
+    runs, j = [], count - 1
+    while j > 0:
+        runs.append((back[j], j))
+        j = back[j]
+    return runs[::-1]
