@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 MAX_CUTS = 10
+PATH_ROWS = 32
 MAX_SPAN = 3
 _SPACING, _DRIFT = 0.2, 0.25  # of the group's height: between candidate cuts; a path's reach
 
@@ -40,20 +41,28 @@ def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, flo
     """(path, ink crossed in stroke widths) for each candidate cut, left to right; a path is a column per row.
 
     Cuts never cross, no two find the same gap, and every segment between them holds ink.
+    Paths are searched on the ink reduced to at most ``PATH_ROWS`` rows, so their cost does
+    not grow with the image's scale, then drawn back at full size.
     """
     h, w = ink.shape
-    columns = _columns(ink, h)
+    f = max(1.0, h / PATH_ROWS)
+    small = ink if f == 1 else cv2.resize(ink, (max(1, round(w / f)), PATH_ROWS), interpolation=cv2.INTER_AREA)
+    columns = _columns(small, small.shape[0])
     if not columns:
         return []
-    paths, crossed = _paths(ink.astype(np.float32) * (1 / 255), np.array(columns), max(2, round(_DRIFT * h)))
+    found = _paths(small.astype(np.float32) * (1 / 255), np.array(columns), max(2, round(_DRIFT * small.shape[0])))
+    if f > 1:  # back to full size: each row takes its reduced row's column, at the centre of its block
+        rows = np.minimum((np.arange(h) * small.shape[0]) // h, small.shape[0] - 1)
+        found = np.clip(np.round((found[:, rows] + 0.5) * (w / small.shape[1])), 0, w).astype(np.int64)
+    crossed = (ink[np.arange(h)[None, :], np.minimum(found, w - 1)] * (1 / 255)).sum(axis=1)
     # Ink left of column c in each row, for the ink between two paths in O(h).
     before = np.concatenate([np.zeros((h, 1)), np.cumsum(ink, axis=1, dtype=np.float64)], axis=1)
     rows = np.arange(h)
     least = max(float(before[:, -1].sum()) * 0.02, 1.0)
     kept: list[tuple[np.ndarray, float]] = []
     previous = np.zeros(h, np.int64)
-    for k in np.argsort(paths.mean(axis=1), kind="stable"):
-        path = np.maximum(paths[k], previous)  # cuts never cross
+    for k in np.argsort(found.mean(axis=1), kind="stable"):
+        path = np.maximum(found[k], previous)  # cuts never cross
         if np.abs(path - previous).mean() < max(1.5, 0.05 * h):
             continue  # the same gap as the cut before
         if (before[rows, path] - before[rows, previous]).sum() < least:
@@ -92,34 +101,33 @@ def _columns(ink: np.ndarray, h: int) -> list[int]:
     return chosen
 
 
-def _paths(ink: np.ndarray, columns: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cheapest top-to-bottom paths, one per start column, all at once: (paths (k, h), ink crossed (k,))."""
+def _paths(ink: np.ndarray, columns: np.ndarray, reach: int) -> np.ndarray:
+    """Cheapest top-to-bottom paths through ``ink`` (float, 0..1), one per start column, all at once: (k, h)."""
     h, w = ink.shape
     offsets = np.arange(-reach, reach + 1)
     cols = np.clip(columns[:, None] + offsets[None, :], 0, w - 1)  # (k, window)
     # Ink dominates; drifting from the start column, and stepping sideways, cost a little.
-    drift = np.abs(offsets)[None, :].astype(np.float32) * (0.05 / reach)
+    drift = np.abs(offsets)[None, :].astype(np.float32) * np.float32(0.05 / reach)
     step = np.float32(0.05)
-    total = ink[0][cols] * 8 + drift
-    moves = np.empty((h, *cols.shape), np.int8)
-    moves[0] = 0
-    big = np.float32(np.inf)
+    cost = ink[:, cols] * np.float32(8)  # (h, k, window)
+    moves = np.zeros((h, *cols.shape), np.int8)  # 0: from above, 1: from the left, 2: from the right
+    padded = np.full((len(cols), cols.shape[1] + 2), np.inf, np.float32)
+    padded[:, 1:-1] = cost[0] + drift
     for row in range(1, h):
-        stay = total
-        from_left = np.concatenate([np.full((len(cols), 1), big, np.float32), total[:, :-1] + step], axis=1)
-        from_right = np.concatenate([total[:, 1:] + step, np.full((len(cols), 1), big, np.float32)], axis=1)
-        options = np.stack([stay, from_left, from_right])
-        choice = options.argmin(axis=0)
-        moves[row] = choice
-        total = np.take_along_axis(options, choice[None], axis=0)[0] + ink[row][cols] * 8 + drift
-    index = total.argmin(axis=1)
+        stay, left, right = padded[:, 1:-1], padded[:, :-2] + step, padded[:, 2:] + step
+        from_left = left < stay
+        best = np.where(from_left, left, stay)
+        from_right = right < best
+        moves[row] = np.where(from_right, 2, from_left.astype(np.int8))
+        padded[:, 1:-1] = np.where(from_right, right, best) + cost[row] + drift
+    index = padded[:, 1:-1].argmin(axis=1)
     paths = np.empty((len(cols), h), np.int64)
-    rows = np.arange(len(cols))
+    which = np.arange(len(cols))
     for row in range(h - 1, -1, -1):
-        paths[:, row] = cols[rows, index]
-        index = index - np.where(moves[row][rows, index] == 1, 1, 0) + np.where(moves[row][rows, index] == 2, 1, 0)
-    crossed = ink[np.arange(h)[None, :], paths].sum(axis=1)
-    return paths, crossed
+        paths[:, row] = cols[which, index]
+        move = moves[row][which, index]
+        index = index - (move == 1) + (move == 2)
+    return paths
 
 
 def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:

@@ -99,6 +99,7 @@ class _Unit:
 
     ink: np.ndarray
     origin: segment.Box
+    height: float  # the row's height here: the taller of the unit and the row
     candidates: list[_Candidate]  # the whole first
     cut_costs: list[float] = field(default_factory=list)
 
@@ -108,7 +109,7 @@ def _unit(lay: segment.Layout, parts: list[segment.Group]) -> _Unit:
     for part in parts[1:]:
         box = box.union(part.box)
     ink, origin = segment.group_ink(lay, segment.Group(box, [label for p in parts for label in p.labels]))
-    return _Unit(ink, origin, [_Candidate(cuts.pieces(ink, [])[0])])
+    return _Unit(ink, origin, max(box.h, lay.height), [_Candidate(cuts.pieces(ink, [])[0])])
 
 
 def _joins(lay: segment.Layout) -> list[tuple[_Unit, int, int]]:
@@ -173,12 +174,12 @@ def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
 _LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
 _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
-ASPECT_FREE, ASPECT_WEIGHT = 1.65, 1.0
+ASPECT_FREE, ASPECT_WEIGHT = 0.5, 1.0
 FRAGMENT, SLIVER = 8.0, 3.0
-PIECE_COST, CUT_COST = 0.5, 0.15
+PIECE_COST, CUT_COST = 0.25, 0.3
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
-JOIN_GAP, JOIN_WIDTH, MAX_JOIN = 0.1, 1.5, 3
+JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.2, 1.5, 3, 0.5
 
 
 def _score(candidate: _Candidate, unit: _Unit) -> float:
@@ -186,11 +187,11 @@ def _score(candidate: _Candidate, unit: _Unit) -> float:
     if candidate.input is None or candidate.confidences is None:
         return -math.inf
     _, _, w, h = candidate.piece.box
-    height = unit.ink.shape[0]
+    height = unit.height
     label = int(candidate.confidences.argmax())
     score = math.log(max(float(candidate.confidences[label]), 1e-6))
     z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
-    score -= ASPECT_WEIGHT * max(0.0, z * z - ASPECT_FREE**2) if z > 0 else 0.0
+    score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
     score -= FRAGMENT * max(0.0, 0.55 - h / max(height, 1))
     score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
     return score - PIECE_COST
@@ -210,7 +211,7 @@ def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tupl
             scores[run], chosen[run] = _score(candidate, unit), (candidate, unit)
     for unit, first, last in joins:
         run = (firsts[first], firsts[last + 1])
-        scores[run], chosen[run] = _score(unit.candidates[0], unit), (unit.candidates[0], unit)
+        scores[run], chosen[run] = _score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
     ends = {firsts[g + 1]: g for g in range(len(groups))}
     sx, sy = scale
     text = ["-"] if lay.minus is not None else []
