@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 
 MAX_CUTS = 10
-PATH_ROWS = 32
+PATH_ROWS = 64
+DRIFT_COST = 0.05
 MAX_SPAN = 3
 _SPACING, _DRIFT = 0.2, 0.25  # of the group's height: between candidate cuts; a path's reach
 
@@ -106,10 +107,13 @@ def _paths(ink: np.ndarray, columns: np.ndarray, reach: int) -> np.ndarray:
     h, w = ink.shape
     offsets = np.arange(-reach, reach + 1)
     cols = np.clip(columns[:, None] + offsets[None, :], 0, w - 1)  # (k, window)
-    # Ink dominates; drifting from the start column, and stepping sideways, cost a little.
-    drift = np.abs(offsets)[None, :].astype(np.float32) * np.float32(0.05 / reach)
+    # Ink costs most; drifting from the start column and stepping sideways cost a little. A path
+    # stays strictly inside the group's ink columns, so it can never slide off into the margin.
+    drift = np.abs(offsets)[None, :].astype(np.float32) * np.float32(DRIFT_COST / reach)
     step = np.float32(0.05)
-    cost = ink[:, cols] * np.float32(8)  # (h, k, window)
+    inked = np.flatnonzero(ink.max(axis=0) > 0.1)
+    outside = (cols <= inked[0]) | (cols >= inked[-1]) if inked.size else np.zeros(cols.shape, bool)
+    cost = ink[:, cols] * np.float32(8) + np.where(outside, np.float32(1e4), np.float32(0))  # (h, k, window)
     moves = np.zeros((h, *cols.shape), np.int8)  # 0: from above, 1: from the left, 2: from the right
     padded = np.full((len(cols), cols.shape[1] + 2), np.inf, np.float32)
     padded[:, 1:-1] = cost[0] + drift

@@ -1,6 +1,6 @@
 """Read a whole handwritten number from one image: digits, a decimal point, a leading minus.
 
-    reading = read_image(png_bytes, graph.predict)
+    reading = read_image(png_bytes, graph.predict)  # or read(prepare(png_bytes), graph.predict)
     reading.text, reading.confidence, [d.label for d in reading.digits]
 
 Steps: decode onto a working canvas of at most ``READ_SIDE`` a side (bounded before any pixel
@@ -30,6 +30,7 @@ from btf.imagefile import DEFAULT_MAX_PIXELS, ImageError, decode, working_gray
 from btf.vision import ink_layer, to_input
 
 READ_SIDE = 640
+MAX_DIGITS = segment.MAX_DIGITS
 MAX_PIECES = 64
 # The default rule of is_digit: the closest digit holds at least this much of the probability.
 DIGIT_THRESHOLD = 0.5
@@ -62,28 +63,46 @@ class Reading:
     marks: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)  # ("." or "-", box)
 
 
-def read_image(data: bytes, predict: Predict, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reading:
-    """Image file bytes -> the number in it; raises ImageError (``no_digit``, ``too_many_digits``, ...)."""
+@dataclass
+class Prepared:
+    """An image laid out and ready to read: every check that needs no model has passed."""
+
+    layout: segment.Layout
+    scale: tuple[float, float]  # image pixels per working-canvas pixel, (x, y)
+
+
+def prepare(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
+    """Image file bytes -> its laid-out row; raises ImageError (``no_digit``, ``too_many_digits``, format, size)."""
     header, image = decode(data, max_pixels, READ_SIDE)
     gray = working_gray(header, image, data, READ_SIDE)
-    upright = (header.width, header.height)
+    size = (header.width, header.height)
     if (gray.shape[1] >= gray.shape[0]) != (header.width >= header.height):
-        upright = upright[::-1]  # the EXIF orientation turned it a quarter
-    return read_gray(gray, predict, upright)
+        size = size[::-1]  # the EXIF orientation turned it a quarter
+    return prepare_gray(gray, size)
 
 
-def read_gray(gray: np.ndarray, predict: Predict, size: tuple[int, int] | None = None) -> Reading:
-    """A uint8 grayscale canvas (at most READ_SIDE a side) -> the number; boxes scaled to ``size`` (w, h)."""
+def prepare_gray(gray: np.ndarray, size: tuple[int, int] | None = None) -> Prepared:
+    """A uint8 grayscale canvas (at most READ_SIDE a side) -> its row; boxes will be scaled to ``size`` (w, h)."""
     if max(gray.shape) > READ_SIDE:
-        raise ValueError(f"read_gray takes a canvas of at most {READ_SIDE} a side; read_image reduces larger images")
+        raise ValueError(f"a canvas is at most {READ_SIDE} a side; prepare() reduces larger images")
     ink, threshold = ink_layer(gray)
-    lay = segment.layout(ink, threshold)
+    scale = (size[0] / gray.shape[1], size[1] / gray.shape[0]) if size else (1.0, 1.0)
+    return Prepared(segment.layout(ink, threshold), scale)
+
+
+def read(prepared: Prepared, predict: Predict) -> Reading:
+    """Read a prepared row with a model's ``predict`` (inputs (n, 784) -> labels, confidences (n, 10))."""
+    lay = prepared.layout
     groups = [_unit(lay, [g]) for g in lay.groups]
     joins = _joins(lay)
     _classify([g.candidates[0] for g in groups + [j for j, _, _ in joins]], predict)
     _classify(_split_candidates(groups, lay.stroke), predict)
-    scale = (size[0] / gray.shape[1], size[1] / gray.shape[0]) if size else (1.0, 1.0)
-    return _assemble(lay, groups, joins, scale)
+    return _assemble(lay, groups, joins, prepared.scale)
+
+
+def read_image(data: bytes, predict: Predict, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reading:
+    """Image file bytes -> the number in it: ``prepare`` then ``read``."""
+    return read(prepare(data, max_pixels), predict)
 
 
 @dataclass
@@ -227,8 +246,8 @@ def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tupl
         if ends.get(run[1]) in lay.points:
             text.append(".")
             marks.append((".", lay.points[ends[run[1]]]))
-    if len(digits) > segment.MAX_DIGITS:
-        raise ImageError("too_many_digits", f"{len(digits)} digits found; /read reads at most {segment.MAX_DIGITS}")
+    if len(digits) > MAX_DIGITS:
+        raise ImageError("too_many_digits", f"{len(digits)} digits found; a number is read up to {MAX_DIGITS} digits")
     if not digits:
         raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
     confidence = float(np.prod([d.confidences[d.label] for d in digits]))

@@ -105,7 +105,9 @@ def layout(ink: np.ndarray, threshold: float) -> Layout:
     marks = _attach(marks, boxes, groups)
     groups.sort(key=lambda g: g.box.cx)
     if len(groups) > MAX_DIGITS:
-        raise ImageError("too_many_digits", f"{len(groups)} digits found in one row; /read reads at most {MAX_DIGITS}")
+        raise ImageError(
+            "too_many_digits", f"{len(groups)} digits found in one row; a number is read up to {MAX_DIGITS} digits"
+        )
     stroke = _stroke_width(mask)
     points = _points(marks, boxes, groups, stroke)
     minus = _minus([boxes[i] for i in marks], groups[0].box)
@@ -166,7 +168,8 @@ def _attach(marks: list[int], boxes: dict[int, Box], groups: list[Group]) -> lis
         shared = best.box.overlap(mark)
         # A flat mark floating at mid-height, mostly off the digit's side, is a sign, not a part.
         side_dash = mark.w >= 2 * mark.h and 0.35 < (mark.cy - best.box.y) / max(best.box.h, 1) < 0.7
-        inside = best.box.y - mark.h <= mark.cy <= best.box.y1 + mark.h
+        reach = max(mark.h, 0.35 * best.box.h)  # a 5's flag may float a little above its body
+        inside = best.box.y - reach <= mark.cy <= best.box.y1 + reach
         if inside and shared >= (0.7 if side_dash else 0.5) * mark.w and not _in_gap(mark, groups):
             best.box = best.box.union(mark)
             best.labels.append(i)
@@ -207,9 +210,10 @@ def _points(marks: list[int], boxes: dict[int, Box], groups: list[Group], stroke
         round_ = mark.w <= 3 * mark.h and mark.h <= 3 * mark.w
         low = mark.cy >= top + 0.7 * band and mark.y1 <= bottom + 0.25 * band
         in_gap = groups[after].box.x1 - 0.2 * band <= mark.cx <= groups[after + 1].box.x + 0.2 * band
-        if round_ and low and in_gap and max(0.6 * stroke, 0.07 * band) <= size <= 0.3 * band:
-            if after not in points or size > max(points[after].w, points[after].h):
-                points[after] = mark
+        sized = max(0.6 * stroke, 0.07 * band) <= size <= 0.3 * band
+        larger = after not in points or size > max(points[after].w, points[after].h)
+        if round_ and low and in_gap and sized and larger:
+            points[after] = mark
     return points
 
 

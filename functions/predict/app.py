@@ -29,9 +29,11 @@ from starlette.responses import HTMLResponse, Response
 
 import btf
 from btf.checkpoint import json_safe
+from btf.numbers import prepare as prepare_number
+from btf.numbers import read as read_number
 from btf.store import StoreError, VersionNotFound, open_store
 from btf.vision import ImageError, image_to_input
-from functions.predict import errors, openapi, snapstart
+from functions.predict import answers, errors, openapi, snapstart
 from functions.predict.catalogue import Catalogue
 from functions.predict.config import Settings
 from functions.predict.errors import ApiError
@@ -51,12 +53,18 @@ cache = ModelCache(
 )
 catalogue = Catalogue(cache)
 _PAGE = Path(__file__).with_name("page.html")
-_IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
+_IMAGE_STATUS = {
+    "unsupported_format": 415,
+    "image_too_large": 413,
+    "no_digit": 422,
+    "too_many_digits": 422,
+    "corrupt_image": 400,
+}
 
 app = FastAPI(
     title="btf digit recognition",
     version=btf.__version__,
-    description="POST a digit image, get the digit and ten confidences back.",
+    description="POST a digit image, get the digit and ten confidences back; or a number, and get it read whole.",
     docs_url=None,  # served below, with a way out when the CDN cannot be reached
 )
 errors.install(app)
@@ -139,20 +147,16 @@ async def _read_body(request: Request) -> bytes:
     return body
 
 
+def _image_error(exc: ImageError, where: str | None = None) -> ApiError:
+    message = f"{where}: {exc}" if where else str(exc)
+    return ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message)
+
+
 def _input(data: bytes, where: str | None) -> np.ndarray:
     try:
         return image_to_input(data, settings.max_pixels)
     except ImageError as exc:
-        message = f"{where}: {exc}" if where else str(exc)
-        raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message) from None
-
-
-def _result(label: int, confidences: np.ndarray) -> dict:
-    return {
-        "label": int(label),
-        "confidence": round(float(confidences[label]), 6),
-        "predictions": [{"label": i, "confidence": round(float(c), 6)} for i, c in enumerate(confidences.tolist())],
-    }
+        raise _image_error(exc, where) from None
 
 
 @app.post("/predict", response_model=None, openapi_extra=openapi.PREDICT, responses=openapi.PREDICT_RESPONSES)
@@ -167,9 +171,32 @@ async def predict(request: Request) -> Response:
     if not np.isfinite(confidences).all():  # the load-time check makes this unreachable; never answer NaN
         raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
     request.state.confidences = confidences.max(axis=1).tolist()
-    results = [_result(label, conf) for label, conf in zip(labels.tolist(), confidences)]
+    results = [
+        answers.result(label, conf, x if parsed.explain else None)
+        for label, conf, x in zip(labels.tolist(), confidences, inputs)
+    ]
     info = model_info(entry)
     return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})
+
+
+@app.post("/read", response_model=None, openapi_extra=openapi.READ, responses=openapi.READ_RESPONSES)
+async def read(request: Request) -> Response:
+    """Read the whole number in one image: its digits, a decimal point, a leading minus sign."""
+    body = await _read_body(request)
+    parsed = await read_request(request, body, settings.max_batch)
+    if parsed.batch:
+        raise ApiError(400, "invalid_field", "/read reads one image at a time: send image, not images")
+    try:
+        prepared = prepare_number(parsed.images[0], settings.max_pixels)
+        entry = _model(parsed.model)
+        request.state.model_version = entry.version
+        found = read_number(prepared, entry.graph.predict)
+    except ImageError as exc:
+        raise _image_error(exc) from None
+    if not all(np.isfinite(d.confidences).all() for d in found.digits):  # unreachable after the load-time check
+        raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
+    request.state.confidences = [float(d.confidences[d.label]) for d in found.digits]
+    return _json({**answers.reading(found, parsed.explain), "model": model_info(entry)})
 
 
 @app.get("/models", response_model=None, responses=openapi.MODELS_RESPONSES)
