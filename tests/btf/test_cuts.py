@@ -97,7 +97,7 @@ def test_any_ink_gives_bounded_cuts_and_pieces(height, width, strokes, seed):
     found = cuts.candidate_cuts(ink, stroke=3.0)
     assert len(found) <= cuts.MAX_CUTS
     for path, crossed in found:
-        assert path.shape == (height,) and 0 <= path.min() and path.max() <= width and crossed >= 0
+        assert path.shape == (height,) and path.min() >= 0 and path.max() <= width and crossed >= 0
     pieces = cuts.pieces(ink, [path for path, _ in found])
     segments = len(found) + 1
     assert len(pieces) <= segments * cuts.MAX_SPAN + 1
