@@ -37,15 +37,16 @@ class PredictRequest:
     explain: bool = False
 
 
-_FLAGS = {"1": True, "true": True, "0": False, "false": False}
+# What an explain flag accepts as text (query string, form field); JSON takes true/false too.
+FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
 def parse_flag(value: object, where: str) -> bool:
     """A yes/no field: JSON true/false, or 1/0/true/false as text; absent is no."""
     if value is None or isinstance(value, bool):
         return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _FLAGS:
-        return _FLAGS[value.strip().lower()]
+    if isinstance(value, str) and value in FLAGS:
+        return FLAGS[value]
     shown = repr(value)[:40]
     raise ApiError(400, "invalid_field", f"{where} must be true or false (1 or 0), not {shown}")
 

@@ -7,7 +7,7 @@ schemathesis fuzzes every content type the parser reads.
 
 from btf.numbers import MAX_DIGITS
 from btf.store import MAX_VERSION
-from functions.predict.inputs import JSON_TYPE, MULTIPART_TYPE, RAW_TYPES
+from functions.predict.inputs import FLAGS, JSON_TYPE, MULTIPART_TYPE, RAW_TYPES
 
 _ERROR = {
     "type": "object",
@@ -133,7 +133,7 @@ _PARAMETERS = [
         "name": "explain",
         "in": "query",
         "required": False,
-        "schema": {"type": "string", "enum": ["1", "0", "true", "false"]},
+        "schema": {"type": "string", "enum": list(FLAGS)},
         "description": "1: also answer each digit's 28x28 input as a PNG data URI (any body type)",
     },
 ]
@@ -172,7 +172,7 @@ def _request(batch: bool) -> dict:
                         "properties": {
                             "image": multipart_image,
                             "model": _MODEL_SELECTOR,
-                            "explain": {"type": "string", "enum": ["1", "0", "true", "false"]},
+                            "explain": {"type": "string", "enum": list(FLAGS)},
                         },
                         "required": ["image"],
                     }
