@@ -63,7 +63,7 @@ def test_blank_is_no_digit():
 def test_each_digit_carries_the_input_the_model_saw():
     reading = read(pen_number("58"))
     for digit in reading.digits:
-        assert digit.input.shape == (784,) and 0 <= digit.input.min() and digit.input.max() <= 1
+        assert digit.input.shape == (784,) and digit.input.min() >= 0 and digit.input.max() <= 1
         label, confidences = predict(digit.input[None])
         assert int(label[0]) == digit.label
         np.testing.assert_allclose(confidences[0], digit.confidences, rtol=1e-5, atol=1e-6)
