@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import btf
-from scripts.numbers_data import STROKES, compose, mnist_glyph
+from scripts.eval_numbers import STROKES, compose, mnist_glyph
 from tests.conftest import ROOT, SHARED_MNIST
 
 PEN = 9  # at a 100 px digit height, like the page's pen on its canvas
