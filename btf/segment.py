@@ -33,6 +33,7 @@ MAX_STROKES = 64
 # A stroke under this share of the largest stroke's area is noise, never a mark.
 _NOISE_AREA = 0.002
 _PART, _SMALL = 0.6, 0.3  # shorter than 0.6 of its neighbour: a part of it; under 0.3 H: a mark
+_FLAT = 1.6  # a stroke this much wider than tall is flat: a dash, a flag, a bar
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def layout(ink: np.ndarray, threshold: float) -> Layout:
 
 
 def _flat(box: Box, height: float) -> bool:
-    return box.h < _SMALL * height and box.w >= 2 * box.h
+    return box.h < _SMALL * height and box.w >= _FLAT * box.h
 
 
 def _row_height(boxes: list[Box]) -> float:
@@ -167,10 +168,12 @@ def _attach(marks: list[int], boxes: dict[int, Box], groups: list[Group]) -> lis
         best = max(groups, key=lambda g: g.box.overlap(mark))
         shared = best.box.overlap(mark)
         # A flat mark floating at mid-height, mostly off the digit's side, is a sign, not a part.
-        side_dash = mark.w >= 2 * mark.h and 0.35 < (mark.cy - best.box.y) / max(best.box.h, 1) < 0.7
+        side_dash = mark.w >= _FLAT * mark.h and 0.35 < (mark.cy - best.box.y) / max(best.box.h, 1) < 0.7
         reach = max(mark.h, 0.35 * best.box.h)  # a 5's flag may float a little above its body
         inside = best.box.y - reach <= mark.cy <= best.box.y1 + reach
-        if inside and shared >= (0.7 if side_dash else 0.5) * mark.w and not _in_gap(mark, groups):
+        # A flat mark over a digit is a part of it (a flag, a bar); a small round one is a speck.
+        flat = mark.w >= _FLAT * mark.h
+        if flat and inside and shared >= (0.7 if side_dash else 0.5) * mark.w and not _in_gap(mark, groups):
             best.box = best.box.union(mark)
             best.labels.append(i)
         else:
@@ -210,7 +213,7 @@ def _points(marks: list[int], boxes: dict[int, Box], groups: list[Group], stroke
         round_ = mark.w <= 3 * mark.h and mark.h <= 3 * mark.w
         low = mark.cy >= top + 0.7 * band and mark.y1 <= bottom + 0.25 * band
         in_gap = groups[after].box.x1 - 0.2 * band <= mark.cx <= groups[after + 1].box.x + 0.2 * band
-        sized = max(0.6 * stroke, 0.07 * band) <= size <= 0.3 * band
+        sized = max(0.75 * stroke, 0.08 * band) <= size <= 0.3 * band
         larger = after not in points or size > max(points[after].w, points[after].h)
         if round_ and low and in_gap and sized and larger:
             points[after] = mark
@@ -222,7 +225,7 @@ def _minus(marks: list[Box], first: Box) -> Box | None:
     found = None
     for mark in marks:
         middle = (mark.cy - first.y) / max(first.h, 1)
-        flat = mark.w >= 2 * mark.h and mark.h <= 0.35 * first.h and 0.15 * first.h <= mark.w <= 1.5 * first.h
+        flat = mark.w >= _FLAT * mark.h and mark.h <= 0.35 * first.h and 0.15 * first.h <= mark.w <= 1.5 * first.h
         before = mark.x1 <= first.x + 0.3 * mark.w and first.x - mark.x1 <= 1.2 * first.h
         if flat and before and 0.25 <= middle <= 0.8 and (found is None or mark.x1 > found.x1):
             found = mark
@@ -242,6 +245,8 @@ def group_ink(lay: Layout, group: Group, margin: int = 1) -> tuple[np.ndarray, B
     h, w = lay.ink.shape
     x0, y0 = max(box.x - margin, 0), max(box.y - margin, 0)
     x1, y1 = min(box.x1 + margin, w), min(box.y1 + margin, h)
-    own = np.isin(lay.labels[y0:y1, x0:x1], group.labels).astype(np.uint8)
+    labels = lay.labels[y0:y1, x0:x1]
+    own = (labels == group.labels[0]) if len(group.labels) == 1 else np.isin(labels, group.labels)
+    own = own.astype(np.uint8)
     own = cv2.dilate(own, np.ones((3, 3), np.uint8))  # the soft edge just under the threshold
     return lay.ink[y0:y1, x0:x1] * own, Box(x0, y0, x1 - x0, y1 - y0)
