@@ -34,8 +34,8 @@ _SPACING, _DRIFT = 0.2, 0.25  # of the group's height: between candidate cuts; a
 class Piece:
     start: int  # boundary indices: 0 is the group's left edge, len(cuts) + 1 its right edge
     end: int
-    ink: np.ndarray  # uint8, the group's ink between the two boundaries, cropped to itself
-    box: tuple[int, int, int, int]  # x, y, w, h within the group's crop
+    ink: np.ndarray  # uint8, the group's ink between the two boundaries, cropped to itself in a frame of MARGIN
+    box: tuple[int, int, int, int]  # x, y, w, h of that ink within the group's crop
 
 
 def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, float]]:
@@ -145,17 +145,30 @@ def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[
         for j in range(i + 1, last + 1):
             if (j - i > MAX_SPAN or (i, j) == (0, last)) and not (whole and (i, j) == (0, last)):
                 continue
-            inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
-            part = _without_cut_offs(
-                np.where(inside, ink, 0).astype(np.uint8), bounds[i] if i else None, bounds[j] - 1 if j < last else None
-            )
-            ys, xs = np.nonzero(part)
-            if ys.size == 0:
-                continue
-            x0, y0 = int(xs.min()), int(ys.min())
-            box = (x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
-            found.append(Piece(i, j, part[y0 : y0 + box[3], x0 : x0 + box[2]], box))
+            if (i, j) == (0, last):
+                part = ink
+            else:
+                inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
+                left, right = bounds[i] if i else None, bounds[j] - 1 if j < last else None
+                part = _without_cut_offs(ink * inside.astype(np.uint8), left, right)
+            piece = _framed(i, j, part)
+            if piece is not None:
+                found.append(piece)
     return found
+
+
+MARGIN = 2  # background around each piece's ink, so the normalisation sees a clean border
+
+
+def _framed(start: int, end: int, part: np.ndarray) -> Piece | None:
+    """The piece's ink cropped to itself inside a frame of background; None when it holds no ink."""
+    rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+    if rows.size == 0:
+        return None
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    framed = np.zeros((y1 - y0 + 2 * MARGIN, x1 - x0 + 2 * MARGIN), np.uint8)
+    framed[MARGIN:-MARGIN, MARGIN:-MARGIN] = part[y0:y1, x0:x1]
+    return Piece(start, end, framed, (x0, y0, x1 - x0, y1 - y0))
 
 
 def _without_cut_offs(part: np.ndarray, left: np.ndarray | None, right: np.ndarray | None) -> np.ndarray:

@@ -162,7 +162,7 @@ def _classify(candidates: list[_Candidate], predict: Predict) -> None:
     inputs = np.zeros((len(candidates), 784), np.float32)
     for k, candidate in enumerate(candidates):
         try:
-            inputs[k] = to_input(np.pad(candidate.piece.ink, 2))
+            inputs[k] = to_input(candidate.piece.ink)
             candidate.input = inputs[k]
         except ImageError:
             pass

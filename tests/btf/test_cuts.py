@@ -55,7 +55,8 @@ def test_pieces_are_runs_of_segments_and_the_whole():
     assert (0, last) not in {(p.start, p.end) for p in cuts.pieces(ink, paths, whole=False)}
     for piece in pieces:
         x, y, w, h = piece.box
-        assert piece.ink.shape == (h, w) and piece.ink.max() > 0
+        assert piece.ink.shape == (h + 2 * cuts.MARGIN, w + 2 * cuts.MARGIN) and piece.ink.max() > 0
+        assert not piece.ink[: cuts.MARGIN].any() and not piece.ink[:, -cuts.MARGIN :].any()
 
 
 def test_a_bit_sliced_off_a_neighbour_is_dropped_from_the_piece():
