@@ -208,7 +208,7 @@ FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
 PIECE_COST, CUT_COST = 0.25, 0.3
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
-JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.5
+JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.25
 
 
 def _score(candidate: _Candidate, unit: _Unit) -> float:

@@ -165,3 +165,13 @@ def test_the_answer_is_strict_json_and_logged(shipped, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("path") == "/read"]
     assert access and access[-1]["status"] == 200 and access[-1]["model_version"] == body["model"]["version"]
+
+
+def test_explain_as_a_form_field(client):
+    files = {"image": ("number.png", NUMBER, "image/png")}
+    body = client.post("/read", files=files, data={"explain": "1", "model": "1"}).json()
+    assert body["model"]["version"] == 1 and all("input" in d for d in body["digits"])
+    answer = client.post("/predict", files=files, data={"explain": "true"}).json()
+    assert "input" in answer
+    refused = client.post("/read", files=files, data={"explain": "yes"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_field"
