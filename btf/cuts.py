@@ -3,11 +3,12 @@
 Over-segment, then let recognition choose (the classic scheme for touching handwriting):
 
 1. candidate cut columns are the minima of the group's column ink profile, plus even splits
-   into 2 and 3, at most ``MAX_CUTS`` of them and no two closer than a fifth of the height;
-2. each cut follows the cheapest path from top to bottom (dynamic programming over rows,
-   one column of drift a row, within a quarter of the height of its column), so it slips
-   between overlapping strokes instead of slicing through them; its cost is the ink it
-   still crosses, counted in stroke widths;
+   into as many digits as could fit, at most ``MAX_CUTS`` of them and no two closer than a
+   fifth of the height;
+2. each cut follows the cheapest path from top to bottom (dynamic programming over at most
+   ``PATH_ROWS`` rows, one column of drift a row, within a quarter of the height of its
+   column and inside the group's ink columns), so it slips between overlapping strokes
+   instead of slicing through them; its cost is the ink it still crosses, in stroke widths;
 3. every run of up to ``MAX_SPAN`` consecutive segments (and the whole group) is a candidate
    piece, for the caller to classify in one batch;
 4. ``best_split`` picks the sequence of pieces that maximises the sum of their scores minus

@@ -4,16 +4,18 @@
     reading.text, reading.confidence, [d.label for d in reading.digits]
 
 Steps: decode onto a working canvas of at most ``READ_SIDE`` a side (bounded before any pixel
-is decoded, as for one digit); extract the ink as ``btf.vision`` does; lay out the row
-(``btf.segment``); offer candidate cuts through any group wide enough to be touching digits
-(``btf.cuts``); normalise every candidate piece exactly as a single digit is (``to_input``:
-crop, stroke width, 20 px box, centre of mass in 28x28) and classify them all in ONE call of
-``predict``; keep, in each group, the pieces whose classifier confidences and shapes score
-best. A piece the classifier does not recognise (``is_digit``) reads as ``?``.
+is decoded, as for one digit), laid out again at a fraction of the size when the row is far
+taller than ``ROW_HEIGHT``; extract the ink as ``btf.vision`` does; lay out the row
+(``btf.segment``); read each digit group whole, normalised exactly as a single digit is
+(``to_input``: crop, stroke width, 20 px box, centre of mass in 28x28), all in one call of
+``predict``; only for the groups whose whole reading a split could beat, offer candidate cuts
+(``btf.cuts``) and read all their pieces in a second call; then one dynamic programme over
+the row keeps the pieces whose confidences and shapes score best. A piece the classifier
+does not recognise (``is_digit``) reads as ``?``.
 
 Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
-``segment.MAX_DIGITS`` digit groups, ``cuts.MAX_CUTS`` cuts a group and ``MAX_PIECES``
-candidate pieces a request (a group that would go over keeps its whole-group reading).
+``segment.MAX_DIGITS`` digit groups, ``cuts.MAX_CUTS`` cuts a group, ``MAX_PIECES`` cut
+pieces a request (a group that would go over keeps its whole reading) and two model calls.
 """
 
 from __future__ import annotations
