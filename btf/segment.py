@@ -7,8 +7,9 @@ the rules hold at any scale:
 - strokes at least ``0.3 H`` in size are parts of digits; two of them are one digit when one
   sits over the other (a 5's flag, the two strokes of a 4): the shorter is under 0.6 of the
   taller's height and half of it lies in the taller's columns, or 80% of the narrower one does;
-- smaller or flat strokes are marks. One that lies over a digit's columns is part of it (a
-  detached 7's bar, the foot of a 2), unless it floats at mid-height off the digit's side;
+- smaller or flat strokes are marks. A flat one lying over a digit's columns is part of it
+  (a detached 7's bar, a 5's flag, the foot of a 2), unless it floats at mid-height off the
+  digit's side; neighbouring groups that overlap are offered joined later (``btf.numbers``);
 - a round mark in the gap between two digits, low in the row, is a decimal point ``.``;
 - a flat mark before the first digit, at mid-height, is a minus sign ``-``;
 - every other mark is a speck and is ignored.
