@@ -60,18 +60,23 @@ def image_size(data: bytes) -> tuple[str, int, int]:
 
 
 def decode(
-    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, header: Header | None = None
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, header: Header | None = None, side: int = WORK_SIDE
 ) -> tuple[Header, np.ndarray]:
     """The header and OpenCV's decoded pixels, after the budget check; the only step that costs the image's full size.
 
     A caller that checked a whole request's budget already passes each image's ``header``.
+    ``side`` is the working canvas the pixels are for: a large JPEG decodes reduced (the header
+    priced that), but never below ``side`` a side.
     """
     if header is None:
         header = read_header(data)
         check_budget(header, max_pixels)
     buffer = np.frombuffer(data, dtype=np.uint8)
+    reduce = header.reduce
+    if side > WORK_SIDE:  # a wider canvas (a whole number): reduce less, never more than priced
+        reduce = next((f for f in (8, 4, 2) if f <= reduce and min(header.width, header.height) // f >= side), 1)
     # JPEG has no alpha; the grayscale path also applies EXIF rotation and converts CMYK.
-    flag = _REDUCED.get(header.reduce, cv2.IMREAD_GRAYSCALE) if header.format == "jpeg" else cv2.IMREAD_UNCHANGED
+    flag = _REDUCED.get(reduce, cv2.IMREAD_GRAYSCALE) if header.format == "jpeg" else cv2.IMREAD_UNCHANGED
     try:
         image = cv2.imdecode(buffer, flag)
     except cv2.error as exc:  # OpenCV's own limits, or a codec that gave up
@@ -90,12 +95,12 @@ def _decoder_error(header: Header, exc: cv2.error) -> ImageError:
     return ImageError("corrupt_image", f"could not decode the {header.format.upper()} image (corrupt or unsupported)")
 
 
-def working_gray(header: Header, image: np.ndarray, data: bytes) -> np.ndarray:
-    """Decoded pixels -> the upright uint8 gray working canvas, at most ``WORK_SIDE`` a side."""
+def working_gray(header: Header, image: np.ndarray, data: bytes, side: int = WORK_SIDE) -> np.ndarray:
+    """Decoded pixels -> the upright uint8 gray working canvas, at most ``side`` a side."""
     if image.ndim == 3 and image.shape[2] == 4 and header.format == "bmp" and not image[:, :, 3].any():
         image = image[:, :, :3]  # a 32-bit BMP whose fourth byte is unused padding, not transparency
     try:
-        gray = reduce_to_gray(image)
+        gray = reduce_to_gray(image, side)
     except cv2.error:  # never expected on a decoded image; still a clear answer, not a crash
         raise ImageError("corrupt_image", f"could not read the pixels of the {header.format.upper()} image") from None
     if header.exif is not None:
@@ -103,9 +108,11 @@ def working_gray(header: Header, image: np.ndarray, data: bytes) -> np.ndarray:
     return gray
 
 
-def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, header: Header | None = None) -> np.ndarray:
-    """Decode to one uint8 channel of at most ``WORK_SIDE`` a side, transparency composited so the ink stays visible."""
-    return working_gray(*decode(data, max_pixels, header), data)
+def decode_gray(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, header: Header | None = None, side: int = WORK_SIDE
+) -> np.ndarray:
+    """Decode to one uint8 channel of at most ``side`` a side, transparency composited so the ink stays visible."""
+    return working_gray(*decode(data, max_pixels, header, side), data, side)
 
 
 def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:

@@ -36,6 +36,7 @@ __all__ = [
     "decode_gray",
     "image_size",
     "image_to_input",
+    "ink_layer",
     "read_headers",
     "to_input",
 ]
@@ -51,17 +52,7 @@ def to_input(gray: np.ndarray) -> np.ndarray:
     """A grayscale digit image of any size -> float32 (784,) in [0, 1], white ink on black."""
     if max(gray.shape) > WORK_SIDE:
         gray = reduce_to_gray(gray)
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    level = int(np.median(border))
-    if level > 127:
-        gray, border, level = 255 - gray, 255 - border, 255 - level
-    ink = _flatten_background(gray, border, level)
-    peak = int(ink.max())
-    if peak < 40:
-        raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
-    # Otsu separates ink from what is left of the background; half of it is the noise floor.
-    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    ink[ink < otsu * 0.5] = 0
+    ink, otsu = ink_layer(gray)
     box = _ink_box(ink, otsu)
     if box is None:
         raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
@@ -75,6 +66,26 @@ def to_input(gray: np.ndarray) -> np.ndarray:
     if size != (w, h):
         digit = cv2.resize(digit, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     return _centre(digit)
+
+
+def ink_layer(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """A grayscale image -> (uint8 ink, white on black with faint noise zeroed; Otsu's ink threshold).
+
+    Dark ink on light paper is inverted (the border's median says which is which) and uneven
+    lighting flattened; raises ImageError ``no_digit`` when nothing contrasts with the paper.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    level = int(np.median(border))
+    if level > 127:
+        gray, border, level = 255 - gray, 255 - border, 255 - level
+    ink = _flatten_background(gray, border, level)
+    peak = int(ink.max())
+    if peak < 40:
+        raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
+    # Otsu separates ink from what is left of the background; half of it is the noise floor.
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink[ink < otsu * 0.5] = 0
+    return ink, float(otsu)
 
 
 def _flatten_background(gray: np.ndarray, border: np.ndarray, level: int) -> np.ndarray:

@@ -35,9 +35,11 @@ from starlette.responses import HTMLResponse, Response
 
 import btf
 from btf.checkpoint import json_safe
+from btf.numbers import prepare as prepare_number
+from btf.numbers import read as read_number
 from btf.store import StoreError, VersionNotFound, deadline, open_store, registry
 from btf.vision import ImageError, check_budget, image_to_input, read_headers
-from functions.predict import errors, loops, openapi, snapstart, swagger
+from functions.predict import answers, errors, loops, openapi, snapstart, swagger
 from functions.predict.catalogue import Catalogue
 from functions.predict.config import Settings, seed_for
 from functions.predict.errors import ApiError
@@ -61,12 +63,18 @@ cache = ModelCache(
 )
 catalogue = Catalogue(cache)
 _PAGE = Path(__file__).with_name("page.html")
-_IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
+_IMAGE_STATUS = {
+    "unsupported_format": 415,
+    "image_too_large": 413,
+    "no_digit": 422,
+    "too_many_digits": 422,
+    "corrupt_image": 400,
+}
 
 app = FastAPI(
     title="btf digit recognition",
     version=btf.__version__,
-    description="POST a digit image, get the digit and ten confidences back.",
+    description="POST a digit image, get the digit and ten confidences back; or a number, and get it read whole.",
     docs_url=None,  # served below, with a way out when the CDN cannot be reached
 )
 errors.install(app)
@@ -170,22 +178,18 @@ def _inputs(parsed: PredictRequest) -> np.ndarray:
     return np.stack(inputs)
 
 
-def _result(label: int, confidences: np.ndarray) -> dict:
-    return {
-        "label": int(label),
-        "confidence": round(float(confidences[label]), 6),
-        "predictions": [{"label": i, "confidence": round(float(c), 6)} for i, c in enumerate(confidences.tolist())],
-    }
+async def _parse(request: Request) -> PredictRequest:
+    body = await _read_body(request)
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        return await read_request(request, body, settings.max_batch)  # the form parser awaits its file writes
+    # The body is in hand, so nothing here waits: parse it on a worker thread, off the event loop.
+    return await run_in_threadpool(asyncio.run, read_request(request, body, settings.max_batch))
 
 
 @app.post("/predict", response_model=None, openapi_extra=openapi.PREDICT, responses=openapi.PREDICT_RESPONSES)
 async def predict(request: Request) -> Response:
     """Recognise the digit in one image (or each image of a batch)."""
-    body = await _read_body(request)
-    if request.headers.get("content-type", "").lower().startswith("multipart/"):
-        parsed = await read_request(request, body, settings.max_batch)  # the form parser awaits its file writes
-    else:  # the body is in hand, so nothing here waits: parse it on a worker thread, off the event loop
-        parsed = await run_in_threadpool(asyncio.run, read_request(request, body, settings.max_batch))
+    parsed = await _parse(request)
     return await run_in_threadpool(_answer, request, parsed)
 
 
@@ -199,9 +203,37 @@ def _answer(request: Request, parsed: PredictRequest) -> Response:
     if not np.isfinite(confidences).all():  # the load-time check makes this unreachable; never answer NaN
         raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
     request.state.confidences = confidences.max(axis=1).tolist()
-    results = [_result(label, conf) for label, conf in zip(labels.tolist(), confidences)]
+    results = [
+        answers.result(label, conf, x if parsed.explain else None)
+        for label, conf, x in zip(labels.tolist(), confidences, inputs)
+    ]
     info = model_info(entry)
     return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})
+
+
+@app.post("/read", response_model=None, openapi_extra=openapi.READ, responses=openapi.READ_RESPONSES)
+async def read(request: Request) -> Response:
+    """Read the whole number in one image: its digits, a decimal point, a leading minus sign."""
+    parsed = await _parse(request)
+    if parsed.batch:
+        raise ApiError(400, "invalid_field", "/read reads one image at a time: send image, not images")
+    return await run_in_threadpool(_read_answer, request, parsed)
+
+
+def _read_answer(request: Request, parsed: PredictRequest) -> Response:
+    """The CPU and store work of a read, on a worker thread."""
+    try:
+        prepared = prepare_number(parsed.images[0], settings.max_pixels)
+        with deadline(settings.store_timeout):
+            entry = _model(parsed.model)
+        request.state.model_version = entry.version
+        found = read_number(prepared, entry.graph.predict)
+    except ImageError as exc:
+        raise _image_error(exc) from None
+    if not all(np.isfinite(d.confidences).all() for d in found.digits):  # unreachable after the load-time check
+        raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
+    request.state.confidences = [float(d.confidences[d.label]) for d in found.digits]
+    return _json({**answers.reading(found, parsed.explain), "model": model_info(entry)})
 
 
 @app.get("/models", response_model=None, responses=openapi.MODELS_RESPONSES)
