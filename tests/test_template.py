@@ -67,3 +67,11 @@ def test_a_dashboard_and_json_logs():
     for words in ("outcome", "5xx", "p99", "Low-confidence", "Model version"):
         assert words in titles
     assert FUNCTION["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_the_architecture_is_a_parameter_the_makefile_follows():
+    assert TEMPLATE["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    assert TEMPLATE["Parameters"]["Architecture"]["Default"] == "x86_64"
+    assert FUNCTION["Architectures"] == [{"Ref": "Architecture"}]
+    makefile = (ROOT / "functions" / "predict" / "Makefile").read_text()
+    assert "ARCHITECTURE ?= x86_64" in makefile and "manylinux2014_$(MACHINE)" in makefile
