@@ -2,6 +2,7 @@
 
 import base64
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +125,19 @@ def test_hostile_sidecars_and_alias_history_still_list_as_valid_json(store):
     rows = {row["version"]: row for row in body["models"]}
     assert status == 200 and "junk" not in rows[1] and rows[1].get("test_accuracy") is None
     assert rows[2]["sizes"] == [784, 16, 10]  # an unreadable sidecar falls back to the checkpoint
+
+
+@pytest.mark.parametrize("broken", [b"{not json", b'{"latest": "v2"}', b'{"latest": 2, "history": 5}', "folder"])
+def test_a_broken_alias_serves_the_newest_valid_version_and_says_why(store, store_uri, capsys, broken):
+    if broken == "folder":
+        if store_uri.startswith("s3://"):
+            pytest.skip("S3 has no folders")
+        (Path(store_uri) / registry.ALIAS).mkdir()
+    else:
+        store.put_object(registry.ALIAS, broken)
+    capsys.readouterr()
+    assert served() == 3
+    warnings = [r["message"] for r in log_lines(capsys) if r["level"] == "WARNING"]
+    assert any("alias cannot be used" in m for m in warnings), warnings
+    status, _, body = invoke(http_event("GET", "/models"))
+    assert status == 200 and body["latest"] == 3 and body["promoted"] is None
