@@ -97,3 +97,11 @@ def test_the_template_and_the_readme_state_the_defaults_the_code_uses(monkeypatc
         row = re.search(rf"^\| `{name}` \| ([^|]+) \|", readme, re.M)
         assert row and float(row[1].strip()) == getattr(defaults, attr), name
     assert variables["MODEL_CACHE_MB"] == "" and defaults.model_cache_mb == function.get("MemorySize", 1024) // 4
+
+
+def test_the_architecture_is_a_parameter_the_makefile_follows():
+    assert TEMPLATE["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    assert TEMPLATE["Parameters"]["Architecture"]["Default"] == "x86_64"
+    assert FUNCTION["Architectures"] == [{"Ref": "Architecture"}]
+    makefile = (ROOT / "functions" / "predict" / "Makefile").read_text()
+    assert "ARCHITECTURE ?= x86_64" in makefile and "manylinux2014_$(MACHINE)" in makefile
