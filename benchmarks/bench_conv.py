@@ -1,6 +1,12 @@
 """btf's layers against PyTorch CPU and a plain numpy loop, side by side in one process.
 
     .venv/bin/python -m benchmarks.bench_conv [--data ../shared/data/mnist] [--repeats 3]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.bench_conv --cpu --torch-threads 1
+
+``--cpu`` times the conv epochs in CPU seconds (every thread's), btf's and PyTorch's runs
+interleaved: on a machine shared with other work, the figure that noise disturbs least. With
+one thread each (btf's BLAS threads come from OPENBLAS_NUM_THREADS, read when numpy loads)
+it compares the work each library does rather than how they share out cores.
 
 - A conv training epoch: conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10 over the
   10,000 training digits, batch 64, Adam, with the same thread count for both; then where
@@ -16,6 +22,7 @@ machine are noise). PyTorch runs only when installed (``pip install torch==2.13.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import btf
-from benchmarks.common import best_of, predict_latency, ratio, shown
+from benchmarks.common import best_interleaved, best_of, predict_latency, ratio, shown
 from btf.data import load
 from btf.layers import parse_layers
 
@@ -121,12 +128,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cpu", action="store_true", help="time the conv epochs in CPU seconds, interleaved")
+    parser.add_argument("--torch-threads", type=int, default=None, help="PyTorch's intra-op threads")
     args = parser.parse_args(argv)
     X, y = load(args.data)["train"]
     Y = np.eye(10, dtype=np.float32)[y]
     try:
         import torch
 
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         threads = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
         torch, threads = None, "torch not installed"
@@ -136,10 +147,13 @@ def main(argv: list[str] | None = None) -> None:
         parse_layers(CONV), learning_rate=1e-3, batch_size=64, cost="cross_entropy", optimizer="adam", seed=0
     )
     net.feed((X, y))
-    t_btf = best_of(args.repeats, net.train_epoch)
-    t_torch = best_of(args.repeats, torch_conv_epoch(X, y)) if torch else None
+    epochs = {"btf": net.train_epoch, **({"torch": torch_conv_epoch(X, y)} if torch else {})}
+    best = best_interleaved(args.repeats, epochs, time.process_time if args.cpu else time.perf_counter)
+    t_btf, t_torch = best["btf"], best.get("torch")
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(
-        f"conv epoch (batch 64, Adam): btf {t_btf:.2f} s, torch {shown(t_torch, '.2f', ' s')},"
+        f"conv epoch (batch 64, Adam; {'CPU' if args.cpu else 'wall'} time, btf BLAS threads {blas}):"
+        f" btf {t_btf:.2f} s, torch {shown(t_torch, '.2f', ' s')},"
         f" btf/torch {shown(ratio(t_btf, t_torch), '.2f', 'x')}"
     )
 

@@ -4,7 +4,9 @@
 
 Warm: a 280x280 canvas PNG (black ink on transparent) as a JSON data-URI API Gateway
 event, ``handler(event, ctx)`` against ``graph.predict(image_to_input(png))`` in the
-same process, interleaved in blocks so machine noise hits both alike.
+same process, interleaved in blocks so machine noise hits both alike; wall time per call and
+CPU time per call (every thread's, so BLAS workers count). Run it with OPENBLAS_NUM_THREADS=1
+to measure what the function runs (template.yaml sets it); benchmarks/cost.py compares both.
 
 Cold: a fresh Python process up to its first answer, with the model coming from a local
 moto_server S3, against a fresh process that only imports numpy and cv2 (the child programs
@@ -50,20 +52,21 @@ def warm(calls: int) -> None:
     graph = cache.latest().graph
     sink = open(os.devnull, "w")  # noqa: SIM115 - the access log would otherwise flood the terminal
     real_stdout, sys.stdout = sys.stdout, sink
-    bare, full = [], []
+    bare, full, bare_cpu, full_cpu = [], [], [], []
     try:
         for _ in range(50):
             handler(event, context)
             graph.predict(image_to_input(png))
         for _ in range(calls // 100):
-            for _ in range(100):
-                start = time.perf_counter()
-                graph.predict(image_to_input(png))
-                bare.append(time.perf_counter() - start)
-            for _ in range(100):
-                start = time.perf_counter()
-                handler(event, context)
-                full.append(time.perf_counter() - start)
+            for samples, cpu, call in ((bare, bare_cpu, lambda: graph.predict(image_to_input(png))),
+                                       (full, full_cpu, lambda: handler(event, context))):  # fmt: skip
+                # CPU time of the block (every thread of the process, so BLAS workers count), per call.
+                cpu_start = time.process_time()
+                for _ in range(100):
+                    start = time.perf_counter()
+                    call()
+                    samples.append(time.perf_counter() - start)
+                cpu.append((time.process_time() - cpu_start) / 100)
     finally:
         sys.stdout = real_stdout
     decode = []
@@ -72,10 +75,13 @@ def warm(calls: int) -> None:
         cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
         decode.append(time.perf_counter() - start)
     b, f, d = percentiles(bare), percentiles(full), percentiles(decode)
-    print(f"warm, {len(full)} calls, 280x280 canvas PNG ({len(png)} bytes), model v{cache.latest().version}:")
+    bc, fc = statistics.median(bare_cpu) * 1000, statistics.median(full_cpu) * 1000
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default")
+    print(f"warm, {len(full)} calls, 280x280 canvas PNG ({len(png)} bytes), model v{cache.latest().version},"
+          f" BLAS threads: {threads}:")  # fmt: skip
     print(f"  PNG decode alone        median {d[0]:.3f} ms  p99 {d[1]:.3f} ms")
-    print(f"  bare pipeline           median {b[0]:.3f} ms  p99 {b[1]:.3f} ms")
-    print(f"  handler(event, ctx)     median {f[0]:.3f} ms  p99 {f[1]:.3f} ms")
+    print(f"  bare pipeline           median {b[0]:.3f} ms  p99 {b[1]:.3f} ms  CPU {bc:.3f} ms per call")
+    print(f"  handler(event, ctx)     median {f[0]:.3f} ms  p99 {f[1]:.3f} ms  CPU {fc:.3f} ms per call")
     print(f"  handler / bare (median) {f[0] / b[0]:.2f}x  (target <= 1.5x)")
 
 

@@ -17,6 +17,18 @@ def best_of(repeats: int, fn) -> float:
     return min(times)
 
 
+def best_interleaved(repeats: int, fns: dict, clock=time.perf_counter) -> dict:
+    """{name: the least of ``repeats`` runs} of each ``fns[name]()``, the runs interleaved so that other work on a
+    shared machine hits each alike. ``clock=time.process_time`` counts CPU time (every thread's) instead of wall."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = clock()
+            fn()
+            best[name] = min(best[name], clock() - start)
+    return best
+
+
 def predict_latency(net, x: np.ndarray, calls: int = 1000) -> tuple[float, float]:
     """(median, p99) seconds of ``net.predict(x)`` for one image, after a warm-up."""
     for _ in range(calls // 10):

@@ -4,7 +4,8 @@
 layers (``btf.layers``), optimizers and pickle-free checkpoints, and ``btf.data`` (MNIST
 loaders and data checks). Optional modules, imported only by name: ``btf.download``
 (verified MNIST download, stdlib HTTP), ``btf.vision`` and ``btf.imagefile`` (image to
-network input, need OpenCV), ``btf.store`` (versioned model store and registry on a folder or
+network input, need OpenCV), ``btf.imageheader`` (what decoding an image will cost, from its
+header; standard library only), ``btf.store`` (versioned model store and registry on a folder or
 S3, boto3 only for S3), ``btf.gate`` (the promotion gate) and ``btf.report`` (matplotlib).
 """
 

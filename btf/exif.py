@@ -10,35 +10,15 @@ import struct
 import numpy as np
 
 
-def exif_orientation(data: bytes, fmt: str) -> int:
-    """The EXIF orientation (1-8) of a PNG's ``eXIf`` or a WebP's ``EXIF`` chunk; 1 when absent or unreadable."""
+def orientation_of(exif: bytes) -> int:
+    """The EXIF orientation (1-8) in an EXIF payload (a PNG ``eXIf`` or WebP ``EXIF`` chunk); 1 when unreadable.
+
+    btf.imageheader finds the chunk, in its capped walk of the file.
+    """
     try:
-        exif = _png_chunk(data, b"eXIf") if fmt == "png" else _riff_chunk(data, b"EXIF")
         return _orientation_tag(exif) if exif else 1
     except (struct.error, IndexError, ValueError):
         return 1
-
-
-def _png_chunk(data: bytes, name: bytes) -> bytes | None:
-    i = 8
-    while i + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[i : i + 8])
-        if kind == name:
-            return data[i + 8 : i + 8 + length]
-        if kind == b"IEND":
-            return None
-        i += 12 + length
-    return None
-
-
-def _riff_chunk(data: bytes, name: bytes) -> bytes | None:
-    i = 12
-    while i + 8 <= len(data):
-        kind, length = struct.unpack("<4sI", data[i : i + 8])
-        if kind == name:
-            return data[i + 8 : i + 8 + length]
-        i += 8 + length + (length & 1)
-    return None
 
 
 def _orientation_tag(exif: bytes) -> int:

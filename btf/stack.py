@@ -44,6 +44,7 @@ class Stack:
         shape = self.input_shape
         for layer in self.layers:
             shape = layer.build(shape, rng)
+        self.layers[0].input_grad = False  # the data's gradient: nothing uses it
         self.inputs = int(np.prod(self.input_shape))
         self.outputs = shape[0]
         # What it costs to hold and run, once: every forward pass sizes its chunks from it.

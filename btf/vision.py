@@ -1,6 +1,6 @@
 """Turn any digit image a user sends (canvas PNG, phone photo, MNIST 28x28) into a 784-vector like MNIST's.
 
-Steps: check the header's pixel count and decoded bytes before decoding; decode with OpenCV,
+Steps: check the header's pixel count and decode cost before decoding; decode with OpenCV,
 aware of alpha, 16-bit and EXIF orientation, straight onto a working canvas of at most 160 px
 a side (``btf.imagefile``), so every later step costs bounded time and memory; make the ink
 white on black; flatten uneven lighting in photos; drop faint
@@ -17,9 +17,29 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from btf.imagefile import DEFAULT_MAX_PIXELS, WORK_SIDE, ImageError, decode_gray, image_size, reduce_to_gray
+from btf.imagefile import (
+    DEFAULT_MAX_PIXELS,
+    WORK_SIDE,
+    Header,
+    ImageError,
+    check_budget,
+    decode_gray,
+    image_size,
+    read_headers,
+    reduce_to_gray,
+)
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageError", "decode_gray", "image_size", "image_to_input", "to_input"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ImageError",
+    "check_budget",
+    "decode_gray",
+    "image_size",
+    "image_to_input",
+    "ink_layer",
+    "read_headers",
+    "to_input",
+]
 _CENTRE = 14.0
 # MNIST's strokes, measured the same way at 20 px scale: median 2.4 px, 10-90% 2.1-3.2 px.
 _STROKE, _STROKE_LOW, _STROKE_HIGH = 2.4, 1.5, 4.0
@@ -32,17 +52,7 @@ def to_input(gray: np.ndarray) -> np.ndarray:
     """A grayscale digit image of any size -> float32 (784,) in [0, 1], white ink on black."""
     if max(gray.shape) > WORK_SIDE:
         gray = reduce_to_gray(gray)
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    level = int(np.median(border))
-    if level > 127:
-        gray, border, level = 255 - gray, 255 - border, 255 - level
-    ink = _flatten_background(gray, border, level)
-    peak = int(ink.max())
-    if peak < 40:
-        raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
-    # Otsu separates ink from what is left of the background; half of it is the noise floor.
-    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    ink[ink < otsu * 0.5] = 0
+    ink, otsu = ink_layer(gray)
     box = _ink_box(ink, otsu)
     if box is None:
         raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
@@ -56,6 +66,26 @@ def to_input(gray: np.ndarray) -> np.ndarray:
     if size != (w, h):
         digit = cv2.resize(digit, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     return _centre(digit)
+
+
+def ink_layer(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """A grayscale image -> (uint8 ink, white on black with faint noise zeroed; Otsu's ink threshold).
+
+    Dark ink on light paper is inverted (the border's median says which is which) and uneven
+    lighting flattened; raises ImageError ``no_digit`` when nothing contrasts with the paper.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    level = int(np.median(border))
+    if level > 127:
+        gray, border, level = 255 - gray, 255 - border, 255 - level
+    ink = _flatten_background(gray, border, level)
+    peak = int(ink.max())
+    if peak < 40:
+        raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
+    # Otsu separates ink from what is left of the background; half of it is the noise floor.
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink[ink < otsu * 0.5] = 0
+    return ink, float(otsu)
 
 
 def _flatten_background(gray: np.ndarray, border: np.ndarray, level: int) -> np.ndarray:
@@ -126,6 +156,14 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     return out.ravel()
 
 
-def image_to_input(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Image file bytes -> float32 (784,) network input; raises ImageError with a code."""
-    return to_input(decode_gray(data, max_pixels))
+def image_to_input(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, header: Header | None = None) -> np.ndarray:
+    """Image file bytes -> float32 (784,) network input; raises ImageError with a code.
+
+    For a batch, check the budget of all the images first (``read_headers``, ``check_budget``)
+    and pass each one's ``header``.
+    """
+    gray = decode_gray(data, max_pixels, header)
+    try:
+        return to_input(gray)
+    except cv2.error:  # on a bounded uint8 canvas this is not expected; still a clear answer, not a crash
+        raise ImageError("corrupt_image", "could not analyse the image") from None

@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import btf
-from btf.store import DEFAULT_STORE, SHIPPED_MODELS
+from btf.store import BaseStore, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
+# The commands' default store: a gitignored folder of the checkout, seeded from the shipped
+# models/ on first use, so training and promoting locally never touch tracked files.
+DEFAULT_STORE = str(ROOT / ".models")
+SHIPPED_MODELS = str(ROOT / "models")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -51,6 +55,12 @@ def guarded(action, args: argparse.Namespace, *, failed: str = "", code: int = 1
     except KeyboardInterrupt:
         print(f"\ninterrupted{': ' + failed if failed else ''}", file=sys.stderr)
         return 130
+
+
+def open_cli_store(uri: str, endpoint_url: str | None, timeout: float) -> BaseStore:
+    """The store a command names; the default one is seeded from the shipped models first."""
+    default = not uri.startswith("s3://") and Path(uri).resolve() == Path(DEFAULT_STORE).resolve()
+    return open_store(uri, endpoint_url=endpoint_url, timeout=timeout, seed_from=SHIPPED_MODELS if default else None)
 
 
 def report_root(store_uri: str) -> Path:

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m scripts.make_events
 
-The digit in them is a 280x280 canvas drawing of a 7: black ink on a transparent
-background, as a browser canvas's toDataURL() makes it.
+The digit in them is a 280x280 canvas drawing of a 7, and the number a 560x280 drawing of
+"42": black ink on a transparent background, as a browser canvas's toDataURL() makes it.
 """
 
 from __future__ import annotations
@@ -28,10 +28,25 @@ def canvas_seven() -> bytes:
     return cv2.imencode(".png", img)[1].tobytes()
 
 
+def canvas_number() -> bytes:
+    """ "42" drawn on the page's number canvas: a 4 in two strokes, then a 2."""
+    img = np.zeros((280, 560, 4), np.uint8)
+    strokes = [
+        [[190, 50], [90, 170], [230, 170]],
+        [[190, 90], [190, 240]],
+        [[290, 100], [320, 60], [380, 50], [430, 80], [430, 130], [290, 235], [450, 235]],
+    ]
+    for stroke in strokes:
+        cv2.polylines(img, [np.array(stroke, np.int32)], False, (0, 0, 0, 255), 18, cv2.LINE_AA)
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
 def events() -> dict[str, dict]:
     png = canvas_seven()
     uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    number = "data:image/png;base64," + base64.b64encode(canvas_number()).decode()
     return {
+        "read": json_event("/read", {"image": number, "model": "latest", "explain": True}),
         "predict": json_event("/predict", {"image": uri, "model": "latest"}),
         "predict-binary": http_event("POST", "/predict", body=png, content_type="image/png"),
         "predict-multipart": multipart_event("/predict", "image", "digit.png", png),
@@ -45,7 +60,8 @@ def events() -> dict[str, dict]:
 
 def render() -> dict[Path, bytes]:
     """Every file this command writes, and its exact content."""
-    files = {OUT.parent / "samples" / "canvas-7.png": canvas_seven()}
+    samples = OUT.parent / "samples"
+    files = {samples / "canvas-7.png": canvas_seven(), samples / "canvas-42.png": canvas_number()}
     for name, event in events().items():
         # Fixed ids and times keep the committed files stable across regenerations.
         event["requestContext"].update(

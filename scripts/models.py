@@ -5,17 +5,20 @@
     python -m scripts.models promote 4 [--why "..."]
     python -m scripts.models rollback [--why "..."]
     python -m scripts.models delete 3
+    python -m scripts.models export 5 --onnx model.onnx [--force]
 
 The store defaults to $MODEL_STORE, else .models/ (the trainer's default). Promotions go through
 the same conditional write of the alias as the trainer's gate, so two people promoting at once
-never lose an update, and each is recorded (who, when, from, to, why). Every error is one line
-on stderr and a non-zero exit.
+never lose an update, and each is recorded (who, when, from, to, why). ``export`` writes a
+version as ONNX (btf.onnx; needs ``pip install 'btf[onnx]'``) and never replaces an existing
+file without --force. Every error is one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 
@@ -24,11 +27,10 @@ from btf.store import (
     MAX_VERSION,
     StoreError,
     display_path,
-    open_store,
     registry,
     sidecar_for,
 )
-from scripts.cli import OneLineParser, add_store_options, guarded, report_for, report_root
+from scripts.cli import OneLineParser, add_store_options, guarded, open_cli_store, report_for, report_root
 
 
 def _version(text: str) -> int:
@@ -54,7 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     rollback.add_argument("--why", default="rolled back by hand", help="recorded in the promotion history")
     delete = commands.add_parser("delete", help="delete a version (never the promoted one) and its report")
     delete.add_argument("version", type=_version)
-    for command in (list_, show, promote, rollback, delete):
+    export = commands.add_parser("export", help="write a version as an ONNX file (needs btf[onnx])")
+    export.add_argument("version", type=_version)
+    export.add_argument("--onnx", required=True, metavar="PATH", help="the .onnx file to write")
+    export.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    for command in (list_, show, promote, rollback, delete, export):
         add_store_options(command, top=False)
     return p.parse_args(argv)
 
@@ -110,12 +116,27 @@ def delete(store, store_uri: str, version: int) -> None:
             print(f"deleted its report {display_path(folder)}")
 
 
+def export_onnx(store, version: int, path: str, force: bool) -> None:
+    from btf.onnx import OPSET, export
+
+    if os.path.isdir(path):
+        raise btf.ConfigError(f"{path} is a folder; give a file name such as model.onnx")
+    graph = btf.Graph.load(store.read(version).data)
+    try:
+        size = export(graph, path, overwrite=force)
+    except FileExistsError:
+        raise btf.ConfigError(f"{path} exists; pass --force to replace it") from None
+    except OSError as exc:  # a missing folder, no permission, a full disk: nothing was written
+        raise btf.ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"exported v{version} to {display_path(path)} ({size / 1e6:.2f} MB, ONNX opset {OPSET})")
+
+
 def _named(version: int | None) -> str:
     return f"v{version}" if version is not None else "not set"
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store, endpoint_url=args.endpoint_url, timeout=60.0)
+    store = open_cli_store(args.store, args.endpoint_url, 60.0)
     if args.command == "list":
         list_versions(store)
     elif args.command == "show":
@@ -128,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"rolled back: latest was {_named(before)}, is now v{alias.latest}")
     elif args.command == "delete":
         delete(store, args.store, args.version)
+    elif args.command == "export":
+        export_onnx(store, args.version, args.onnx, args.force)
     return 0
 
 

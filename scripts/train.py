@@ -35,8 +35,8 @@ from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
 from btf.report import confusion_matrix, write_report
 from btf.stack import plan
-from btf.store import StoreError, display_path, open_store, registry
-from scripts.cli import OneLineParser, add_store_options, guarded, report_root
+from btf.store import StoreError, display_path, registry
+from scripts.cli import OneLineParser, add_store_options, guarded, open_cli_store, report_root
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = (
@@ -236,7 +236,7 @@ def git_commit() -> str | None:
 
 
 def train(args: argparse.Namespace) -> int:
-    store = None if args.dry_run else open_store(args.store, endpoint_url=args.endpoint_url, timeout=STORE_TIMEOUT)
+    store = None if args.dry_run else open_cli_store(args.store, args.endpoint_url, STORE_TIMEOUT)
     if store is not None:
         existing = store.versions()  # fail now, not after training, if the store is unusable
         print(f"store {store.uri}: {len(existing)} version(s), latest v{registry.latest_version(store) or 0}")

@@ -50,3 +50,17 @@ def test_the_lock_covers_every_dependency_and_the_artifact_pins_match_it():
             or f"-c {lock}" in (root / "scripts" / script).read_text()
         )
     assert '-c "$(ROOT)/scripts/constraints.txt"' in (root / "functions" / "predict" / "Makefile").read_text()
+
+
+def test_onnx_is_an_optional_extra_that_never_reaches_the_lambda_artifact():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert {re.match(r"[a-z]+", d)[0] for d in extras["onnx"]} == {"onnx", "onnxruntime"}
+    assert "onnx" not in " ".join(project["dependencies"]) and any("onnx" in d for d in extras["test"])
+    shipped = _pins(root / "functions" / "predict" / "requirements.txt")
+    assert not {"onnx", "onnxruntime", "protobuf"} & shipped.keys()
+    for path in (root / "functions").rglob("*.py"):
+        assert "onnx" not in path.read_text(), f"{path} must not use onnx: the function serves NPZ"

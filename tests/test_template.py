@@ -67,3 +67,41 @@ def test_a_dashboard_and_json_logs():
     for words in ("outcome", "5xx", "p99", "Low-confidence", "Model version"):
         assert words in titles
     assert FUNCTION["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_the_template_and_the_readme_state_the_defaults_the_code_uses(monkeypatch):
+    """One source for each setting's default (functions/predict/config.py); the other two agree with it."""
+    import re
+
+    from functions.predict.config import Settings
+
+    numeric = {
+        "MAX_BODY_BYTES": "max_body_bytes",
+        "MAX_PIXELS": "max_pixels",
+        "MAX_BATCH": "max_batch",
+        "LATEST_TTL_SECONDS": "latest_ttl",
+        "STORE_TIMEOUT_SECONDS": "store_timeout",
+        "MAX_CACHED_MODELS": "max_models",
+    }
+    for name in [*numeric, "MODEL_CACHE_MB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]:
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings.from_env()
+    function = TEMPLATE["Resources"]["PredictFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    readme = (ROOT / "README.md").read_text()
+    for name, attr in numeric.items():
+        value = variables[name]
+        if isinstance(value, dict):  # a !Ref to a parameter: its default
+            value = TEMPLATE["Parameters"][value["Ref"]]["Default"]
+        assert float(value) == getattr(defaults, attr), name
+        row = re.search(rf"^\| `{name}` \| ([^|]+) \|", readme, re.M)
+        assert row and float(row[1].strip()) == getattr(defaults, attr), name
+    assert variables["MODEL_CACHE_MB"] == "" and defaults.model_cache_mb == function.get("MemorySize", 1024) // 4
+
+
+def test_the_architecture_is_a_parameter_the_makefile_follows():
+    assert TEMPLATE["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    assert TEMPLATE["Parameters"]["Architecture"]["Default"] == "x86_64"
+    assert FUNCTION["Architectures"] == [{"Ref": "Architecture"}]
+    makefile = (ROOT / "functions" / "predict" / "Makefile").read_text()
+    assert "ARCHITECTURE ?= x86_64" in makefile and "manylinux2014_$(MACHINE)" in makefile

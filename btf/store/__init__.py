@@ -11,12 +11,19 @@ reads and publishing are built once, here, on top of them. Guarantees, for both 
 published version is never overwritten (exclusive create, or ``IfNoneMatch='*'`` on S3), a
 racing publisher takes the next number, a version is visible only once its bytes are
 complete and verified, and a conditional put (``if_match``) never loses a racing update.
+
+Every store call has a deadline: the store's own ``timeout``, or sooner inside
+``with deadline(seconds):``, which gives all the calls of one request one deadline between them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +42,30 @@ MAX_LISTED_OBJECTS = 100_000
 # Sidecars and the alias are small JSON documents; anything larger is not one of ours.
 MAX_SMALL_BYTES = 1024 * 1024
 
-# The local default: a gitignored folder of the checkout, seeded from the shipped models/ on
-# first use, so training and promoting locally never touch tracked files.
-_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STORE = str(_ROOT / ".models")
-SHIPPED_MODELS = str(_ROOT / "models")
+
+_DEADLINE: ContextVar[float | None] = ContextVar("btf_store_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every store call made inside (on this thread or context) shares one deadline, ``seconds`` from now.
+
+    An enclosing deadline that comes sooner still holds. A call made once it has passed fails
+    at once with StoreUnavailable, without reaching the store.
+    """
+    at = time.monotonic() + seconds
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(at if outer is None else min(at, outer))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left(timeout: float) -> float:
+    """How long a call may take now: ``timeout``, or less when the shared deadline comes sooner (0 when passed)."""
+    at = _DEADLINE.get()
+    return timeout if at is None else max(0.0, min(timeout, at - time.monotonic()))
 
 
 class StoreError(BtfError):
@@ -175,12 +201,15 @@ class BaseStore:
         raise StoreError(f"gave up publishing after {MAX_PUBLISH_ATTEMPTS} taken version numbers")
 
 
-def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0) -> BaseStore:
+def open_store(
+    uri: str, *, endpoint_url: str | None = None, timeout: float = 5.0, seed_from: str | None = None
+) -> BaseStore:
     """A store for ``s3://bucket/prefix/`` or a local folder path.
 
     ``timeout`` is the deadline of each store interaction, retries included. With no
     ``endpoint_url``, botocore's own ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` apply.
-    The default local store is seeded from the shipped models the first time it is opened.
+    A folder store that does not exist yet is first seeded from ``seed_from`` (a folder of
+    published models), if given: the commands and the app pass it for their default store.
     """
     if uri.startswith("s3://"):
         from btf.store.s3 import S3Store
@@ -190,5 +219,4 @@ def open_store(uri: str, *, endpoint_url: str | None = None, timeout: float = 5.
         raise StoreError(f"unsupported model store {uri!r}: use s3://bucket/prefix/ or a folder path")
     from btf.store.local import FolderStore
 
-    seed = SHIPPED_MODELS if Path(uri).resolve() == Path(DEFAULT_STORE).resolve() else None
-    return FolderStore(uri, seed_from=seed)
+    return FolderStore(uri, seed_from=seed_from)

@@ -1,10 +1,12 @@
 """The S3 model store: ``s3://bucket/prefix/model-vN.npz``, with boto3 imported only here.
 
-Every interaction (retries included) has one deadline, ``timeout`` seconds: the botocore call
-runs on a small worker pool and the caller stops waiting at the deadline, so an endpoint that
-accepts and never answers, or trickles a byte at a time, costs a caller ``timeout`` and no
-more. A body is read in chunks that stop at the deadline and at the size limit, which is
-checked from the response headers before any of the body is read.
+Every interaction (retries included) has one deadline: ``timeout`` seconds, or less when a
+request's shared deadline (``btf.store.deadline``) comes sooner. The botocore call runs on a
+daemon thread that is cut at the deadline (btf.store.s3calls), so an endpoint that accepts and
+never answers, or trickles a byte at a time, costs the caller and the thread the deadline and
+no more. A body is read in chunks that stop at the deadline and at the size limit, which is
+checked from the response headers before any of the body is read. A listing entry without
+an ETag gets one made from its size and date.
 
 Writes are conditional PUTs: ``IfNoneMatch='*'`` to create (S3 refuses with 412 if the key
 exists, so a racing trainer takes the next number instead of overwriting) and
@@ -18,11 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 import boto3
 import botocore.session
@@ -47,28 +45,15 @@ from btf.store import (
     StoreError,
     StoreUnavailable,
     VersionNotFound,
+    s3calls,
+    time_left,
 )
 
 # botocore's parsed service models (hundreds of KB of JSON) are the slow part of building a
 # client. Sharing the loader lets a fresh session (fresh credentials, as after a SnapStart
 # restore) build its client in milliseconds.
 _LOADER = None
-# Workers for store calls. A call stuck on a silent endpoint holds one until botocore's own
-# timeouts free it; callers never wait past their deadline, and the pool bounds the threads.
-_POOL_SIZE = 8
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_guard = threading.Lock()
 _CHUNK = 1 << 20
-
-
-def _workers() -> ThreadPoolExecutor:
-    global _pool, _pool_pid
-    with _pool_guard:
-        # A forked child inherits the pool but not its threads: it needs a pool of its own.
-        if _pool is None or _pool_pid != os.getpid():
-            _pool, _pool_pid = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="btf-s3"), os.getpid()
-        return _pool
 
 
 def _new_session() -> boto3.session.Session:
@@ -92,6 +77,20 @@ _BUSY = {
     "InternalError",
 }
 _TAKEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+# The prefix of an ETag made here for an object S3 (or a compatible store) listed without one.
+_MADE = "btf:"
+
+
+def _made_etag(size: int, modified: object) -> str:
+    return f"{_MADE}{size}:{modified}"
+
+
+def _info(obj: dict) -> ObjectInfo:
+    """A listing entry: its ETag, or one made from its size and date when the store gave none."""
+    size = obj.get("Size")
+    size = size if isinstance(size, int) and size >= 0 else 0
+    etag = obj.get("ETag")
+    return ObjectInfo(etag if isinstance(etag, str) and etag else _made_etag(size, obj.get("LastModified")), size)
 
 
 class S3Store(BaseStore):
@@ -113,6 +112,7 @@ class S3Store(BaseStore):
             self.client = client or _new_session().client("s3", endpoint_url=endpoint_url, config=config)
         except (BotoCoreError, ValueError) as exc:  # unknown profile, malformed endpoint URL, ...
             raise StoreUnavailable(f"cannot set up S3 access for {self.uri}: {exc}") from None
+        self.cuttable = s3calls.watch(self.client)
 
     def _explain(self, exc: Exception, key: str | None = None) -> StoreError:
         where = f"s3://{self.bucket}/{key or self.prefix}"
@@ -136,16 +136,8 @@ class S3Store(BaseStore):
         return StoreUnavailable(f"S3 request for {where} failed: {exc}")
 
     def _bounded(self, what: str, call, *args):
-        """Run ``call(deadline, *args)`` on a worker; give up waiting at the deadline."""
-        deadline = time.monotonic() + self.timeout
-        future = _workers().submit(call, deadline, *args)
-        try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise StoreUnavailable(
-                f"S3 did not answer {what} for {self.uri} within {self.timeout:g}s (STORE_TIMEOUT_SECONDS)"
-            ) from None
+        """Run ``call(deadline, *args)`` on a thread of its own, cut at the deadline."""
+        return s3calls.run(f"{what} for {self.uri}", time_left(self.timeout), call, *args)
 
     def list_objects(self) -> dict[str, ObjectInfo]:
         return self._bounded("a listing", self._list)
@@ -155,9 +147,10 @@ class S3Store(BaseStore):
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for obj in page.get("Contents", []):
-                    name = obj["Key"][len(self.prefix) :]
+                    key = obj.get("Key")
+                    name = key[len(self.prefix) :] if isinstance(key, str) and key.startswith(self.prefix) else "/"
                     if "/" not in name:
-                        found[name] = ObjectInfo(obj["ETag"], int(obj.get("Size", 0)))
+                        found[name] = _info(obj)
                 if len(found) > store.MAX_LISTED_OBJECTS:
                     raise StoreUnavailable(f"{self.uri} holds over {store.MAX_LISTED_OBJECTS:,} objects")
                 if time.monotonic() > deadline:
@@ -167,6 +160,8 @@ class S3Store(BaseStore):
         return found
 
     def get_object(self, name: str, etag: str | None = None, max_bytes: int | None = None) -> Blob | None:
+        if etag and etag.startswith(_MADE):
+            etag = None  # S3 never made that tag, so it cannot revalidate against it
         limit = max_bytes or MAX_OBJECT_BYTES
         return self._bounded(f"a read of {name}", self._get, name, etag, limit)
 
@@ -183,7 +178,8 @@ class S3Store(BaseStore):
                 raise InvalidObject(
                     f"s3://{self.bucket}/{key} is {size:,} bytes; no such object may exceed {max_bytes:,}"
                 )
-            return Blob(None, self._body(response["Body"], key, deadline, max_bytes), response["ETag"])
+            data = self._body(response["Body"], key, deadline, max_bytes)
+            return Blob(None, data, response.get("ETag") or _made_etag(len(data), response.get("LastModified")))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("304", "NotModified"):
                 return None

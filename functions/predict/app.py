@@ -6,6 +6,12 @@ lifespan is off under Mangum, so nothing here relies on start-up events; the fir
 request that needs a model loads it. The hot path avoids pydantic: the body is parsed by
 hand and the answer serialised once, which keeps a warm call close to the bare
 decode-preprocess-forward time.
+
+Nothing blocks the event loop: the body is read asynchronously, and parsing, decoding, the
+store and the model run on the thread pool, so /health answers while a predict works. Each
+request's images share one decode budget, checked from their headers before any is decoded,
+and its store calls share one deadline (``STORE_TIMEOUT_SECONDS``). The Lambda ``handler``
+runs each calling thread on an event loop of its own.
 """
 
 from __future__ import annotations
@@ -22,30 +28,35 @@ import cv2
 import numpy as np
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from mangum import Mangum
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 import btf
 from btf import digits
 from btf.checkpoint import json_safe
-from btf.store import StoreError, VersionNotFound, open_store, registry
-from btf.vision import ImageError, image_to_input
-from functions.predict import errors, openapi, snapstart
+from btf.numbers import prepare as prepare_number
+from btf.numbers import read as read_number
+from btf.store import StoreError, VersionNotFound, deadline, open_store, registry
+from btf.vision import ImageError, check_budget, image_to_input, read_headers
+from functions.predict import answers, errors, loops, openapi, snapstart, swagger
 from functions.predict.catalogue import Catalogue
-from functions.predict.config import Settings
+from functions.predict.config import Settings, seed_for
 from functions.predict.errors import ApiError
-from functions.predict.inputs import read_request
+from functions.predict.inputs import PredictRequest, read_request
 from functions.predict.models import Entry, InvalidModel, ModelCache, NoModel
 from functions.predict.observe import AccessLog, log, request_id
 
 # OpenCV's thread pool costs more than it saves on digit-sized images, and Lambda at 1 GB
 # has one vCPU anyway.
 cv2.setNumThreads(1)
+# Every decoder failure is answered as a JSON error; OpenCV's own plain-text lines on stderr
+# would only break the one-JSON-line-per-request log.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 settings = Settings.from_env()
 cache = ModelCache(
-    lambda: open_store(settings.model_store, timeout=settings.store_timeout),
+    lambda: open_store(settings.model_store, timeout=settings.store_timeout, seed_from=seed_for(settings.model_store)),
     ttl=settings.latest_ttl,
     deadline=settings.store_timeout,
     max_models=settings.max_models,
@@ -53,12 +64,19 @@ cache = ModelCache(
 )
 catalogue = Catalogue(cache)
 _PAGE = Path(__file__).with_name("page.html")
-_IMAGE_STATUS = {"unsupported_format": 415, "image_too_large": 413, "no_digit": 422, "corrupt_image": 400}
+_IMAGE_STATUS = {
+    "unsupported_format": 415,
+    "image_too_large": 413,
+    "no_digit": 422,
+    "too_many_digits": 422,
+    "corrupt_image": 400,
+}
 
 app = FastAPI(
     title="btf digit recognition",
     version=btf.__version__,
-    description="POST a digit image, get the digit, ten calibrated confidences, and whether it is a digit at all.",
+    description="POST a digit image, get the digit, ten calibrated confidences and whether it is a digit at all;"
+    " or a number, and get it read whole.",
     docs_url=None,  # served below, with a way out when the CDN cannot be reached
 )
 errors.install(app)
@@ -141,53 +159,100 @@ async def _read_body(request: Request) -> bytes:
     return body
 
 
-def _input(data: bytes, where: str | None) -> np.ndarray:
+def _image_error(exc: ImageError, where: str | None = None) -> ApiError:
+    message = f"{where}: {exc}" if where else str(exc)
+    return ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message)
+
+
+def _inputs(parsed: PredictRequest) -> np.ndarray:
+    """Every image's network input, once their headers show the request is within its one decode budget."""
     try:
-        return image_to_input(data, settings.max_pixels)
+        headers = read_headers(parsed.images, label=parsed.batch)
+        check_budget(headers, settings.max_pixels)
     except ImageError as exc:
-        message = f"{where}: {exc}" if where else str(exc)
-        raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, message) from None
+        raise _image_error(exc) from None
+    inputs = []
+    for i, (data, header) in enumerate(zip(parsed.images, headers)):
+        try:
+            inputs.append(image_to_input(data, settings.max_pixels, header))
+        except ImageError as exc:
+            raise _image_error(exc, f"images[{i}]" if parsed.batch else None) from None
+    return np.stack(inputs)
 
 
-def _result(label: int, confidences: np.ndarray, is_digit: bool) -> dict:
-    return {
-        "label": int(label),
-        "confidence": round(float(confidences[label]), 6),
-        "is_digit": bool(is_digit),
-        "predictions": [{"label": i, "confidence": round(float(c), 6)} for i, c in enumerate(confidences.tolist())],
-    }
+async def _parse(request: Request) -> PredictRequest:
+    body = await _read_body(request)
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        return await read_request(request, body, settings.max_batch)  # the form parser awaits its file writes
+    # The body is in hand, so nothing here waits: parse it on a worker thread, off the event loop.
+    return await run_in_threadpool(asyncio.run, read_request(request, body, settings.max_batch))
 
 
 @app.post("/predict", response_model=None, openapi_extra=openapi.PREDICT, responses=openapi.PREDICT_RESPONSES)
 async def predict(request: Request) -> Response:
     """Recognise the digit in one image (or each image of a batch)."""
-    body = await _read_body(request)
-    parsed = await read_request(request, body, settings.max_batch)
-    inputs = np.stack([_input(img, f"images[{i}]" if parsed.batch else None) for i, img in enumerate(parsed.images)])
-    entry = _model(parsed.model)
+    parsed = await _parse(request)
+    return await run_in_threadpool(_answer, request, parsed)
+
+
+def _answer(request: Request, parsed: PredictRequest) -> Response:
+    """The CPU and store work of a predict, on a worker thread."""
+    inputs = _inputs(parsed)
+    with deadline(settings.store_timeout):
+        entry = _model(parsed.model)
     request.state.model_version = entry.version
     reading = digits.read(entry.graph, inputs)  # the one decision: closest digit, calibrated, is it a digit
     if not np.isfinite(reading.confidences).all():  # the load-time check makes this unreachable; never answer NaN
         raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
     request.state.confidences = reading.confidences.max(axis=1).tolist()
     request.state.not_digits = int((~reading.is_digit).sum())
-    results = [_result(*answer) for answer in zip(reading.labels.tolist(), reading.confidences, reading.is_digit)]
+    results = [
+        answers.result(label, conf, x if parsed.explain else None, is_digit=flag)
+        for label, conf, flag, x in zip(reading.labels.tolist(), reading.confidences, reading.is_digit.tolist(), inputs)
+    ]
     info = model_info(entry)
     return _json({"results": results, "model": info} if parsed.batch else {**results[0], "model": info})
+
+
+@app.post("/read", response_model=None, openapi_extra=openapi.READ, responses=openapi.READ_RESPONSES)
+async def read(request: Request) -> Response:
+    """Read the whole number in one image: its digits, a decimal point, a leading minus sign."""
+    parsed = await _parse(request)
+    if parsed.batch:
+        raise ApiError(400, "invalid_field", "/read reads one image at a time: send image, not images")
+    return await run_in_threadpool(_read_answer, request, parsed)
+
+
+def _read_answer(request: Request, parsed: PredictRequest) -> Response:
+    """The CPU and store work of a read, on a worker thread."""
+    try:
+        prepared = prepare_number(parsed.images[0], settings.max_pixels)
+        with deadline(settings.store_timeout):
+            entry = _model(parsed.model)
+        request.state.model_version = entry.version
+        found = read_number(prepared, functools.partial(digits.read, entry.graph))
+    except ImageError as exc:
+        raise _image_error(exc) from None
+    if not all(np.isfinite(d.confidences).all() for d in found.digits):  # unreachable after the load-time check
+        raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
+    request.state.confidences = [float(d.confidences[d.label]) for d in found.digits]
+    request.state.not_digits = sum(not d.is_digit for d in found.digits)
+    return _json({**answers.reading(found, parsed.explain), "model": model_info(entry)})
 
 
 @app.get("/models", response_model=None, responses=openapi.MODELS_RESPONSES)
 def models(request: Request) -> Response:
     """Every published version (newest first, without loading any), which one ``latest`` serves, and recent promotions."""
     try:
-        return _json(catalogue.listing())
+        with deadline(settings.store_timeout):  # one deadline for all of its store calls
+            return _json(catalogue.listing())
     except StoreError as exc:
         raise _store_down(exc) from None
 
 
 @app.get("/health", response_model=None, responses=openapi.HEALTH_RESPONSES)
-def health() -> Response:
-    """Liveness; never touches the store."""
+async def health() -> Response:
+    """Liveness; never touches the store, and answers on the event loop, so a busy thread pool never delays it."""
     return _json({"status": "ok", "btf_version": btf.__version__, "cached_models": cache.cached_versions()})
 
 
@@ -207,20 +272,11 @@ def _page() -> tuple[str, dict[str, str]]:
     return html, {"content-security-policy": policy, "referrer-policy": "no-referrer"}
 
 
-# Swagger UI's script and style come from a CDN. Shipping them would add 1.2 MB (the bundle's
-# two files; 8.3 MB as the swagger-ui-bundle package) to serve a developer convenience, so the
-# page says what to do when they do not load: the contract itself is /openapi.json, served here.
-_DOCS_FALLBACK = """<script>window.addEventListener("load", () => { if (!window.SwaggerUIBundle) {
-document.body.innerHTML = '<p style="font:16px sans-serif;margin:2em">Swagger UI loads from a CDN, which this browser ' +
-'cannot reach (offline?). The API description is <a href="openapi.json">openapi.json</a>, served by this API.</p>'; } });
-</script>"""
-
-
 @app.get("/docs", include_in_schema=False)
 def docs() -> HTMLResponse:
-    """Swagger UI for the API, reading the relative openapi.json (so it works under a stage path too)."""
-    html = get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - docs").body.decode()
-    return HTMLResponse(html.replace("</body>", _DOCS_FALLBACK + "</body>"))
+    """Swagger UI for the API: a pinned version, checked by hash, under its own Content-Security-Policy."""
+    html, headers = swagger.page(f"{app.title} - docs")
+    return HTMLResponse(html, headers=headers)
 
 
 # Browsers ask every site for /favicon.ico; answering it keeps their consoles free of 404s.
@@ -243,16 +299,15 @@ def page() -> HTMLResponse:
 
 
 _mangum = Mangum(app, lifespan="off")
-_loop: asyncio.AbstractEventLoop | None = None
 
 
 def handler(event: object, context: object) -> dict:
-    """The Lambda entry point. A malformed event (bad base64, missing fields) is a JSON 400, not a crash."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    # Mangum runs the app on the thread's current event loop: make sure it is an open one.
-    asyncio.set_event_loop(_loop)
+    """The Lambda entry point. A malformed event (bad base64, missing fields) is a JSON 400, not a crash.
+
+    Lambda calls it on one thread, one event at a time; tests and harnesses may call it from
+    several threads at once, and each thread runs on its own event loop.
+    """
+    loops.use_thread_loop()
     token = request_id.set(getattr(context, "aws_request_id", None))
     try:
         return _mangum(event, context)

@@ -5,7 +5,8 @@ versions published before sidecars, from the checkpoint's small entries, read wi
 inflating a single weight. Rows are cached by the version's etag (a version never changes
 unless someone replaces it by hand), so a listing costs one store listing per ``ttl`` and a
 small read per new version. Only the newest ``MAX_LISTED`` versions are shown, which bounds
-the memory and the reads whatever the store holds.
+the memory and the reads whatever the store holds; the caller bounds their time with one
+deadline for the whole listing.
 """
 
 from __future__ import annotations
@@ -32,11 +33,9 @@ class Catalogue:
         """``{"latest", "promoted", "history", "models"}``; raises StoreError only if nothing was ever listed."""
         listing = self.cache.listing()
         objects = self.cache.objects()
-        shown = sorted(listing, reverse=True)[:MAX_LISTED]
-        rows = [self._row(version, listing[version], sidecar_for(version) in objects) for version in shown]
-        with self._guard:  # forget versions no longer shown, so the cache stays bounded
-            for version in set(self._rows) - set(shown):
-                del self._rows[version]
+        # What latest serves comes before the rows: when the store hangs, the request's one
+        # deadline (btf.store.deadline) goes on what matters most, and the rows it leaves
+        # unread say so.
         try:
             latest = self.cache.latest().version
         except StoreError:
@@ -45,6 +44,11 @@ class Catalogue:
             alias = self.cache.alias()
         except StoreError:
             alias = registry.Alias()
+        shown = sorted(listing, reverse=True)[:MAX_LISTED]
+        rows = [self._row(version, listing[version], sidecar_for(version) in objects) for version in shown]
+        with self._guard:  # forget versions no longer shown, so the cache stays bounded
+            for version in set(self._rows) - set(shown):
+                del self._rows[version]
         return {
             "latest": latest,
             "promoted": alias.latest,

@@ -10,11 +10,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from btf.errors import ConfigError
-from btf.store import DEFAULT_STORE
+from btf.imageheader import DEFAULT_MAX_PIXELS
 
-__all__ = ["DEFAULT_STORE", "ConfigError", "Settings"]
+__all__ = ["DEFAULT_STORE", "ConfigError", "Settings", "seed_for"]
+
+# Locally, with no MODEL_STORE: the checkout's gitignored .models/, seeded from the shipped
+# models/ on first use (as the commands do). In Lambda, the template always sets MODEL_STORE.
+_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STORE = str(_ROOT / ".models")
+SHIPPED_MODELS = str(_ROOT / "models")
+
+
+def seed_for(uri: str) -> str | None:
+    """What the store at ``uri`` is seeded from when it does not exist yet: the shipped models, for the default."""
+    default = not uri.startswith("s3://") and Path(uri).resolve() == Path(DEFAULT_STORE).resolve()
+    return SHIPPED_MODELS if default and Path(SHIPPED_MODELS).is_dir() else None
+
 
 # Lambda's synchronous payload is 6 MB (6,291,456 bytes) for the whole event, and API Gateway
 # delivers binary bodies (raw images, multipart) base64-encoded, 4/3 their size. 4.4 MB of body
@@ -62,10 +76,11 @@ class Settings:
         return cls(
             model_store=os.environ.get("MODEL_STORE", "").strip() or DEFAULT_STORE,
             max_body_bytes=_number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
-            max_pixels=_number("MAX_PIXELS", 25_000_000, minimum=1),
+            # Per request, summed over its images; the decode budget is 3 bytes a pixel of it.
+            max_pixels=_number("MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=1),
             max_batch=_number("MAX_BATCH", 16, minimum=1),
             latest_ttl=_number("LATEST_TTL_SECONDS", 60.0, float),
-            # One deadline per store interaction, retries included; well under Lambda's 15 s.
+            # One deadline per request, shared by all its store calls; well under Lambda's 15 s.
             store_timeout=_number("STORE_TIMEOUT_SECONDS", 3.0, float, minimum=0.1),
             max_models=_number("MAX_CACHED_MODELS", 8, minimum=1),
             model_cache_mb=_number("MODEL_CACHE_MB", default_cache_mb(), minimum=1),

@@ -38,6 +38,7 @@ from btf.store import (
     VersionNotFound,
     parse_version,
     registry,
+    time_left,
 )
 from btf.store.registry import Alias
 from functions.predict.observe import log
@@ -152,7 +153,8 @@ class ModelCache:
         """
         lock = self._lock(key)
         if stale is None:
-            if not lock.acquire(timeout=3 * self.deadline):
+            # Within the request's store deadline, when it has one (btf.store.deadline).
+            if not lock.acquire(timeout=time_left(3 * self.deadline)):
                 raise StoreUnavailable("the model store is slow: another request has been loading this model too long")
             try:
                 return is_fresh() or work()
@@ -172,7 +174,7 @@ class ModelCache:
                 done.set()
 
         threading.Thread(target=run, name=f"btf-refresh-{key}", daemon=True).start()
-        if done.wait(self.deadline) and "value" in outcome:
+        if done.wait(time_left(self.deadline)) and "value" in outcome:
             return outcome["value"]
         if "error" in outcome:
             log.warning("refreshing %s failed, serving the cached copy: %s", key, outcome["error"])

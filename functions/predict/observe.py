@@ -134,10 +134,6 @@ class AccessLog:
     def _write(scope, state: dict, status: int, rid: str, latency_ms: float) -> None:
         outcome = state.get("outcome", "ok" if status < 400 else "error")
         record = {
-            "level": "INFO" if status < 500 else "ERROR",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "message": "request",
-            "request_id": rid,
             "method": scope.get("method"),
             "path": scope.get("path"),
             "status": status,
@@ -154,5 +150,5 @@ class AccessLog:
                 metrics["LowConfidence"] = (sum(c < LOW_CONFIDENCE for c in confidences), "Count")
                 metrics["NotDigit"] = (int(state.get("not_digits", 0)), "Count")
             record = emf(record, metrics)
-        # One write per line: Lambda sends each stdout line to CloudWatch as it is.
-        sys.stdout.write(json.dumps(record) + "\n")
+        # Through the one logger, so the line has the same fields and time format as every other.
+        log.log(logging.INFO if status < 500 else logging.ERROR, "request", extra=record)

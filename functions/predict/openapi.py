@@ -1,12 +1,13 @@
-"""OpenAPI descriptions of the hand-parsed endpoints, so /docs shows every accepted body and answer.
+"""OpenAPI descriptions of the hand-parsed endpoints (/predict, /read), so /docs shows every accepted body and answer.
 
 Built from the constants the request parser itself uses (btf.store.MAX_VERSION and the
 content types in inputs.py), so the document cannot drift from what is accepted, and
 schemathesis fuzzes every content type the parser reads.
 """
 
+from btf.numbers import MAX_DIGITS
 from btf.store import MAX_VERSION
-from functions.predict.inputs import JSON_TYPE, MULTIPART_TYPE, RAW_TYPES
+from functions.predict.inputs import FLAGS, JSON_TYPE, MULTIPART_TYPE, RAW_TYPES
 
 _ERROR = {
     "type": "object",
@@ -49,6 +50,7 @@ _MODEL_INFO = {
         "error": {"type": "string"},
     },
 }
+_EXPLAIN = {"type": "boolean", "description": "also answer each digit's 28x28 input (the model's view) as a PNG"}
 _RESULT = {
     "type": "object",
     "required": ["label", "confidence", "is_digit", "predictions"],
@@ -72,6 +74,52 @@ _RESULT = {
                 "properties": {"label": {"type": "integer"}, "confidence": {"type": "number"}},
             },
         },
+        "input": {
+            "type": "string",
+            "description": "with explain: the 28x28 input the model read, white ink on black, as a PNG data URI",
+        },
+    },
+}
+_BOX = {
+    "type": "array",
+    "items": {"type": "integer"},
+    "minItems": 4,
+    "maxItems": 4,
+    "description": "x, y, width, height in the image's pixels (upright, after any EXIF rotation)",
+}
+_READING = {
+    "type": "object",
+    "required": ["text", "confidence", "digits", "marks", "model"],
+    "properties": {
+        "text": {
+            "type": "string",
+            "description": "the number as read: digits, '.' for a decimal point, a leading '-', '?' for a piece "
+            "that is not a digit",
+        },
+        "confidence": {"type": "number", "description": "the product of the digits' confidences"},
+        "digits": {
+            "type": "array",
+            "maxItems": MAX_DIGITS,
+            "items": {
+                **_RESULT,
+                "required": [*_RESULT["required"], "is_digit", "box"],
+                "properties": {
+                    **_RESULT["properties"],
+                    "is_digit": {"type": "boolean", "description": "false: not a digit, shown as '?' in text"},
+                    "box": _BOX,
+                },
+            },
+        },
+        "marks": {
+            "type": "array",
+            "description": "the decimal points and the minus sign, left to right",
+            "items": {
+                "type": "object",
+                "required": ["text", "box"],
+                "properties": {"text": {"type": "string", "enum": [".", "-"]}, "box": _BOX},
+            },
+        },
+        "model": _MODEL_INFO,
     },
 }
 _ERRORS = {
@@ -81,51 +129,75 @@ _ERRORS = {
         404: "unknown model version",
         413: "body, image or batch over its limit",
         415: "unsupported content type or image format",
-        422: "no digit found in the image",
+        422: "no digit found in the image (or, for /read, more digits than it reads)",
         503: "model store unavailable or no valid model",
     }.items()
 }
 
-PREDICT = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON_TYPE: {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "image": _IMAGE,
-                        "images": {"type": "array", "items": _IMAGE, "minItems": 1},
-                        "model": _MODEL_SELECTOR,
-                        "pretrained": _MODEL_SELECTOR,
-                    },
-                    "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "model": "latest"},
-                }
-            },
-            **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in RAW_TYPES},
-            MULTIPART_TYPE: {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        # One image part is one answer; several are a batch, answered as {"results": [...]}.
-                        "image": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1},
-                        "model": _MODEL_SELECTOR,
-                    },
-                    "required": ["image"],
-                }
+_PARAMETERS = [
+    {
+        "name": "model",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": f"^(latest|[1-9][0-9]{{0,{len(str(MAX_VERSION)) - 1}}})$"},
+        "description": f"a version number (1 to {MAX_VERSION}) or latest; for raw and multipart bodies",
+    },
+    {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(FLAGS)},
+        "description": "1: also answer each digit's 28x28 input as a PNG data URI (any body type)",
+    },
+]
+
+
+def _request(batch: bool) -> dict:
+    """The request body: the same forms for /predict and /read; only /predict takes several images."""
+    multipart_image = (
+        # One image part is one answer; several are a batch, answered as {"results": [...]}.
+        {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}
+        if batch
+        else {"type": "string", "format": "binary"}
+    )
+    batch_field = {"images": {"type": "array", "items": _IMAGE, "minItems": 1}} if batch else {}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "image": _IMAGE,
+                            **batch_field,
+                            "model": _MODEL_SELECTOR,
+                            "pretrained": _MODEL_SELECTOR,
+                            "explain": _EXPLAIN,
+                        },
+                        "example": {"image": "data:image/png;base64,iVBORw0KGgo...", "model": "latest"},
+                    }
+                },
+                **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in RAW_TYPES},
+                MULTIPART_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "image": multipart_image,
+                            "model": _MODEL_SELECTOR,
+                            "explain": {"type": "string", "enum": list(FLAGS)},
+                        },
+                        "required": ["image"],
+                    }
+                },
             },
         },
-    },
-    "parameters": [
-        {
-            "name": "model",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string", "pattern": f"^(latest|[1-9][0-9]{{0,{len(str(MAX_VERSION)) - 1}}})$"},
-            "description": f"a version number (1 to {MAX_VERSION}) or latest; for raw and multipart bodies",
-        }
-    ],
-}
+        "parameters": _PARAMETERS,
+    }
+
+
+PREDICT = _request(batch=True)
+READ = _request(batch=False)
 PREDICT_RESPONSES = {
     200: {
         "description": "the digit, its confidence, whether it is a digit at all, all ten confidences and the model"
@@ -144,6 +216,13 @@ PREDICT_RESPONSES = {
                 }
             }
         },
+    },
+    **_ERRORS,
+}
+READ_RESPONSES = {
+    200: {
+        "description": f"the number read whole (up to {MAX_DIGITS} digits in one row), each digit, and the model",
+        "content": {"application/json": {"schema": _READING}},
     },
     **_ERRORS,
 }

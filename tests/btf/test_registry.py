@@ -213,16 +213,12 @@ def test_sidecars_are_written_once_and_read_back(store):
     assert registry.read_sidecar(store, 2) is None
 
 
-def test_the_default_store_is_seeded_from_the_shipped_models(tmp_path, monkeypatch):
-    from btf import store as store_module
-
+def test_a_new_folder_store_is_seeded_from_the_shipped_models(tmp_path):
     shipped = tmp_path / "shipped"
     publish(open_store(str(shipped)), 2)
     registry.promote(open_store(str(shipped)), 1, why="ship v1")
     default = tmp_path / ".models"
-    monkeypatch.setattr(store_module, "DEFAULT_STORE", str(default))
-    monkeypatch.setattr(store_module, "SHIPPED_MODELS", str(shipped))
-    seeded = store_module.open_store(str(default))
+    seeded = open_store(str(default), seed_from=str(shipped))
     assert sorted(seeded.versions()) == [1, 2] and registry.latest_version(seeded) == 1
     seeded.publish(b"mine")
     assert sorted(open_store(str(shipped)).versions()) == [1, 2]  # the shipped folder is untouched

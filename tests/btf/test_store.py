@@ -159,7 +159,13 @@ def test_no_credentials(aws_env, monkeypatch, tmp_path):
         store.versions()
 
 
-def test_unreachable_endpoint(aws_env):
+@pytest.mark.parametrize("backoff", [None, 0.0, 5.0], ids=["botocore's", "none", "past-the-deadline"])
+def test_unreachable_endpoint(aws_env, monkeypatch, backoff):
+    """A refusing endpoint is "cannot reach" whether the retries end first or the deadline does."""
+    if backoff is not None:
+        from botocore.retries.standard import ExponentialBackoff
+
+        monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: backoff)
     store = open_store("s3://btf-models/models/", endpoint_url="http://127.0.0.1:9", timeout=0.5)
     with pytest.raises(StoreUnavailable, match="cannot reach"):
         store.versions()

@@ -11,7 +11,7 @@ def test_defaults(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     s = Settings.from_env()
     assert s.model_store == DEFAULT_STORE and DEFAULT_STORE.endswith("models")
-    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (4_400_000, 25_000_000, 16, 60.0)
+    assert (s.max_body_bytes, s.max_pixels, s.max_batch, s.latest_ttl) == (4_400_000, 12_600_000, 16, 60.0)
     assert s.cors_origins == () and (s.store_timeout, s.max_models) == (3.0, 8)
 
 
@@ -64,3 +64,11 @@ def test_the_cache_size_is_in_the_template_and_the_readme():
     root = Path(__file__).resolve().parents[2]
     assert 'MODEL_CACHE_MB: ""' in (root / "template.yaml").read_text()
     assert "| `MODEL_CACHE_MB` |" in (root / "README.md").read_text()
+
+
+def test_only_the_default_store_is_seeded_and_the_library_knows_no_checkout():
+    import btf.store
+    from functions.predict.config import SHIPPED_MODELS, seed_for
+
+    assert seed_for(DEFAULT_STORE) == SHIPPED_MODELS and seed_for("/tmp/elsewhere") is None
+    assert seed_for("s3://b/p/") is None and not hasattr(btf.store, "DEFAULT_STORE")

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from functions.predict import app as app_module
-from functions.predict.inputs import ACCEPTED_TYPES
+from functions.predict.inputs import ACCEPTED_TYPES, FLAGS
 from tests.support.images import canvas_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,9 +40,18 @@ def test_api_conforms_to_its_schema(case):
     case.call_and_validate(checks=CHECKS)
 
 
-def test_the_documented_content_types_are_exactly_the_accepted_ones():
-    documented = set(app_module.app.openapi()["paths"]["/predict"]["post"]["requestBody"]["content"])
+@pytest.mark.parametrize("path", ["/predict", "/read"])
+def test_the_documented_content_types_are_exactly_the_accepted_ones(path):
+    documented = set(app_module.app.openapi()["paths"][path]["post"]["requestBody"]["content"])
     assert documented == set(ACCEPTED_TYPES)
+
+
+@pytest.mark.parametrize("path", ["/predict", "/read"])
+def test_the_documented_query_parameters_are_the_parsed_ones(path):
+    parameters = app_module.app.openapi()["paths"][path]["post"]["parameters"]
+    assert {p["name"] for p in parameters if p["in"] == "query"} == {"model", "explain"}
+    explain = next(p for p in parameters if p["name"] == "explain")
+    assert set(explain["schema"]["enum"]) == set(FLAGS)
 
 
 def test_several_multipart_images_are_a_batch(client):

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import threading
 import time
 
@@ -25,6 +24,7 @@ from infra.apigw import http_event, json_event
 from tests.support.handler import invoke, log_lines
 from tests.support.images import canvas_png
 from tests.support.models import metadata_member, rebuild, tiny_model
+from tests.support.s3server import SilentServer
 
 IMAGE = base64.b64encode(canvas_png()).decode()
 
@@ -172,42 +172,6 @@ def test_an_oversized_s3_object_is_invalid(s3, use_store, monkeypatch):
 
 
 # ---------------------------------------------------------------- slow S3
-class SilentServer:
-    """A TCP server that accepts connections and then never answers, or trickles a byte every second."""
-
-    def __init__(self, trickle: bool):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.trickle, self.stop, self.conns = trickle, threading.Event(), []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            if self.trickle:
-                threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
-    def _drip(self, conn):
-        try:
-            for byte in b"HTTP/1.1 200 OK\r\nx-a: " + b"a" * 1000:
-                if self.stop.wait(1.0):
-                    return
-                conn.sendall(bytes([byte]))
-        except OSError:
-            return
-
-    def close(self):
-        self.stop.set()
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
-
-
 def run_with_limit(call, limit=30.0):
     """Run ``call`` in a thread; fail (rather than hang the suite) if it never returns."""
     result = {}

@@ -76,3 +76,31 @@ def test_artifact_answers_every_event_under_python313(artifact):
     code, results, out = run_invoke("--artifact", path, "--python", python313, *EVENTS)
     assert code == 0, out.stderr[-2000:]
     check_responses(results)
+
+
+def _elf_machine(path: Path) -> int | None:
+    """The ELF header's e_machine (62 x86-64, 183 AArch64), or None for a file that is not ELF."""
+    with path.open("rb") as f:
+        head = f.read(20)
+    return int.from_bytes(head[18:20], "little") if head[:4] == b"\x7fELF" else None
+
+
+def test_the_arm64_artifact_builds_with_arm64_binaries_only(tmp_path):
+    """The template takes Architecture=arm64; the Makefile builds for it with ARCHITECTURE=arm64. Built and
+    checked here (every native library AArch64, the size within budget); it can only run on an arm64 machine."""
+    import sys
+
+    out = subprocess.run(
+        ["make", "-s", "build-PredictFunction", "ARCHITECTURE=arm64", f"ARTIFACTS_DIR={tmp_path}", "PYC_PYTHON=",
+         f"PIP={sys.executable} -m pip"],  # fmt: skip
+        cwd=ROOT / "functions" / "predict", capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    machines = {p.name: _elf_machine(p) for p in tmp_path.rglob("*.so*") if p.is_file()}
+    assert machines and set(machines.values()) == {183}, {k: v for k, v in machines.items() if v != 183}
+    assert {"btf", "functions", "numpy", "cv2", "fastapi", "mangum"} <= {p.name for p in tmp_path.iterdir()}
+    size = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file()) / 2**20
+    assert size <= BUDGET_MIB
+    bad = subprocess.run(["make", "-s", "build-PredictFunction", "ARCHITECTURE=sparc", f"ARTIFACTS_DIR={tmp_path}"],
+                         cwd=ROOT / "functions" / "predict", capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode != 0 and "ARCHITECTURE must be x86_64 or arm64" in bad.stderr

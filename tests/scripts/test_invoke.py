@@ -34,7 +34,7 @@ def test_environment_comes_from_the_template_and_env_file():
     )
     env, props = invoke.function_environment(args)
     assert env["MODEL_STORE"] == str(ROOT / "models")  # env file, anchored at the repo
-    assert env["MAX_BATCH"] == "3" and env["MAX_PIXELS"] == "25000000" and env["LATEST_TTL_SECONDS"] == "5"
+    assert env["MAX_BATCH"] == "3" and env["MAX_PIXELS"] == "12600000" and env["LATEST_TTL_SECONDS"] == "5"
     assert props["Handler"] == "functions.predict.app.handler"
     args.env_file, args.env = None, []
     env, _ = invoke.function_environment(args)

@@ -1,5 +1,7 @@
 """scripts.models on the folder store and moto S3: list, show, promote, rollback, delete, and one-line errors."""
 
+import sys
+
 import pytest
 
 from btf.store import open_store, registry
@@ -111,3 +113,41 @@ def test_listing_survives_tampered_sidecars_and_a_broken_alias(capsys, uri):
     assert code == 0 and "Traceback" not in err and "cannot be used" in out.splitlines()[-1]
     assert max(len(line) for line in out.splitlines()) < 400
     assert cli(capsys, uri, "promote", "2")[0] == 0 and registry.latest_version(store) == 2
+
+
+def test_export_writes_onnx_that_answers_as_the_stored_model(capsys, uri, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    import btf
+
+    out_path = tmp_path / "v2.onnx"
+    code, out, _ = cli(capsys, uri, "export", "2", "--onnx", str(out_path))
+    assert code == 0 and out.startswith("exported v2 to ") and "opset 17" in out
+    graph = btf.Graph.load(open_store(uri).read(2).data)
+    X = np.random.default_rng(0).random((50, 784), dtype=np.float32)
+    session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"input": X})[0] - graph.predict(X)[1]).max() <= 1e-4
+    # The store options go after the command too, as for the others.
+    assert models.main(["export", "1", "--store", uri, "--onnx", str(tmp_path / "v1.onnx")]) == 0
+
+
+def test_export_errors_are_one_line_and_write_nothing(capsys, uri, tmp_path, monkeypatch):
+    tmp_path = tmp_path / "out"  # beside the folder store, not in it
+    tmp_path.mkdir()
+    kept = tmp_path / "kept.onnx"
+    kept.write_bytes(b"mine")
+    cases = {
+        ("9", str(tmp_path / "x.onnx")): "model version 9 does not exist",
+        ("1", str(kept)): "exists; pass --force",
+        ("1", str(tmp_path / "missing" / "x.onnx")): "cannot write",
+        ("1", str(tmp_path)): "is a folder",
+    }
+    for (version, path), message in cases.items():
+        code, out, err = cli(capsys, uri, "export", version, "--onnx", path)
+        assert code == 1 and out == "" and message in err and err.count("\n") == 1, (path, err)
+    assert kept.read_bytes() == b"mine" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.onnx"]
+    assert cli(capsys, uri, "export", "1", "--onnx", str(kept), "--force")[0] == 0 and kept.read_bytes() != b"mine"
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if btf[onnx] were not installed
+    code, _, err = cli(capsys, uri, "export", "1", "--onnx", str(tmp_path / "y.onnx"))
+    assert code == 1 and "pip install 'btf[onnx]'" in err and err.count("\n") == 1

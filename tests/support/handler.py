@@ -55,6 +55,12 @@ def check_responses(results: dict) -> None:
             assert response["statusCode"] == 200 and first["label"] == 7, (name, body[:200])
             assert first["is_digit"] is True, (name, body[:200])
             assert doc["model"]["version"] == latest and len(first["predictions"]) == 10
+        elif name == "read.json":
+            doc = json.loads(body)
+            assert response["statusCode"] == 200 and doc["text"] == "42", (name, body[:200])
+            assert doc["model"]["version"] == latest and all(
+                d["input"].startswith("data:image/png") for d in doc["digits"]
+            )
         elif name == "models.json":
             doc = json.loads(body)
             assert doc["latest"] == latest and [m["version"] for m in doc["models"]] == versions

@@ -1,0 +1,263 @@
+"""Read a whole handwritten number from one image: digits, a decimal point, a leading minus.
+
+    reading = read_image(png_bytes, graph.predict)  # or read(prepare(png_bytes), graph.predict)
+    reading.text, reading.confidence, [d.label for d in reading.digits]
+
+Steps: decode onto a working canvas of at most ``READ_SIDE`` a side (bounded before any pixel
+is decoded, as for one digit), laid out again at a fraction of the size when the row is far
+taller than ``ROW_HEIGHT``; extract the ink as ``btf.vision`` does; lay out the row
+(``btf.segment``); read each digit group whole, normalised exactly as a single digit is
+(``to_input``: crop, stroke width, 20 px box, centre of mass in 28x28), all in one call of
+``predict``; only for the groups whose whole reading a split could beat, offer candidate cuts
+(``btf.cuts``) and read all their pieces in a second call; then one dynamic programme over
+the row keeps the pieces whose confidences and shapes score best. A piece the classifier
+calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads as ``?``.
+
+Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
+``segment.MAX_DIGITS`` digit groups, ``cuts.MAX_CUTS`` cuts a group, ``MAX_PIECES`` cut
+pieces a request (a group that would go over keeps its whole reading) and two model calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from btf import cuts, digits, segment
+from btf.imagefile import DEFAULT_MAX_PIXELS, ImageError, decode, working_gray
+from btf.vision import ink_layer, to_input
+
+READ_SIDE = 480
+ROW_HEIGHT = 48
+MAX_DIGITS = segment.MAX_DIGITS
+MAX_PIECES = 64
+# How a model reads pieces: btf.digits.read bound to it (closest digits, calibrated confidences, is_digit).
+Predict = Callable[[np.ndarray], digits.Reading]
+
+
+@dataclass
+class Digit:
+    label: int
+    confidences: np.ndarray  # (10,)
+    is_digit: bool
+    box: tuple[int, int, int, int]  # x, y, w, h in the image's pixels
+    input: np.ndarray  # (784,) what the model saw
+
+
+@dataclass
+class Reading:
+    text: str
+    confidence: float  # the product of the digits' confidences
+    digits: list[Digit]
+    marks: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)  # ("." or "-", box)
+
+
+@dataclass
+class Prepared:
+    """An image laid out and ready to read: every check that needs no model has passed."""
+
+    layout: segment.Layout
+    scale: tuple[float, float]  # image pixels per working-canvas pixel, (x, y)
+
+
+def prepare(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
+    """Image file bytes -> its laid-out row; raises ImageError (``no_digit``, ``too_many_digits``, format, size)."""
+    header, image = decode(data, max_pixels, side=READ_SIDE)
+    gray = working_gray(header, image, data, READ_SIDE)
+    size = (header.width, header.height)
+    if (gray.shape[1] >= gray.shape[0]) != (header.width >= header.height):
+        size = size[::-1]  # the EXIF orientation turned it a quarter
+    return prepare_gray(gray, size)
+
+
+def prepare_gray(gray: np.ndarray, size: tuple[int, int] | None = None) -> Prepared:
+    """A uint8 grayscale canvas (at most READ_SIDE a side) -> its row; boxes will be scaled to ``size`` (w, h)."""
+    if max(gray.shape) > READ_SIDE:
+        raise ValueError(f"a canvas is at most {READ_SIDE} a side; prepare() reduces larger images")
+    scale = (size[0] / gray.shape[1], size[1] / gray.shape[0]) if size else (1.0, 1.0)
+    lay = segment.layout(*ink_layer(gray))
+    # Digits are read at 20 px: a row far taller than ROW_HEIGHT is laid out again at a fraction
+    # of the size, which makes every piece, cut and normalisation after it cheaper.
+    factor = int(lay.height // ROW_HEIGHT)
+    if factor >= 2:
+        small = cv2.resize(gray, (max(1, gray.shape[1] // factor), max(1, gray.shape[0] // factor)),
+                           interpolation=cv2.INTER_AREA)  # fmt: skip
+        lay = segment.layout(*ink_layer(small))
+        scale = (scale[0] * gray.shape[1] / small.shape[1], scale[1] * gray.shape[0] / small.shape[0])
+    return Prepared(lay, scale)
+
+
+def read(prepared: Prepared, predict: Predict) -> Reading:
+    """Read a prepared row with a model's ``predict`` (inputs (n, 784) -> labels, confidences (n, 10))."""
+    lay = prepared.layout
+    groups = [_unit(lay, [g]) for g in lay.groups]
+    joins = _joins(lay)
+    _classify([g.candidates[0] for g in groups + [j for j, _, _ in joins]], predict)
+    _classify(_split_candidates(groups, lay.stroke), predict)
+    return _assemble(lay, groups, joins, prepared.scale)
+
+
+def read_image(data: bytes, predict: Predict, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reading:
+    """Image file bytes -> the number in it: ``prepare`` then ``read``."""
+    return read(prepare(data, max_pixels), predict)
+
+
+@dataclass
+class _Candidate:
+    piece: cuts.Piece
+    input: np.ndarray | None = None  # None: too faint to read, never chosen
+    confidences: np.ndarray | None = None
+    is_digit: bool = True
+
+
+@dataclass
+class _Unit:
+    """Ink read together: one digit group (or neighbours joined), where its crop sits, its candidate pieces."""
+
+    ink: np.ndarray
+    origin: segment.Box
+    height: float  # the row's height here: the taller of the unit and the row
+    candidates: list[_Candidate]  # the whole first
+    cut_costs: list[float] = field(default_factory=list)
+
+
+def _unit(lay: segment.Layout, parts: list[segment.Group]) -> _Unit:
+    box = parts[0].box
+    for part in parts[1:]:
+        box = box.union(part.box)
+    ink, origin = segment.group_ink(lay, segment.Group(box, [label for p in parts for label in p.labels]))
+    return _Unit(ink, origin, max(box.h, lay.height), [_Candidate(cuts.pieces(ink, [])[0])])
+
+
+def _joins(lay: segment.Layout) -> list[tuple[_Unit, int, int]]:
+    """Neighbouring groups that may be one digit broken in parts (a 9's loop and its tail): (unit, first, last)."""
+    found = []
+    groups = lay.groups
+    for first in range(len(groups) - 1):
+        for last in range(first + 1, min(first + MAX_JOIN, len(groups))):
+            a, b = groups[last - 1].box, groups[last].box
+            box = groups[first].box.union(b)
+            if last - 1 in lay.points or b.x - a.x1 > JOIN_GAP * lay.height or box.w > JOIN_WIDTH * box.h:
+                break
+            found.append((_unit(lay, groups[first : last + 1]), first, last))
+    return found
+
+
+def _classify(candidates: list[_Candidate], predict: Predict) -> None:
+    """Normalise each piece as a single digit is, and read them all in one call of ``predict``."""
+    if not candidates:
+        return
+    inputs = np.zeros((len(candidates), 784), np.float32)
+    for k, candidate in enumerate(candidates):
+        try:
+            inputs[k] = to_input(candidate.piece.ink)
+            candidate.input = inputs[k]
+        except ImageError:
+            pass
+    reading = predict(inputs)
+    confidences = np.asarray(reading.confidences, dtype=np.float64).reshape(len(inputs), -1)
+    for candidate, row, flag in zip(candidates, confidences, reading.is_digit.tolist()):
+        candidate.confidences, candidate.is_digit = row, bool(flag)
+
+
+def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
+    """Cut candidates for the groups whose whole reading a split could beat, worst first, within MAX_PIECES."""
+    budget, added = MAX_PIECES, []
+    doubtful = [(_score(g.candidates[0], g), k) for k, g in enumerate(groups)]
+    for score, k in sorted(doubtful):
+        group = groups[k]
+        h, w = group.ink.shape
+        # Any split scores at most -2 * PIECE_COST (every piece costs that, every other term is <= 0),
+        # so a whole reading above -2 * PIECE_COST can never lose: no need to look further.
+        if score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
+            continue
+        found = cuts.candidate_cuts(group.ink, stroke)
+        more = [_Candidate(p) for p in cuts.pieces(group.ink, [path for path, _ in found], whole=False)]
+        if found and len(more) <= budget:
+            whole = group.candidates[0]
+            whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
+            group.candidates += more
+            group.cut_costs = [cost for _, cost in found]
+            budget -= len(more)
+            added += more
+    return added
+
+
+# How a candidate piece is scored (tuned with scripts.eval_numbers): its classifier log
+# confidence; a Gaussian log-prior against a piece too wide for the digit it is read as (per
+# class, the mean and spread of log(width / height) of the MNIST training digits); penalties
+# for a fragment much shorter than its group and for a sliver; and a cost for each piece and
+# for each stroke width of ink a cut crosses, which keep two weak pieces from beating one good one.
+_LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
+_LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
+SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
+ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
+FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
+PIECE_COST, CUT_COST = 0.25, 0.3
+# Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
+# together than JOIN_WIDTH of their height, may be read as one digit.
+JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.25
+
+
+def _score(candidate: _Candidate, unit: _Unit) -> float:
+    """Log confidence of the best label, plus how much the piece looks like one such digit (not a sliver, not two)."""
+    if candidate.input is None or candidate.confidences is None:
+        return -math.inf
+    _, _, w, h = candidate.piece.box
+    height = unit.height
+    label = int(candidate.confidences.argmax())
+    score = math.log(max(float(candidate.confidences[label]), 1e-6))
+    z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
+    score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
+    score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
+    score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
+    return score - PIECE_COST
+
+
+def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tuple[float, float]) -> Reading:
+    """One dynamic programme over the row: each group's cuts are nodes, and a group's end is the next one's start."""
+    firsts = np.cumsum([0] + [len(g.cut_costs) + 1 for g in groups]).tolist()  # node of each group's left edge
+    scores: dict[tuple[int, int], float] = {}
+    chosen: dict[tuple[int, int], tuple[_Candidate, _Unit]] = {}
+    costs = [0.0] * firsts[-1]
+    for g, unit in enumerate(groups):
+        for k, cost in enumerate(unit.cut_costs):
+            costs[firsts[g] + k] = cost * CUT_COST  # node firsts[g] + k + 1, listed from node 1
+        for candidate in unit.candidates:
+            run = (firsts[g] + candidate.piece.start, firsts[g] + candidate.piece.end)
+            scores[run], chosen[run] = _score(candidate, unit), (candidate, unit)
+    for unit, first, last in joins:
+        run = (firsts[first], firsts[last + 1])
+        scores[run], chosen[run] = _score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
+    ends = {firsts[g + 1]: g for g in range(len(groups))}
+    sx, sy = scale
+    text = ["-"] if lay.minus is not None else []
+    marks = [("-", lay.minus)] if lay.minus is not None else []
+    found: list[Digit] = []
+    for run in cuts.best_split(firsts[-1] + 1, scores, costs):
+        candidate, unit = chosen[run]
+        x, y, w, h = candidate.piece.box
+        conf = candidate.confidences
+        box = _scaled((unit.origin.x + x, unit.origin.y + y, w, h), sx, sy)
+        found.append(Digit(int(conf.argmax()), conf, candidate.is_digit, box, candidate.input))
+        text.append(str(found[-1].label) if found[-1].is_digit else "?")
+        if ends.get(run[1]) in lay.points:
+            text.append(".")
+            marks.append((".", lay.points[ends[run[1]]]))
+    if len(found) > MAX_DIGITS:
+        raise ImageError("too_many_digits", f"{len(found)} digits found; a number is read up to {MAX_DIGITS} digits")
+    if not found:
+        raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
+    confidence = float(np.prod([d.confidences[d.label] for d in found]))
+    shown = [(kind, _scaled((b.x, b.y, b.w, b.h), sx, sy)) for kind, b in marks]
+    return Reading("".join(text), confidence, found, shown)
+
+
+def _scaled(box: tuple[int, int, int, int], sx: float, sy: float) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    return round(x * sx), round(y * sy), max(1, round(w * sx)), max(1, round(h * sy))

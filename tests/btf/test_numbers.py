@@ -1,0 +1,133 @@
+"""Reading whole numbers with the served model: separate, several-stroke and touching digits, points, minus, specks."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from btf import numbers
+from btf.imagefile import ImageError
+from btf.vision import image_to_input
+from tests.support.images import canvas_png
+from tests.support.numbers import mnist_number, pen_number, png, predict
+
+# t10k digits, a few at a time, chosen once at random (np.random.default_rng(20).integers(0, 2000, ...)).
+SEPARATE = [[1403, 1578, 157, 1205], [634, 1917, 1071], [1826, 1436, 425, 1488, 1340], [77, 1110], [1793, 901, 1599]]
+SEPARATE += [[452, 1690, 1046, 12, 310, 958], [1522, 406, 1251], [1860, 1377], [733, 1262, 1661, 1139], [35, 1948]]
+
+
+def read(img: np.ndarray) -> numbers.Reading:
+    return numbers.read_image(png(img), predict)
+
+
+@pytest.mark.parametrize("text", ["2026", "42", "7", "0123456789", "918273645012"])
+def test_separate_pen_digits_read_whole(text):
+    reading = read(pen_number(text))
+    assert reading.text == text
+    assert [d.label for d in reading.digits] == [int(c) for c in text]
+    assert all(d.is_digit for d in reading.digits)
+    assert reading.confidence == pytest.approx(np.prod([d.confidences[d.label] for d in reading.digits]))
+
+
+def test_digits_drawn_in_several_strokes_read_as_one():
+    # Variant 1: a 4 open at the top (two strokes), a crossed 7; the 5's flag is always its own stroke.
+    assert read(pen_number("475", variants={0: 1, 1: 1})).text == "475"
+    assert read(pen_number("457", variants={2: 1})).text == "457"
+
+
+@pytest.mark.parametrize("text", ["3.14", "-42", "-0.5", "12.75"])
+def test_decimal_points_and_a_leading_minus(text):
+    assert read(pen_number(text)).text == text
+
+
+def test_specks_are_ignored():
+    img = pen_number("3.14")
+    h, w = img.shape
+    for x, y in [(w // 3, 20), (w // 2, h // 2), (10, h - 15), (w - 12, 25)]:
+        cv2.circle(img, (x, y), 3, 0, -1)
+    reading = read(img)
+    assert reading.text == "3.14" and [kind for kind, _ in reading.marks] == ["."]
+
+
+def test_thirteen_digits_are_refused():
+    with pytest.raises(ImageError) as err:
+        read(pen_number("1234567890123"))
+    assert err.value.code == "too_many_digits"
+
+
+def test_blank_is_no_digit():
+    with pytest.raises(ImageError) as err:
+        read(np.full((100, 400), 255, np.uint8))
+    assert err.value.code == "no_digit"
+
+
+def test_each_digit_carries_the_input_the_model_saw():
+    reading = read(pen_number("58"))
+    for digit in reading.digits:
+        assert digit.input.shape == (784,) and digit.input.min() >= 0 and digit.input.max() <= 1
+        alone = predict(digit.input[None])
+        assert int(alone.labels[0]) == digit.label and bool(alone.is_digit[0]) == digit.is_digit
+        np.testing.assert_allclose(alone.confidences[0], digit.confidences, rtol=1e-5, atol=1e-6)
+
+
+def test_boxes_are_in_the_images_own_pixels():
+    small = pen_number("71")
+    big = cv2.resize(small, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)  # beyond READ_SIDE
+    reading = numbers.read_image(png(big), predict)
+    assert reading.text == "71"
+    for digit, left in zip(reading.digits, (30, 30 + 60 + 35)):
+        x, y, w, h = digit.box
+        assert abs(x - 3 * left) <= 30 and 3 * 30 <= y <= 3 * 50 and 3 * 80 <= h <= 3 * 115
+        assert x + w <= big.shape[1] and y + h <= big.shape[0]
+
+
+def test_is_digit_decides_what_reads_as_a_question_mark():
+    def no_fours(x):  # the served reading, with every 4 called "not a digit"
+        reading = predict(x)
+        return dataclasses.replace(reading, is_digit=reading.is_digit & (reading.labels != 4))
+
+    reading = numbers.read_image(png(pen_number("142")), no_fours)
+    assert reading.text == "1?2" and [d.is_digit for d in reading.digits] == [True, False, True]
+    assert reading.digits[1].label == 4  # the closest digit is still given
+
+
+def test_mnist_digits_side_by_side_read_whole():
+    right = []
+    for k, ix in enumerate(SEPARATE):
+        image, text = mnist_number(ix, seed=k)
+        right.append(numbers.read_image(image, predict).text == text)
+    assert sum(right) >= 9, right
+
+
+def test_mnist_digits_touching_a_neighbour_read_whole():
+    right = []
+    for k, ix in enumerate(SEPARATE):
+        image, text = mnist_number(ix, seed=k, touching=1, height=40)
+        right.append(numbers.read_image(image, predict).text == text)
+    assert sum(right) >= 6, right
+
+
+def test_mnist_numbers_with_a_point_or_a_minus_read_whole():
+    right = []
+    for k, ix in enumerate(SEPARATE):
+        options = {"point": 0} if k % 2 else {"minus": True}
+        image, text = mnist_number(ix, seed=k, **options)
+        right.append(numbers.read_image(image, predict).text == text)
+    assert sum(right) >= 8, right
+
+
+@pytest.mark.parametrize("which", ["canvas 7", "canvas 1", "pen 6"])
+def test_one_digit_is_seen_as_predict_sees_it(which):
+    data = {"canvas 7": canvas_png("7"), "canvas 1": canvas_png("1"), "pen 6": png(pen_number("6"))}[which]
+    reading = numbers.read_image(data, predict)
+    alone = image_to_input(data)
+    assert len(reading.digits) == 1 and reading.digits[0].label == int(predict(alone[None]).labels[0])
+    # The same normalisation (20 px box, centre of mass at the centre), at another working resolution.
+    for x in (reading.digits[0].input, alone):
+        image = x.reshape(28, 28)
+        ys, xs = np.indices(image.shape)
+        centre = ((ys * image).sum() / image.sum(), (xs * image).sum() / image.sum())
+        assert np.allclose(centre, 13.5, atol=1.0)
+        assert max(np.ptp(np.nonzero(image > 0.2)[0]), np.ptp(np.nonzero(image > 0.2)[1])) in range(17, 21)
+    assert abs(reading.digits[0].input.sum() - alone.sum()) <= 0.2 * alone.sum()

@@ -1,0 +1,49 @@
+"""The function runs one BLAS thread (template.yaml sets it, so does the local server); the trainer keeps every core."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_template import FUNCTION
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A fresh interpreter, as Lambda starts one: the variable only counts before numpy is loaded.
+_CHILD = """
+import base64, json, os, sys, threading
+from functions.predict.app import handler
+from infra.apigw import LambdaContext, json_event
+from tests.support.images import canvas_png
+event = json_event("/predict", {"image": "data:image/png;base64," + base64.b64encode(canvas_png()).decode()})
+sys.stdout, real = open(os.devnull, "w"), sys.stdout
+answer = [handler(event, LambdaContext()) for _ in range(3)][-1]
+sys.stdout = real
+# Threads Python did not start (OpenBLAS's workers, OpenCV's pool), plus the main one; the app's
+# own worker threads (anyio's, for CPU work off the event loop) are Python threads.
+native = len(os.listdir("/proc/self/task")) - threading.active_count() + 1
+print(json.dumps({"status": answer["statusCode"], "threads": native}))
+"""
+
+
+def _run(env: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_function_answers_on_one_thread_with_the_templates_environment():
+    variables = FUNCTION["Environment"]["Variables"]
+    assert variables["OPENBLAS_NUM_THREADS"] == "1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS", "OMP_"))}
+    env.update(OPENBLAS_NUM_THREADS=variables["OPENBLAS_NUM_THREADS"], MODEL_STORE=str(ROOT / "models"))
+    env["PYTHONPATH"] = str(ROOT)
+    # Every native thread counts: OpenBLAS's workers, OpenCV's pool (the app sets one).
+    assert _run(env) == {"status": 200, "threads": 1}
+
+
+def test_the_local_server_sets_it_and_the_trainer_does_not():
+    serve = (ROOT / "scripts" / "serve.sh").read_text()
+    assert serve.index('export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"') < serve.index("exec ")
+    for path in [*(ROOT / "btf").rglob("*.py"), *(ROOT / "scripts").glob("*.py"), ROOT / "scripts" / "setup.sh"]:
+        assert "OPENBLAS_NUM_THREADS" not in path.read_text(), path
