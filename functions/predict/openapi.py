@@ -102,10 +102,13 @@ _READING = {
             "maxItems": MAX_DIGITS,
             "items": {
                 **_RESULT,
-                "required": [*_RESULT["required"], "is_digit", "box"],
+                "required": [*_RESULT["required"], "box"],
                 "properties": {
                     **_RESULT["properties"],
-                    "is_digit": {"type": "boolean", "description": "false: not a digit, shown as '?' in text"},
+                    "is_digit": {
+                        **_RESULT["properties"]["is_digit"],
+                        "description": "false: not a digit, shown as '?' in text (the same decision as /predict's)",
+                    },
                     "box": _BOX,
                 },
             },

@@ -68,3 +68,17 @@ def test_old_models_answer_with_the_default_rule(tmp_path, use_store):
     assert unsure["confidence"] < 0.5 and unsure["is_digit"] is False
     sure = _answers([canvas_png("7")], model=2)[0]
     assert sure["label"] == 7 and sure["confidence"] >= 0.5 and sure["is_digit"] is True
+
+
+def test_read_uses_the_same_decision_for_each_digit(use_store):
+    use_store(str(ROOT / "models"))
+    if registry.read_sidecar(SHIPPED, LATEST).get("sizes", [None, None])[-1] != 11:
+        pytest.skip("the promoted model has no 'not a digit' output")
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    for a, b in (((60, 50), (220, 230)), ((220, 50), (60, 230))):  # an X, drawn as the page draws
+        cv2.line(canvas, a, b, (0, 0, 0, 255), 18, cv2.LINE_AA)
+    status, _, body = invoke(json_event("/read", {"image": _uri(cv2.imencode(".png", canvas)[1].tobytes())}))
+    assert status == 200, body
+    assert body["digits"] and not any(d["is_digit"] for d in body["digits"]) and set(body["text"]) == {"?"}
+    status, _, body = invoke(json_event("/read", {"image": _uri(canvas_png("7"))}))
+    assert status == 200 and body["text"] == "7" and body["digits"][0]["is_digit"] is True
