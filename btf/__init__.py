@@ -6,7 +6,11 @@ loaders and data checks). Optional modules, imported only by name: ``btf.downloa
 (verified MNIST download, stdlib HTTP), ``btf.vision`` and ``btf.imagefile`` (image to
 network input, need OpenCV), ``btf.imageheader`` (what decoding an image will cost, from its
 header; standard library only), ``btf.store`` (versioned model store and registry on a folder or
-S3, boto3 only for S3), ``btf.gate`` (the promotion gate) and ``btf.report`` (matplotlib).
+S3, boto3 only for S3), ``btf.gate`` (the promotion gate, scoring both sides with
+``btf.evaluation``) and ``btf.report`` (matplotlib); ``btf.digits`` (the digit contract and
+the one reading every caller makes: closest digit, calibrated confidences, is it a digit)
+and ``btf.calibration`` are numpy only; ``btf.negatives``, ``btf.shapes`` and ``btf.redraw``
+(drawings to train "not a digit" on) need OpenCV, and Pillow for fonts.
 """
 
 from btf.errors import BtfError, CheckpointError, ConfigError, DataError
