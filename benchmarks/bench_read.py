@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import sys
@@ -90,7 +91,7 @@ def warm(calls: int) -> None:
 def preprocessing(repeats: int = 20) -> None:
     """CPU time and memory of reading a 12-digit number, over the decode and without the model's calls."""
     import btf
-    from btf import imagefile, numbers
+    from btf import digits, imagefile, numbers
 
     graph = btf.Graph.load(ROOT / "models" / "model-v5.npz")
     png = canvas_digits("918273645012", size=(1100, 180), pen=10)
@@ -99,7 +100,7 @@ def preprocessing(repeats: int = 20) -> None:
     def predict(x):
         start = time.process_time()
         try:
-            return graph.predict(x)
+            return digits.read(graph, x)
         finally:
             model_time[0] += time.process_time() - start
 
@@ -117,7 +118,7 @@ def preprocessing(repeats: int = 20) -> None:
         numbers.read_image(png, predict)
         total.append(time.process_time() - start - model_time[0])
     tracemalloc.start()
-    numbers.read_image(png, graph.predict)
+    numbers.read_image(png, functools.partial(digits.read, graph))
     peak = tracemalloc.get_traced_memory()[1] - header.decoded_bytes
     tracemalloc.stop()
     over = (np.median(total) - np.median(decode)) * 1000

@@ -18,6 +18,7 @@ does. Prints, per category, the share of numbers read whole (sign and point incl
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ import cv2
 import numpy as np
 
 import btf
+from btf import digits
 from btf.data import load
 from btf.numbers import read_image
+from btf.store import open_store, registry
 from btf.vision import ImageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,20 +230,22 @@ def read(number: Number, predict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=str(ROOT / "models" / "model-v5.npz"))
+    p.add_argument("--model", help="a checkpoint (default: the promoted shipped model)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("-n", type=int, default=60, help="numbers per category")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--show-errors", type=int, default=0, metavar="K", help="print K misreads per category")
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
-    net = btf.Graph.load(args.model)
+    net = btf.Graph.load(
+        args.model or ROOT / "models" / f"model-v{registry.latest_version(open_store(str(ROOT / 'models')))}.npz"
+    )
     sets = categories(X, y, args.n, args.seed)
     total = right = 0
     start = time.process_time()
     print(f"{'category':26} {'n':>5} {'read whole':>11}")
     for name, numbers in sets.items():
-        answers = [read(number, net.predict) for number in numbers]
+        answers = [read(number, functools.partial(digits.read, net)) for number in numbers]
         ok = [a == number.text for a, number in zip(answers, numbers)]
         total, right = total + len(ok), right + sum(ok)
         print(f"{name:26} {len(ok):5} {np.mean(ok):11.1%}")
