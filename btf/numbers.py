@@ -113,7 +113,6 @@ class _Candidate:
     input: np.ndarray | None = None  # None: too faint to read, never chosen
     confidences: np.ndarray | None = None
     is_digit: bool = True
-    not_digit: float = 0.0  # the model's not-a-digit score: high for fragments and joined pairs
 
 
 @dataclass
@@ -162,8 +161,8 @@ def _classify(candidates: list[_Candidate], predict: Predict) -> None:
             pass
     reading = predict(inputs)
     confidences = np.asarray(reading.confidences, dtype=np.float64).reshape(len(inputs), -1)
-    for candidate, row, flag, nd in zip(candidates, confidences, reading.is_digit.tolist(), reading.not_digit.tolist()):
-        candidate.confidences, candidate.is_digit, candidate.not_digit = row, bool(flag), float(nd)
+    for candidate, row, flag in zip(candidates, confidences, reading.is_digit.tolist()):
+        candidate.confidences, candidate.is_digit = row, bool(flag)
 
 
 def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
@@ -200,9 +199,6 @@ SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
 PIECE_COST, CUT_COST = 0.25, 0.3
-# A model with a "not a digit" output scores fragments and joined pairs as such: a piece is
-# worth less the likelier it is not one digit (0 for models without the output: score 1 - top).
-NOT_DIGIT_WEIGHT = 2.0
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
 JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.25
@@ -216,7 +212,6 @@ def _score(candidate: _Candidate, unit: _Unit) -> float:
     height = unit.height
     label = int(candidate.confidences.argmax())
     score = math.log(max(float(candidate.confidences[label]), 1e-6))
-    score += NOT_DIGIT_WEIGHT * math.log(max(1.0 - candidate.not_digit, 1e-6))
     z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
     score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
     score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))

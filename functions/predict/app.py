@@ -17,11 +17,8 @@ runs each calling thread on an event loop of its own.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
 import json
-import re
 from pathlib import Path
 
 import cv2
@@ -260,13 +257,9 @@ async def health() -> Response:
 def _page() -> tuple[str, dict[str, str]]:
     """The page and its headers: a Content-Security-Policy that admits only its own inline code, by hash."""
     html = _PAGE.read_text(encoding="utf-8")
-
-    def hashes(tag: str) -> str:
-        bodies = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
-        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in bodies)
-
+    scripts, styles = swagger.inline_hashes(html, "script"), swagger.inline_hashes(html, "style")
     policy = (
-        f"default-src 'self'; script-src {hashes('script')}; style-src {hashes('style')}; img-src 'self' data:; "
+        f"default-src 'self'; script-src {scripts}; style-src {styles}; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return html, {"content-security-policy": policy, "referrer-policy": "no-referrer"}
