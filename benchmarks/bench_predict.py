@@ -42,7 +42,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def warm(calls: int) -> None:
     os.environ.setdefault("MODEL_STORE", str(ROOT / "models"))
-    from btf.vision import image_to_input
+    from btf.images.vision import image_to_input
     from functions.predict.app import cache, handler
     from infra.apigw import LambdaContext, json_event
 

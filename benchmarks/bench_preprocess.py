@@ -28,8 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from btf import imagefile, vision
-from btf.vision import ImageError
+from btf.images import imagefile, vision
+from btf.images.vision import ImageError
 
 REPEATS = 5
 ROOT = Path(__file__).resolve().parents[1]

@@ -91,7 +91,9 @@ def warm(calls: int) -> None:
 def preprocessing(repeats: int = 20) -> None:
     """CPU time and memory of reading a 12-digit number, over the decode and without the model's calls."""
     import btf
-    from btf import digits, imagefile, numbers
+    from btf import digits
+    from btf.digits import numbers
+    from btf.images import imagefile
 
     graph = btf.Graph.load(ROOT / "models" / "model-v5.npz")
     png = canvas_digits("918273645012", size=(1100, 180), pen=10)

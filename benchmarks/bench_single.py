@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 
 import btf  # noqa: E402
 from btf import digits  # noqa: E402
+from btf.images.vision import image_to_input  # noqa: E402
 from btf.store import open_store, registry  # noqa: E402
-from btf.vision import image_to_input  # noqa: E402
 from scripts.make_events import canvas_seven  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """The dearest requests the predict function accepts, one per image family, and the ones it must refuse.
 
 Each accepted case is the largest image of its family that is still within one request's
-budget (found by encoding ever larger ones and asking btf.imageheader), so its CPU time is the
+budget (found by encoding ever larger ones and asking btf.images.imageheader), so its CPU time is the
 worst that family can cost. benchmarks/bench_preprocess.py times them through the handler.
 """
 
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from btf.imageheader import MAX_SCANS, MAX_WALK_STEPS, ImageError, check_budget, read_header, read_headers
+from btf.images.imageheader import MAX_SCANS, MAX_WALK_STEPS, ImageError, check_budget, read_header, read_headers
 from functions.predict.config import DEFAULT_MAX_BODY_BYTES
 from tests.support.images import more_scans, wide_bmp, with_chunks, with_markers
 

@@ -1,16 +1,17 @@
 """btf, "Better TensorFlow (not really)": a small, fast, readable numpy neural-network library.
 
-``import btf`` loads numpy and the standard library, nothing else: ``btf.Graph`` with its
-layers (``btf.layers``), optimizers and pickle-free checkpoints, and ``btf.data`` (MNIST
-loaders and data checks). Optional modules, imported only by name: ``btf.download``
-(verified MNIST download, stdlib HTTP), ``btf.vision`` and ``btf.imagefile`` (image to
-network input, need OpenCV), ``btf.imageheader`` (what decoding an image will cost, from its
-header; standard library only), ``btf.store`` (versioned model store and registry on a folder or
-S3, boto3 only for S3), ``btf.gate`` (the promotion gate, scoring both sides with
-``btf.evaluation``) and ``btf.report`` (matplotlib); ``btf.digits`` (the digit contract and
-the one reading every caller makes: closest digit, calibrated confidences, is it a digit)
-and ``btf.calibration`` are numpy only; ``btf.negatives``, ``btf.shapes`` and ``btf.redraw``
-(drawings to train "not a digit" on) need OpenCV, and Pillow for fonts.
+The folder says which code is which. The library is the top-level modules: ``btf.Graph``
+(graph), its layers (layers, batchnorm, specs), optimizers, activations and costs, pickle-free
+checkpoints (checkpoint, npz, footprint), and MNIST data (data, download, augment). ``import
+btf`` loads numpy and the standard library, nothing else.
+
+The digit service's building blocks live in subpackages, imported only by name, and the
+library never imports them:
+
+- ``btf.images``: image files to network inputs (OpenCV), with a header-only cost budget;
+- ``btf.digits``: the digit contract and the one reading every caller makes, whole numbers
+  (segment, cuts, numbers), calibration, evaluation, "not a digit" training drawings, reports;
+- ``btf.store``: the versioned model store on a folder or S3, the registry and the promotion gate.
 """
 
 from btf.errors import BtfError, CheckpointError, ConfigError, DataError

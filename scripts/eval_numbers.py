@@ -11,7 +11,7 @@ scales, with mixed sizes and a drifting baseline (``compose``), in categories:
   writers that are not MNIST's;
 - a decimal point or a leading minus sign; specks scattered around the number.
 
-Each image goes through ``btf.numbers.read_image`` with the model, as the /read handler
+Each image goes through ``btf.digits.numbers.read_image`` with the model, as the /read handler
 does. Prints, per category, the share of numbers read whole (sign and point included).
 """
 
@@ -30,9 +30,9 @@ import numpy as np
 import btf
 from btf import digits
 from btf.data import load
-from btf.numbers import read_image
+from btf.digits.numbers import read_image
+from btf.images.vision import ImageError
 from btf.store import open_store, registry
-from btf.vision import ImageError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,14 +2,14 @@
 
     python -m scripts.eval_robustness [--model models/model-v5.npz --model ...] [--data ../shared/data/mnist] [-n 1000]
 
-Every image goes through the same pipeline as the API (btf.vision), as an encoded PNG:
+Every image goes through the same pipeline as the API (btf.images.vision), as an encoded PNG:
 
 - the t10k digits upscaled to a 280x280 canvas (black ink on transparent, as a browser draws
   it), with their strokes thinned or thickened;
 - scikit-learn's ``load_digits`` (1,797 digits by 43 writers outside MNIST, 8x8), upscaled as
   dark ink on white paper (needs ``pip install scikit-learn``; skipped without it);
 - digits rendered in OpenCV's Hershey fonts and in TrueType fonts: thin, thick, slanted and off-centre;
-- non-digits (btf.negatives, held-out styles and a seed of their own): scribbles, shapes,
+- non-digits (btf.digits.negatives, held-out styles and a seed of their own): scribbles, shapes,
   letters and symbols in stroke and TrueType fonts, and Fashion-MNIST clothing when installed.
 
 Every answer is read the way the API reads it (btf.digits.read). For each digit set it prints
@@ -26,9 +26,10 @@ import cv2
 import numpy as np
 
 import btf
-from btf import calibration, digits
+from btf import digits
 from btf.data import load
-from btf.vision import ImageError, image_to_input
+from btf.digits import calibration
+from btf.images.vision import ImageError, image_to_input
 
 ROOT = Path(__file__).resolve().parents[1]
 # Stroke style -> morphology on the 280x280 mask (negative: erode, positive: dilate), in pixels.
@@ -117,7 +118,7 @@ def ttf_digits() -> tuple[list[bytes], np.ndarray]:
 
 def non_digit_sets(n: int) -> dict[str, list[bytes]]:
     """Held-out non-digits by kind, from a seed neither training nor the gate uses."""
-    from btf import negatives
+    from btf.digits import negatives
 
     sets: dict[str, list[bytes]] = {}
     for kind, png in negatives.render(n, seed=4242, split="heldout", kinds=negatives.KINDS[:4] + ("fashion",)):

@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 
 import btf
-from btf import checkpoint, digits, evaluation, footprint, gate, nn
+from btf import checkpoint, digits, footprint, nn
 from btf import data as btf_data
 from btf.checkpoint import MAX_LAYERS
-from btf.digits import INPUT_SIDE, check_digit_model
+from btf.digits import INPUT_SIDE, check_digit_model, evaluation
+from btf.digits.report import confusion_matrix, write_report
 from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
-from btf.report import confusion_matrix, write_report
 from btf.stack import plan
-from btf.store import StoreError, display_path, registry
+from btf.store import StoreError, display_path, gate, registry
 from scripts.cli import OneLineParser, add_store_options, guarded, open_cli_store, report_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--redraw",
         type=_ranged(int, 0, 1_000_000),
         default=0,
-        help="also train on N training digits re-drawn as scans, pens and pencils (btf.redraw), labels kept",
+        help="also train on N training digits re-drawn as scans, pens and pencils (btf.digits.redraw), labels kept",
     )
     p.add_argument(
         "--gate-negatives",
@@ -243,7 +243,7 @@ def train(args: argparse.Namespace) -> int:
     splits, data_description = load_splits(args)
     negatives = evaluation.held_out_negatives(args.gate_negatives)
     if args.redraw:
-        from btf.redraw import redraw
+        from btf.digits.redraw import redraw
 
         X, y = splits["train"]
         extra = redraw(X, y, args.redraw, args.seed)

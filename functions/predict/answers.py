@@ -11,7 +11,7 @@ import base64
 import cv2
 import numpy as np
 
-from btf.numbers import Reading
+from btf.digits.numbers import Reading
 
 
 def input_uri(x: np.ndarray) -> str:

@@ -33,10 +33,10 @@ from starlette.responses import HTMLResponse, Response
 import btf
 from btf import digits
 from btf.checkpoint import json_safe
-from btf.numbers import prepare as prepare_number
-from btf.numbers import read as read_number
+from btf.digits.numbers import prepare as prepare_number
+from btf.digits.numbers import read as read_number
+from btf.images.vision import ImageError, check_budget, image_to_input, read_headers
 from btf.store import StoreError, VersionNotFound, deadline, open_store, registry
-from btf.vision import ImageError, check_budget, image_to_input, read_headers
 from functions.predict import answers, errors, loops, openapi, snapstart, swagger
 from functions.predict.catalogue import Catalogue
 from functions.predict.config import Settings, seed_for

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from btf.errors import ConfigError
-from btf.imageheader import DEFAULT_MAX_PIXELS
+from btf.images.imageheader import DEFAULT_MAX_PIXELS
 
 __all__ = ["DEFAULT_STORE", "ConfigError", "Settings", "seed_for"]
 

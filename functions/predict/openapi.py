@@ -5,7 +5,7 @@ content types in inputs.py), so the document cannot drift from what is accepted,
 schemathesis fuzzes every content type the parser reads.
 """
 
-from btf.numbers import MAX_DIGITS
+from btf.digits.numbers import MAX_DIGITS
 from btf.store import MAX_VERSION
 from functions.predict.inputs import FLAGS, JSON_TYPE, MULTIPART_TYPE, RAW_TYPES
 

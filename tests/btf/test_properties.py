@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import btf
-from btf.vision import ImageError, image_to_input
+from btf.images.vision import ImageError, image_to_input
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_PIXELS = 512 * 512

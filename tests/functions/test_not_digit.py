@@ -13,7 +13,7 @@ from tests.support.images import canvas_png
 from tests.support.models import tiny_model
 
 pytest.importorskip("PIL")
-from btf import negatives  # noqa: E402 - needs Pillow
+from btf.digits import negatives  # noqa: E402 - needs Pillow
 
 SHIPPED = open_store(str(ROOT / "models"))
 LATEST = registry.latest_version(SHIPPED)

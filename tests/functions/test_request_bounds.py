@@ -12,8 +12,8 @@ import httpx
 import numpy as np
 import pytest
 
-from btf import imageheader
-from btf.imageheader import MAX_WALK_STEPS
+from btf.images import imageheader
+from btf.images.imageheader import MAX_WALK_STEPS
 from functions.predict import app as app_module
 from infra.apigw import http_event, json_event
 from tests.conftest import ROOT

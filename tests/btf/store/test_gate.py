@@ -1,10 +1,9 @@
-"""btf.gate's rule: a candidate must be no worse at reading digits *and* at flagging non-digits."""
+"""btf.store.gate's rule: a candidate must be no worse at reading digits *and* at flagging non-digits."""
 
 import numpy as np
 import pytest
 
-from btf import gate
-from btf.store import open_store
+from btf.store import gate, open_store
 from tests.support.models import tiny_model
 
 TEST = (np.zeros((4, 784), np.float32), np.zeros(4, np.int64))

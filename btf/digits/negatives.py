@@ -1,10 +1,10 @@
 """Drawings that are not digits, made here, for training and scoring the "not a digit" answer.
 
 Each is drawn on a 280x280 canvas like the page's (dark ink on white paper, or black ink on
-a transparent canvas), encoded as PNG and read through ``btf.vision.image_to_input``: the
+a transparent canvas), encoded as PNG and read through ``btf.images.vision.image_to_input``: the
 model learns on exactly what the API will feed it. Kinds:
 
-- ``scribble``: smoothed random strokes; ``shape``: outlines and figures (both btf.shapes);
+- ``scribble``: smoothed random strokes; ``shape``: outlines and figures (both btf.digits.shapes);
 - ``hershey``: letters and symbols in OpenCV's stroke fonts; ``font``: the same in TrueType
   fonts (Pillow), both slanted, rotated and stroked at random widths;
 - ``crossed``: digits struck through or scribbled over (needs digits to draw from);
@@ -14,7 +14,7 @@ The ``train`` and ``heldout`` splits differ in seed *and* style (other shape fam
 and characters rendered by other fonts), so held-out scores say how the model does on
 drawings it has not seen the like of. Letters that are digits' twins (O, I, l, S, Z, ...)
 are left out: no model can tell them apart, and calling a real 0 "not a digit" is worse.
-Needs OpenCV and Pillow, like btf.vision.
+Needs OpenCV and Pillow, like btf.images.vision.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from btf import shapes
 from btf.data import read_idx
-from btf.vision import ImageError, image_to_input
+from btf.digits import shapes
+from btf.images.vision import ImageError, image_to_input
 
 SIDE = shapes.SIDE
 SPLITS = ("train", "heldout")

@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from btf import segment
-from btf.imagefile import ImageError
-from btf.vision import ink_layer
+from btf.digits import segment
+from btf.images.imagefile import ImageError
+from btf.images.vision import ink_layer
 from tests.support.numbers import PEN, draw_digit, pen_number
 
 

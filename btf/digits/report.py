@@ -25,7 +25,7 @@ def write_report(
     metrics: dict[str, Any],
     reliability: list[dict] | None = None,
 ) -> None:
-    """Write the report's files into ``folder``; ``reliability`` (btf.calibration bins) adds the diagram."""
+    """Write the report's files into ``folder``; ``reliability`` (btf.digits.calibration bins) adds the diagram."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,4 +1,4 @@
-"""btf.imageheader: a request's decode cost, priced from capped header walks before any decoder runs (issue 17 §3).
+"""btf.images.imageheader: a request's decode cost, priced from capped header walks before any decoder runs (issue 17 §3).
 
 Every refusal here happens with ``cv2.imdecode`` replaced by a failure, so it is proven to
 come from the header. Time is measured in benchmarks/bench_preprocess.py, never asserted.
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from btf import imagefile, imageheader
-from btf.imageheader import MAX_SCANS, MAX_WALK_STEPS, ImageError, check_budget, read_header, read_headers
-from btf.vision import image_to_input
+from btf.images import imagefile, imageheader
+from btf.images.imageheader import MAX_SCANS, MAX_WALK_STEPS, ImageError, check_budget, read_header, read_headers
+from btf.images.vision import image_to_input
 from tests.support.images import canvas_png, draw_seven, encode, more_scans, wide_bmp, with_chunks, with_markers
 
 LIMIT = imageheader.DEFAULT_MAX_PIXELS

@@ -13,7 +13,7 @@ import numpy as np
 def orientation_of(exif: bytes) -> int:
     """The EXIF orientation (1-8) in an EXIF payload (a PNG ``eXIf`` or WebP ``EXIF`` chunk); 1 when unreadable.
 
-    btf.imageheader finds the chunk, in its capped walk of the file.
+    btf.images.imageheader finds the chunk, in its capped walk of the file.
     """
     try:
         return _orientation_tag(exif) if exif else 1

@@ -5,11 +5,11 @@
 
 Steps: decode onto a working canvas of at most ``READ_SIDE`` a side (bounded before any pixel
 is decoded, as for one digit), laid out again at a fraction of the size when the row is far
-taller than ``ROW_HEIGHT``; extract the ink as ``btf.vision`` does; lay out the row
-(``btf.segment``); read each digit group whole, normalised exactly as a single digit is
+taller than ``ROW_HEIGHT``; extract the ink as ``btf.images.vision`` does; lay out the row
+(``btf.digits.segment``); read each digit group whole, normalised exactly as a single digit is
 (``to_input``: crop, stroke width, 20 px box, centre of mass in 28x28), all in one call of
 ``predict``; only for the groups whose whole reading a split could beat, offer candidate cuts
-(``btf.cuts``) and read all their pieces in a second call; then one dynamic programme over
+(``btf.digits.cuts``) and read all their pieces in a second call; then one dynamic programme over
 the row keeps the pieces whose confidences and shapes score best. A piece the classifier
 calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads as ``?``.
 
@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from btf import cuts, digits, segment
-from btf.imagefile import DEFAULT_MAX_PIXELS, ImageError, decode, working_gray
-from btf.vision import ink_layer, to_input
+from btf import digits
+from btf.digits import cuts, segment
+from btf.images.imagefile import DEFAULT_MAX_PIXELS, ImageError, decode, working_gray
+from btf.images.vision import ink_layer, to_input
 
 READ_SIDE = 480
 ROW_HEIGHT = 48

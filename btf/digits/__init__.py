@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from btf.calibration import TEMPERATURE_RANGE, soften
+from btf.digits.calibration import TEMPERATURE_RANGE, soften
 from btf.errors import CheckpointError
 
 INPUT_SIDE = 28

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from btf import cuts
+from btf.digits import cuts
 
 
 def parts() -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,8 @@
-"""btf.redraw: training digits re-drawn as scans, pens and pencils keep their labels and read as MNIST-like inputs."""
+"""btf.digits.redraw: training digits re-drawn as scans, pens and pencils keep their labels and read as MNIST-like inputs."""
 
 import numpy as np
 
-from btf import redraw
+from btf.digits import redraw
 
 
 def _digits(n=12):

@@ -1,4 +1,4 @@
-"""btf.digits (the contract and the one reading every caller uses) and btf.calibration."""
+"""btf.digits (the contract and the one reading every caller uses) and btf.digits.calibration."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import btf
-from btf import calibration, digits
+from btf import digits
+from btf.digits import calibration
 from btf.layers import parse_layers
 
 

@@ -1,4 +1,4 @@
-"""btf.imagefile: EXIF orientation for PNG and WebP (as JPEG already had), BMP padding alpha, strip reduction."""
+"""btf.images.imagefile: EXIF orientation for PNG and WebP (as JPEG already had), BMP padding alpha, strip reduction."""
 
 import io
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from btf import exif, imagefile
-from btf.vision import image_to_input
+from btf.images import exif, imagefile
+from btf.images.vision import image_to_input
 
 
 def seven(size=(120, 90)) -> np.ndarray:

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from btf import calibration, digits
+from btf import digits
 from btf.augment import distort
+from btf.digits import calibration
 
 # The gate's and the report's non-digits: a seed and styles training never uses
-# (btf.negatives), and no struck-out digits, which would tie them to whichever digits a run tests on.
+# (btf.digits.negatives), and no struck-out digits, which would tie them to whichever digits a run tests on.
 GATE_SEED = 2019
 HELD_OUT_KINDS = ("scribble", "shape", "hershey", "font", "fashion")
 
@@ -64,7 +65,7 @@ def calibrate(graph, val: tuple[np.ndarray, np.ndarray], seed: int = 0) -> dict[
 @functools.cache
 def held_out_negatives(n: int) -> np.ndarray:
     """``n`` held-out non-digits, the same on every run (cached: the gate and the report share them)."""
-    from btf import negatives  # needs OpenCV and Pillow, like btf.vision
+    from btf.digits import negatives  # needs OpenCV and Pillow, like btf.images.vision
 
     drawn = negatives.generate(n, seed=GATE_SEED, split="heldout", kinds=HELD_OUT_KINDS)
     drawn.setflags(write=False)  # shared by every caller in this process
@@ -73,7 +74,7 @@ def held_out_negatives(n: int) -> np.ndarray:
 
 def with_negatives(train: tuple[np.ndarray, np.ndarray], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The training digits and ``n`` generated non-digits (training styles), labelled 10: 'not a digit'."""
-    from btf import negatives
+    from btf.digits import negatives
 
     X, y = train
     extra = negatives.generate(n, seed=seed, split="train", digits=X)

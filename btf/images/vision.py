@@ -2,7 +2,7 @@
 
 Steps: check the header's pixel count and decode cost before decoding; decode with OpenCV,
 aware of alpha, 16-bit and EXIF orientation, straight onto a working canvas of at most 160 px
-a side (``btf.imagefile``), so every later step costs bounded time and memory; make the ink
+a side (``btf.images.imagefile``), so every later step costs bounded time and memory; make the ink
 white on black; flatten uneven lighting in photos; drop faint
 noise and specks; crop to the ink; scale the longest side to 20 px; paste into 28x28
 centred by centre of mass (how MNIST itself was made); scale to [0, 1].
@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from btf.imagefile import (
+from btf.images.imagefile import (
     DEFAULT_MAX_PIXELS,
     WORK_SIDE,
     Header,

@@ -1,9 +1,9 @@
-"""btf.negatives: non-digit drawings, made as the page makes drawings and read through the API's preprocessing."""
+"""btf.digits.negatives: non-digit drawings, made as the page makes drawings and read through the API's preprocessing."""
 
 import numpy as np
 import pytest
 
-from btf import negatives
+from btf.digits import negatives
 
 pytest.importorskip("PIL")
 

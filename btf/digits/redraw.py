@@ -10,7 +10,7 @@ is not (clothing photos are soft and grey). Its training digits therefore also c
   transparent canvas);
 - ``pencil``: faint grey ink, blurred, on white paper.
 
-Each keeps its digit's label. Needs OpenCV, like btf.vision.
+Each keeps its digit's label. Needs OpenCV, like btf.images.vision.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from btf.vision import ImageError, image_to_input
+from btf.images.vision import ImageError, image_to_input
 
 STYLES = ("scan", "pen", "pencil")
 

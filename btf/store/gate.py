@@ -1,7 +1,7 @@
 """The promotion gate: should a freshly trained candidate become ``latest``?
 
 The candidate and the version ``latest`` serves now are scored on the same held-out data, in
-the same run, on both sides (btf.evaluation): *digits read* (the closest digit right and not
+the same run, on both sides (btf.digits.evaluation): *digits read* (the closest digit right and not
 flagged "not a digit") and *non-digits flagged*. The stored metadata of the current version
 is not trusted (it may come from other data, or another btf). Policies:
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from btf import evaluation
+from btf.digits import evaluation
 from btf.errors import BtfError
 from btf.graph import Graph
 from btf.store import BaseStore, StoreError, registry

@@ -1,12 +1,12 @@
 """Read an image file into a small grayscale working canvas, at a cost bounded before any pixel is decoded.
 
-- The header alone gives the format, the size and the price of the decode (btf.imageheader),
+- The header alone gives the format, the size and the price of the decode (btf.images.imageheader),
   so images whose pixels or decode cost are over the budget are refused first.
 - JPEG is decoded at 1/2..1/8 scale straight to gray, where the codec allows it.
 - The decoded image is reduced to at most ``WORK_SIDE`` pixels a side in row strips, so
   every later step (compositing transparency, 16-bit to 8-bit, grayscale) touches a bounded
   amount of memory on top of the decode itself.
-- EXIF orientation is applied for JPEG (by OpenCV), PNG (``eXIf``) and WebP (``EXIF``; btf.exif).
+- EXIF orientation is applied for JPEG (by OpenCV), PNG (``eXIf``) and WebP (``EXIF``; btf.images.exif).
 - Every exception the decoder raises is an ImageError: the decoder is behind this boundary.
 
 Needs OpenCV. Limits: PNG, JPEG, BMP and WebP only; one frame (the first) of an animation.
@@ -19,8 +19,8 @@ import math
 import cv2
 import numpy as np
 
-from btf.exif import orient, orientation_of
-from btf.imageheader import (
+from btf.images.exif import orient, orientation_of
+from btf.images.imageheader import (
     BYTES_PER_PIXEL_BUDGET,
     DEFAULT_MAX_PIXELS,
     WORK_SIDE,

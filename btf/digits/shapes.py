@@ -1,4 +1,4 @@
-"""Pen drawings on a 280x280 page for btf.negatives: smoothed scribbles, shapes and figures, slanted by hand.
+"""Pen drawings on a 280x280 page for btf.digits.negatives: smoothed scribbles, shapes and figures, slanted by hand.
 
 Every function draws dark ink (0) on white (255) with OpenCV's anti-aliased lines, at the
 widths a finger, pen or mouse leaves on the page's canvas. Training and held-out drawings

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from btf import numbers
-from btf.imagefile import ImageError
-from btf.vision import image_to_input
+from btf.digits import numbers
+from btf.images.imagefile import ImageError
+from btf.images.vision import image_to_input
 from tests.support.images import canvas_png
 from tests.support.numbers import mnist_number, pen_number, png, predict
 

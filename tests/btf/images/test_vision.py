@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from btf.vision import ImageError, decode_gray, image_size, image_to_input, to_input
+from btf.images.vision import ImageError, decode_gray, image_size, image_to_input, to_input
 from tests.conftest import SHARED_MNIST
 from tests.support.images import draw_seven, encode
 

@@ -34,7 +34,7 @@ MAX_SIDE = 65_535
 MAX_WALK_STEPS = 4096
 # libjpeg's own progressions use 6 (gray) or 10 (colour) scans; each scan visits every block.
 MAX_SCANS = 64
-# Every image is reduced to at most this many pixels a side before any analysis (btf.imagefile).
+# Every image is reduced to at most this many pixels a side before any analysis (btf.images.imagefile).
 WORK_SIDE = 160
 # CPU of a decode per byte of the *file*, in units of the CPU per decoded output byte of a
 # PNG (the reference), as benchmarks/bench_preprocess.py measures them: lossy WebP's entropy

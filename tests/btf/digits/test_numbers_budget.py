@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from btf import cuts, imagefile, numbers, segment
-from btf.imagefile import ImageError
+from btf.digits import cuts, numbers, segment
+from btf.images import imagefile
+from btf.images.imagefile import ImageError
 from tests.support.numbers import pen_number, png, predict
 
 BUDGET = 64 * 1024 * 1024

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from btf import imagefile, vision
-from btf.vision import ImageError, decode_gray, image_to_input
+from btf.images import imagefile, vision
+from btf.images.vision import ImageError, decode_gray, image_to_input
 from tests.support.images import encode as png
 
 BUDGET = 64 * 1024 * 1024

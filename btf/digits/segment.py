@@ -1,6 +1,6 @@
 """Lay out a handwritten number written in one row: which strokes make each digit, a decimal point, a leading minus.
 
-The ink (white on black, from ``btf.vision.ink_layer``) is split into connected strokes. Every
+The ink (white on black, from ``btf.images.vision.ink_layer``) is split into connected strokes. Every
 size below is relative to the row's height ``H`` (the median height of the tall strokes), so
 the rules hold at any scale:
 
@@ -9,7 +9,7 @@ the rules hold at any scale:
   taller's height and half of it lies in the taller's columns, or 80% of the narrower one does;
 - smaller or flat strokes are marks. A flat one lying over a digit's columns is part of it
   (a detached 7's bar, a 5's flag, the foot of a 2), unless it floats at mid-height off the
-  digit's side; neighbouring groups that overlap are offered joined later (``btf.numbers``);
+  digit's side; neighbouring groups that overlap are offered joined later (``btf.digits.numbers``);
 - a round mark in the gap between two digits, low in the row, is a decimal point ``.``;
 - a flat mark before the first digit, at mid-height, is a minus sign ``-``;
 - every other mark is a speck and is ignored.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from btf.imagefile import ImageError
+from btf.images.imagefile import ImageError
 
 MAX_DIGITS = 12
 MAX_STROKES = 64
