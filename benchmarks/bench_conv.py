@@ -32,7 +32,7 @@ import numpy as np
 import btf
 from benchmarks.common import best_interleaved, best_of, predict_latency, ratio, shown
 from btf.data import load
-from btf.layers import parse_layers
+from btf.specs import parse_layers
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 CONV = "conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10"
@@ -105,7 +105,7 @@ def torch_dense_epoch(X: np.ndarray, Y: np.ndarray):
 def profile_layers(net: btf.Graph) -> dict[str, float]:
     """Seconds per layer and direction over one epoch, by wrapping each layer's forward and backward."""
     spent: dict[str, float] = defaultdict(float)
-    for i, layer in enumerate(net.stack.layers):
+    for i, layer in enumerate(net.layers):
         label = f"{i}:{layer.spec()}"
         for name in ("forward", "backward"):
             real = getattr(layer, name)

@@ -1,23 +1,34 @@
-"""Benchmark btf.Graph training and prediction against a per-sample loop and PyTorch, in one process.
+"""Benchmark btf.Graph training and prediction against a plain numpy loop, a per-sample loop and PyTorch, in one process.
 
-    python -m benchmarks.bench_graph [--data ../shared/data/mnist] [--repeats 3]
+    python -m benchmarks.bench_graph [--data ../shared/data/mnist] [--repeats 5]
 
 One epoch of the original config (784-30-10, sigmoid, quadratic, lr 3.0) over the train
-split, best of ``--repeats``, at batch 128 and batch 10. Figures are ratios against
-references timed in the same process, because absolute times on shared machines are noise.
-PyTorch runs only when it is installed (``pip install torch==2.13.0``).
+split, at batch 128 and batch 10, single-threaded (as the predict function runs; BLAS and
+PyTorch alike). Each figure is the least of ``--repeats`` runs, the runs of btf and its
+references interleaved, so other work on a shared machine hits each alike; the figures
+that matter are the ratios. The references:
+
+- ``numpy``: the same network and SGD as a plain vectorised numpy loop (one matrix product
+  per layer and direction, nothing else): what btf's layers, optimizer and bookkeeping
+  (the epoch's loss and accuracy) cost over the bare arithmetic;
+- ``loop``: the original network.py's per-sample backprop;
+- ``torch``: PyTorch's CPU build, when installed (``pip install torch==2.13.0``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: one BLAS thread, as in the function
 
-import btf
-from benchmarks.common import best_of, predict_latency, ratio, shown
-from btf.data import load
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import btf  # noqa: E402
+from benchmarks.common import best_interleaved, predict_latency, ratio, shown  # noqa: E402
+from btf.data import load  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 SIZES = (784, 30, 10)
@@ -52,11 +63,41 @@ def reference_epoch(X: np.ndarray, Y: np.ndarray, batch_size: int, seed: int = 0
             b -= np.float32(LR / len(batch)) * gb
 
 
+def numpy_epoch_fn(X: np.ndarray, Y: np.ndarray, batch_size: int, seed: int = 0):
+    """The same network and SGD, written as the plainest vectorised numpy: the floor btf is held to."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal((784, 30), dtype=np.float32) / np.float32(28)
+    w2 = rng.standard_normal((30, 10), dtype=np.float32) / np.float32(np.sqrt(30))
+    b1, b2 = np.zeros(30, np.float32), np.zeros(10, np.float32)
+    params = [w1, b1, w2, b2]
+
+    def sig(z: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-z))
+
+    def epoch() -> None:
+        w1, b1, w2, b2 = params  # updated in place below
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            x, y = X[batch], Y[batch]
+            a1 = sig(x @ w1 + b1)
+            a2 = sig(a1 @ w2 + b2)
+            d2 = (a2 - y) * a2 * (1 - a2) * np.float32(LR / len(batch))
+            d1 = (d2 @ w2.T) * a1 * (1 - a1)
+            w2 -= a1.T @ d2
+            b2 -= d2.sum(axis=0)
+            w1 -= x.T @ d1
+            b1 -= d1.sum(axis=0)
+
+    return epoch
+
+
 def torch_epoch_fn(X: np.ndarray, Y: np.ndarray, batch_size: int):
     try:
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     model = torch.nn.Sequential(
         torch.nn.Linear(784, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 10), torch.nn.Sigmoid()
@@ -80,21 +121,26 @@ def torch_epoch_fn(X: np.ndarray, Y: np.ndarray, batch_size: int):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     X, y = load(args.data)["train"]
     Y = np.eye(10, dtype=np.float32)[y]
-    print(f"data: {len(X)} training digits; one epoch, best of {args.repeats}")
-    print(f"{'batch':>5} {'btf s':>8} {'loop s':>8} {'loop/btf':>9} {'torch s':>8} {'btf/torch':>9}")
+    print(f"data: {len(X)} training digits; one epoch, least of {args.repeats} interleaved runs, 1 thread")
+    print(f"{'batch':>5} {'btf s':>7} {'numpy s':>7} {'btf/numpy':>9} {'torch s':>7} {'btf/torch':>9} {'loop/btf':>8}")
     for batch in (128, 10):
         net = btf.Graph(SIZES, LR, batch, seed=0)
         net.feed((X, y))
-        t_btf = best_of(args.repeats, net.train_epoch)
-        t_ref = best_of(args.repeats, lambda b=batch: reference_epoch(X, Y, b))
+        fns = {"btf": net.train_epoch, "numpy": numpy_epoch_fn(X, Y, batch)}
         torch_fn = torch_epoch_fn(X, Y, batch)
-        t_torch = best_of(args.repeats, torch_fn[0]) if torch_fn else None
-        torch_ratio = shown(ratio(t_btf, t_torch), "8.2f", "x")
-        print(f"{batch:>5} {t_btf:8.3f} {t_ref:8.3f} {t_ref / t_btf:8.1f}x {shown(t_torch, '8.3f')} {torch_ratio}")
+        if torch_fn:
+            fns["torch"] = torch_fn[0]
+        best = best_interleaved(args.repeats, fns)
+        t_loop = best_interleaved(1, {"loop": lambda b=batch: reference_epoch(X, Y, b)})["loop"]
+        t_btf, t_torch = best["btf"], best.get("torch")
+        print(
+            f"{batch:>5} {t_btf:7.3f} {best['numpy']:7.3f} {t_btf / best['numpy']:8.2f}x {shown(t_torch, '7.3f')}"
+            f" {shown(ratio(t_btf, t_torch), '8.2f', 'x')} {t_loop / t_btf:7.1f}x"
+        )
     if torch_fn:
         print(f"torch {torch_fn[1]}, threads {__import__('torch').get_num_threads()}")
     net = btf.Graph(SIZES, LR, 128, seed=0)

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import btf  # noqa: E402
 from btf import footprint  # noqa: E402
 from btf.digits import check_digit_model  # noqa: E402
-from btf.layers import parse_layers  # noqa: E402
+from btf.specs import parse_layers  # noqa: E402
 from tests.support.models import OVER_LIMITS, layered_model, tiny_model, zeros_member  # noqa: E402
 
 V5 = "conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10"
@@ -66,7 +66,7 @@ def largest(make) -> str:
 
 def random_weights(net: btf.Graph) -> bytes:
     rng = np.random.default_rng(0)
-    for p in net.stack.params if net.stack is not None else (*net.weights, *net.biases):
+    for p in net.params:
         p[...] = rng.standard_normal(p.shape, dtype=np.float32) * np.float32(0.01)
     return net.to_bytes({})
 

@@ -34,12 +34,12 @@ class BatchNorm(Layer):
         channels = (int(input_shape[-1]),)
         return input_shape, [channels] * 4
 
-    def _init(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
-        return np.zeros(shape, np.float32)
+    def init(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
+        return np.zeros(shape, np.float32)  # beta and the running mean; build sets gamma and the running variance
 
-    def build(self, input_shape: Shape, rng: np.random.Generator | None) -> Shape:
-        out = super().build(input_shape, rng)
-        if rng is not None:  # gamma and the running variance start at one, beta and the running mean at zero
+    def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
+        out = super().build(input_shape, rng, params)
+        if params is None:  # gamma and the running variance start at one, beta and the running mean at zero
             self.params[0][...] = 1
             self.params[3][...] = 1
         return out

@@ -8,8 +8,10 @@ Layout (format version 1), every entry loadable with ``np.load(..., allow_pickle
     l2              float64 scalar              metadata        str scalar (a JSON object)
     W0..W{k-1}      float32 (n_in, n_out)       b0..b{k-1}      float32 (n_out,)
 
-Format version 2 stores ``layers`` (one spec each, e.g. ``conv32:3:relu``), ``input_shape``,
-``optimizer`` and the parameters P0..P{k-1} in layer order, in place of sizes and W/b.
+Format version 2, which ``write`` writes, stores ``layers`` (one spec each, e.g.
+``conv32:3:relu``), ``input_shape``, ``optimizer`` and the parameters P0..P{k-1} in layer
+order, in place of sizes, activation and W/b. Format 1 (the original dense network) is read
+into the same form, as ``btf.specs.dense_layers``, and will keep loading.
 
 ``read`` trusts nothing: it refuses object arrays (the original project's ragged pickled
 format), oversized entries, unknown versions, shapes that do not chain, layer lists a Graph
@@ -24,21 +26,24 @@ import io
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from btf import footprint, nn, npz
+from btf import footprint, npz
+from btf.activations import ACTIVATIONS
 from btf.atomic import write_atomic
+from btf.costs import COSTS
 from btf.errors import CheckpointError, ConfigError
 from btf.footprint import Limits
-from btf.layers import parse_layers
+from btf.layers import Layer
 from btf.optimizers import OPTIMIZERS
-from btf.stack import plan
+from btf.specs import dense_layers, parse_layers, plan
 
 FORMAT = "btf-checkpoint"
-FORMAT_VERSION = 1  # dense layers, the original network.py's
+FORMAT_VERSION = 1  # dense layers, the original network.py's: read, no longer written
 LAYERED_VERSION = 2  # a list of btf.layers
 MAX_LAYERS = 64
 MAX_METADATA_CHARS = 1 << 20
@@ -49,46 +54,54 @@ _WEIGHT = re.compile(r"[PWb]\d+")  # a parameter's entry: read only once the str
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def dumps(params: dict[str, Any], metadata: dict[str, Any]) -> bytes:
-    """The checkpoint as bytes."""
+@dataclass
+class Checkpoint:
+    """What a checkpoint holds: the layers (unbuilt), their input shape, every parameter in layer order, and the rest."""
+
+    layers: list[Layer]
+    input_shape: tuple[int, ...]
+    params: list[np.ndarray]
+    learning_rate: float
+    batch_size: int
+    cost: str
+    l2: float
+    optimizer: str
+    epochs: int
+    metadata: dict[str, Any]
+
+
+def dumps(saved: Checkpoint) -> bytes:
+    """The checkpoint as bytes (format 2)."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **_arrays(params, metadata))
+    np.savez_compressed(buffer, **_arrays(saved))
     return buffer.getvalue()
 
 
-def write(target: str | Path | IO[bytes], params: dict[str, Any], metadata: dict[str, Any]) -> None:
+def write(target: str | Path | IO[bytes], saved: Checkpoint) -> None:
     """Write a checkpoint to a file object, or atomically to a path (temp file, fsync, rename)."""
-    data = dumps(params, metadata)
+    data = dumps(saved)
     if not isinstance(target, (str, os.PathLike)):
         target.write(data)
         return
     write_atomic(target, data)
 
 
-def _arrays(params: dict[str, Any], metadata: dict[str, Any]) -> dict[str, np.ndarray]:
-    layered = "layers" in params
-    arrays = {
+def _arrays(saved: Checkpoint) -> dict[str, np.ndarray]:
+    metadata = json.dumps(json_safe(saved.metadata), sort_keys=True, default=str, allow_nan=False)
+    return {
         "format": np.array(FORMAT),
-        "format_version": np.array(LAYERED_VERSION if layered else FORMAT_VERSION, dtype=np.int64),
-        "cost": np.array(params["cost"]),
-        "learning_rate": np.array(params["learning_rate"], dtype=np.float64),
-        "batch_size": np.array(params["batch_size"], dtype=np.int64),
-        "epochs": np.array(params["epochs"], dtype=np.int64),
-        "l2": np.array(params["l2"], dtype=np.float64),
-        "metadata": np.array(json.dumps(json_safe(metadata), sort_keys=True, default=str, allow_nan=False)),
+        "format_version": np.array(LAYERED_VERSION, dtype=np.int64),
+        "cost": np.array(saved.cost),
+        "learning_rate": np.array(saved.learning_rate, dtype=np.float64),
+        "batch_size": np.array(saved.batch_size, dtype=np.int64),
+        "epochs": np.array(saved.epochs, dtype=np.int64),
+        "l2": np.array(saved.l2, dtype=np.float64),
+        "metadata": np.array(metadata),
+        "layers": np.array([layer.spec() for layer in saved.layers]),
+        "input_shape": np.array(saved.input_shape, dtype=np.int64),
+        "optimizer": np.array(saved.optimizer),
+        **{f"P{i}": np.asarray(p, dtype=np.float32) for i, p in enumerate(saved.params)},
     }
-    if layered:
-        arrays["layers"] = np.array(params["layers"])
-        arrays["input_shape"] = np.array(params["input_shape"], dtype=np.int64)
-        arrays["optimizer"] = np.array(params["optimizer"])
-        arrays.update({f"P{i}": np.asarray(p, dtype=np.float32) for i, p in enumerate(params["params"])})
-        return arrays
-    arrays["sizes"] = np.array(params["sizes"], dtype=np.int64)
-    arrays["activation"] = np.array(params["activation"])
-    for i, (w, b) in enumerate(zip(params["weights"], params["biases"])):
-        arrays[f"W{i}"] = np.asarray(w, dtype=np.float32)
-        arrays[f"b{i}"] = np.asarray(b, dtype=np.float32)
-    return arrays
 
 
 def json_safe(value: Any) -> Any:
@@ -102,8 +115,8 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def read(source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> dict[str, Any]:
-    """Load and validate a checkpoint; returns the parameters ``Graph.load`` needs.
+def read(source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> Checkpoint:
+    """Load and validate a checkpoint of either format; returns what ``Graph.load`` builds from.
 
     This is the loader's boundary: *any* failure inside it, whatever numpy, zipfile, zlib or
     json raise on hostile input (MemoryError and RecursionError included), comes out as a
@@ -127,8 +140,11 @@ def read(source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -
         raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
 
 
-def summary(source: bytes) -> dict[str, Any]:
-    """What a listing shows of a checkpoint (architecture, epochs, metadata), without inflating any weights."""
+def describe(source: bytes) -> dict[str, Any]:
+    """What a listing shows of a checkpoint (architecture, epochs, metadata), without inflating any weights.
+
+    ``sizes`` is the input's features and each dense layer's units, as ``Graph.sizes``.
+    """
     name = "<checkpoint bytes>"
 
     def fail(problem: str) -> CheckpointError:
@@ -141,9 +157,8 @@ def summary(source: bytes) -> dict[str, Any]:
             raise fail("missing entry 'sizes' or 'layers', or 'metadata'")
         if "layers" in arrays:
             layers = [str(s) for s in arrays["layers"].ravel()[:MAX_LAYERS]]
-            units = re.match(r"dense(\d+)", layers[-1]) if layers else None
             inputs = int(np.prod(arrays["input_shape"])) if "input_shape" in arrays else None
-            sizes = [inputs, int(units.group(1)) if units else None]
+            sizes = [inputs, *(int(m.group(1)) for m in map(re.compile(r"dense(\d+)").match, layers) if m)]
         else:
             layers, sizes = None, [int(s) for s in arrays["sizes"].ravel()[:MAX_LAYERS]]
         return {
@@ -160,7 +175,7 @@ def summary(source: bytes) -> dict[str, Any]:
         raise CheckpointError(f"{name}: not a readable btf checkpoint ({type(exc).__name__}: {exc})") from None
 
 
-def _read(source: Any, name: str, limits: Limits) -> dict[str, Any]:
+def _read(source: Any, name: str, limits: Limits) -> Checkpoint:
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"{name}: {problem}")
 
@@ -177,18 +192,16 @@ def _read(source: Any, name: str, limits: Limits) -> dict[str, Any]:
     if get("format").shape != () or str(get("format")) != FORMAT:
         raise fail(f"format is not {FORMAT!r}")
     hyper, version = _hyper(get, fail)
-    structure, expected, cost = (_layered if version == LAYERED_VERSION else _dense)(get, fail)
-    problem = limits.problem(cost)
+    structure, expected = (_layered if version == LAYERED_VERSION else _dense)(get, fail)
+    problem = limits.problem(footprint.of_layers(structure["layers"], structure["input_shape"]))
     if problem is not None:
         raise fail(problem)
     extra = sorted({m for m in archive.names if _WEIGHT.fullmatch(m)} - set(expected))
     if extra:
         raise fail(f"has parameters {extra[:8]} beyond what its layers describe")
     weights = archive.arrays(expected.__contains__, shapes=expected)
-    values = [_weight(key, weights.get(key), fail) for key in expected]
-    if version == LAYERED_VERSION:
-        return {**hyper, **structure, "params": values}
-    return {**hyper, **structure, "weights": values[0::2], "biases": values[1::2]}
+    params = [_weight(key, weights.get(key), fail) for key in expected]
+    return Checkpoint(**hyper, **structure, params=params)
 
 
 def _hyper(get, fail) -> tuple[dict[str, Any], int]:
@@ -222,11 +235,11 @@ def _text(get, key: str, allowed: tuple[str, ...], fail) -> str:
     return str(value)
 
 
-def _layered(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], footprint.Footprint]:
-    """A format-2 checkpoint's structure, the shape of each parameter it needs, and its footprint.
+def _layered(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    """A format-2 checkpoint's structure (layers, input shape, optimizer, cost) and the shape of each parameter.
 
-    The layers are checked by ``btf.stack.plan``, the same rules a Stack is built with, so a
-    list a Graph would refuse (one that ends in Dropout, say) is refused here, as a CheckpointError.
+    The layers are checked by ``btf.specs.plan``, the rules ``Graph`` builds with, so a list a
+    Graph would refuse (one that ends in Dropout, say) is refused here, as a CheckpointError.
     """
     specs, shape = get("layers"), get("input_shape")
     if specs.dtype.kind != "U" or specs.ndim != 1 or not 1 <= len(specs) <= MAX_LAYERS:
@@ -242,33 +255,38 @@ def _layered(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], foo
     input_shape = tuple(int(d) for d in shape)
     try:
         layers = parse_layers(",".join(str(s) for s in specs), activation=None, flatten=False)
-        out, param_shapes = plan(layers, input_shape)
-        cost = footprint.of_layers(layers, input_shape)
+        _, param_shapes = plan(layers, input_shape)
     except ConfigError as exc:
         raise fail(f"layers do not fit together: {exc}") from None
     structure = {
-        "layers": [layer.spec() for layer in layers],
+        "layers": layers,
         "input_shape": input_shape,
         "optimizer": _text(get, "optimizer", OPTIMIZERS, fail),
-        "cost": _text(get, "cost", nn.COSTS, fail),
-        "sizes": (int(np.prod(shape)), out[0]),
+        "cost": _text(get, "cost", COSTS, fail),
     }
-    return structure, {f"P{i}": want for i, want in enumerate(param_shapes)}, cost
+    return structure, {f"P{i}": want for i, want in enumerate(param_shapes)}
 
 
-def _dense(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], footprint.Footprint]:
-    """A format-1 checkpoint's structure (sizes, activation, cost), its parameters' shapes, and its footprint."""
-    structure = {
-        key: _text(get, key, allowed, fail) for key, allowed in (("activation", nn.ACTIVATIONS), ("cost", nn.COSTS))
-    }
+def _dense(get, fail) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    """A format-1 checkpoint (the original dense network) in the layered form, and its parameters' shapes.
+
+    Its W0, b0, W1, b1, ... are the Dense layers' parameters in order; it trained with SGD.
+    """
+    activation = _text(get, "activation", ACTIVATIONS, fail)
     sizes = get("sizes")
     if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or not 2 <= len(sizes) <= MAX_LAYERS or sizes.min() < 1:
         raise fail(f"sizes must be 2 to {MAX_LAYERS} positive integers")
-    structure["sizes"] = sizes = tuple(int(s) for s in sizes)
+    sizes = tuple(int(s) for s in sizes)
     expected = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         expected.update({f"W{i}": (n_in, n_out), f"b{i}": (n_out,)})
-    return structure, expected, footprint.of_sizes(sizes)
+    structure = {
+        "layers": dense_layers(sizes, activation),
+        "input_shape": sizes[:1],
+        "optimizer": "sgd",
+        "cost": _text(get, "cost", COSTS, fail),
+    }
+    return structure, expected
 
 
 def _weight(key: str, value: np.ndarray | None, fail) -> np.ndarray:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from btf import nn
 from btf.errors import DataError
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -32,14 +31,6 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 def scale(images: np.ndarray) -> np.ndarray:
     """uint8 images of any shape (n, ...) -> float32 (n, pixels) in [0, 1]."""
     return (np.asarray(images).reshape(len(images), -1) / np.float32(255.0)).astype(np.float32, copy=False)
-
-
-def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:
-    """int labels (n,) -> float32 (n, classes) with a single 1 per row."""
-    labels = np.asarray(labels)
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise DataError(f"labels must lie in [0, {classes - 1}]")
-    return nn.one_hot(labels, classes)
 
 
 def split(X: np.ndarray, y: np.ndarray, fractions=(0.7, 0.2, 0.1), seed: int = 0) -> tuple[Data, ...]:

@@ -8,8 +8,6 @@ from a few bytes of its description. Three figures, for a forward pass in float3
 - ``peak_bytes``: the most working memory one image needs at any moment of a forward pass:
   the network's input row and output, plus the busiest layer's input, temporaries (a
   convolution's padded input and im2col matrix) and output.
-  The dense network of the original format keeps every layer's activations, so there it is
-  their sum.
 - ``work``: per image, what a forward pass costs in time, in multiply-adds: those of the
   products (convolutions, dense layers), plus ``MOVE_COST`` for each element a layer
   copies, pads, compares or activates (the im2col matrix, pooling, biases, activations).
@@ -29,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from btf.batchnorm import BatchNorm
-from btf.errors import ConfigError
 from btf.layers import Conv2D, Dense, Layer, MaxPool2D
 
 FLOAT_BYTES = 4
@@ -97,26 +94,13 @@ def of_layers(layers: Sequence[Layer], input_shape: Sequence[int]) -> Footprint:
     return Footprint(parameters, FLOAT_BYTES * (inputs + outputs + busiest), work + MOVE_COST * 2 * outputs)
 
 
-def of_sizes(sizes: Sequence[int]) -> Footprint:
-    """The footprint of the original format's dense network ``sizes`` = (inputs, hidden..., outputs)."""
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ConfigError(f"sizes needs at least two positive layer sizes, got {sizes}")
-    pairs = list(zip(sizes[:-1], sizes[1:]))
-    parameters = sum(n_in * n_out + n_out for n_in, n_out in pairs)
-    # Its forward pass keeps every layer's activations (backprop reads them), plus the output copy.
-    peak = FLOAT_BYTES * (sum(sizes) + sizes[-1])
-    products = sum(n_in * n_out for n_in, n_out in pairs)
-    return Footprint(parameters, peak, products + MOVE_COST * 3 * sum(sizes[1:]))
-
-
 def _layer(layer: Layer, shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, int, int]:
     """(elements alive at once, multiply-adds, elements moved) of one layer's forward pass on one image."""
     n_in, n_out = _size(shape), _size(out)
     if isinstance(layer, Conv2D):
         h, w, c = shape
-        pad = (h + layer.k - 1) * (w + layer.k - 1) * c if layer.padding == "same" else 0
-        cols = out[0] * out[1] * layer.k * layer.k * c  # the im2col matrix, one copy
+        pad = (h + layer.kernel_size - 1) * (w + layer.kernel_size - 1) * c if layer.padding == "same" else 0
+        cols = out[0] * out[1] * layer.kernel_size * layer.kernel_size * c  # the im2col matrix, one copy
         return n_in + pad + cols + n_out, cols * layer.filters, pad + cols + _finish(layer) * n_out
     if isinstance(layer, MaxPool2D):
         return n_in + n_out, 0, n_in + n_out  # the blocks are a view, even of a cropped input

@@ -1,14 +1,22 @@
-"""btf.Graph: a feed-forward network trained by mini-batch gradient descent, in numpy.
+"""btf.Graph: a feed-forward network of btf.layers, trained by mini-batch gradient descent, in numpy.
 
 The vocabulary is the original project's: ``Graph(sizes, learning_rate, batch_size)``,
 ``feed``, ``batchify``, ``run(epochs)``, ``validate``, ``predict``, ``save``, ``load``.
 
-Two forms. ``Graph((784, 30, 10), ...)`` is the original network of dense layers
-(btf.dense), whose defaults reproduce it bit for bit (sigmoid everywhere, quadratic cost,
-plain SGD); opt in to ``cost="cross_entropy"`` (softmax output), ``activation="relu"``,
-``l2`` and ``optimizer="momentum"|"adam"``. ``Graph([Conv2D(...), MaxPool2D(), ...],
-input_shape=(28, 28, 1), ...)`` runs a stack of btf.layers (btf.stack). Inputs are always
-(n, features) rows in [0, 1]. Everything is float32. Limits: CPU only, data set in memory.
+One engine, two ways to say what it runs. ``Graph((784, 30, 10), 3.0, 10)`` is shorthand
+for the original network: dense layers with sigmoid hidden units, the quadratic cost and
+plain SGD (``btf.specs.dense_layers``); it trains as network.py's per-sample loop does, to
+float32's precision (tests/support/network_py.py is the oracle). Opt in to
+``cost="cross_entropy"`` (softmax output), ``activation="relu"``, ``l2`` and
+``optimizer="momentum"|"adam"``. ``Graph([Conv2D(32, 3), MaxPool2D(), Flatten(), Dense(10)],
+input_shape=(28, 28, 1), ...)`` runs any list of layers the same way.
+
+How a mini-batch trains (``_gradients`` and ``train_epoch``): each layer's ``forward`` in
+turn, the cost's output function (sigmoid or softmax) on the last, the cost's delta dC/dz,
+then each layer's ``backward`` in reverse, which turns dC/doutput into dC/dinput and the
+gradients of its parameters; the optimizer then steps every parameter. Inputs are always
+(n, features) rows in [0, 1], reshaped to ``input_shape``. Everything is float32.
+Limits: CPU only, the data set in memory.
 """
 
 from __future__ import annotations
@@ -20,27 +28,27 @@ from typing import IO, Any
 
 import numpy as np
 
-from btf import checkpoint, dense, nn
+from btf import checkpoint, costs
 from btf.data import check_pair
 from btf.errors import CheckpointError, ConfigError, DataError
-from btf.footprint import Footprint, Limits, of_sizes, rows_per_chunk
-from btf.layers import Layer, parse_layers
+from btf.footprint import Footprint, Limits, of_layers, rows_per_chunk
+from btf.layers import Dense, Layer
 from btf.optimizers import Optimizer
-from btf.progress import progress_bar, summary
-from btf.stack import Stack
+from btf.progress import epoch_line, progress_bar
+from btf.specs import dense_layers, plan
 
 Data = tuple[np.ndarray, np.ndarray]
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class Graph:
-    """A network of ``sizes`` = (inputs, hidden..., outputs) neurons.
+    """A network of layers: ``sizes`` = (inputs, hidden..., outputs) dense neurons, or a list of btf.layers.
 
-    Initialisation (``init``): the default, ``"scaled"``, draws weights from
-    N(0, 1/fan_in) and sets biases to zero. The original ``"normal"`` draws N(0, 1); with 784
-    inputs that gives hidden pre-activations with a standard deviation near 28, which pins
-    sigmoids at 0 or 1 where their gradient vanishes, so learning stalls (about 87% against
-    93% for the original config on the dev data). Keep ``"normal"`` to reproduce the original.
+    Initialisation (``init``, for the sizes form): the default, ``"scaled"``, draws weights
+    from N(0, 1/fan_in) (2/fan_in before relu) and sets biases to zero. The original
+    ``"normal"`` draws N(0, 1); with 784 inputs that gives hidden pre-activations with a
+    standard deviation near 28, which pins sigmoids at 0 or 1 where their gradient vanishes,
+    so learning stalls (about 87% against 93% for the original config on the dev data).
     """
 
     def __init__(
@@ -55,65 +63,68 @@ class Graph:
         init: str = "scaled",
         seed: int | None = None,
         optimizer: str = "sgd",
-        input_shape: Sequence[int] = (28, 28, 1),
+        input_shape: Sequence[int] | None = None,
     ) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.stack: Stack | None = None
-        self.weights: list[np.ndarray] = []
-        self.biases: list[np.ndarray] = []
         if len(sizes) and isinstance(sizes[0], Layer):
-            self.stack = Stack(list(sizes), tuple(input_shape), self.rng)
-            sizes = (self.stack.inputs, self.stack.outputs)
-        self._configure(sizes, learning_rate, batch_size, activation, cost, l2)
-        self.optimizer = Optimizer(optimizer, self.learning_rate)
-        if self.stack is not None:
-            return
-        self.weights, self.biases = dense.init_params(self.sizes, init, self.rng)
+            layers, input_shape = list(sizes), input_shape or (28, 28, 1)
+        else:
+            layers, input_shape = dense_layers(sizes, activation, init), (int(sizes[0]),) if len(sizes) else ()
+        hyper = {"learning_rate": learning_rate, "batch_size": batch_size, "cost": cost, "l2": l2}
+        self._assemble(layers, input_shape, np.random.default_rng(seed), None, optimizer=optimizer, **hyper)
 
-    def _configure(self, sizes, learning_rate, batch_size, activation, cost, l2) -> None:
-        sizes = tuple(int(s) for s in sizes)
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ConfigError(f"sizes needs at least two positive layer sizes, got {sizes}")
-        if activation not in nn.ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {nn.ACTIVATIONS}, not {activation!r}")
-        if cost not in nn.COSTS:
-            raise ConfigError(f"cost must be one of {nn.COSTS}, not {cost!r}")
-        if not (np.isfinite(learning_rate) and learning_rate > 0):
-            raise ConfigError(f"learning_rate must be a positive number, got {learning_rate}")
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+    def _assemble(self, layers, input_shape, rng, params, *, learning_rate, batch_size, cost, l2, optimizer) -> None:
+        """The one constructor, for a new network (``params`` None: drawn from ``rng``) and a loaded one."""
+        if cost not in costs.COSTS:
+            raise ConfigError(f"cost must be one of {costs.COSTS}, not {cost!r}")
         if not (np.isfinite(l2) and l2 >= 0):
             raise ConfigError(f"l2 must be zero or positive, got {l2}")
-        self.sizes = sizes
-        self.learning_rate = float(learning_rate)
-        self.batch_size = int(batch_size)
-        self.activation = activation
-        self.cost = cost
-        self.l2 = float(l2)
-        self.epochs = 0
-        self.metadata: dict[str, Any] = {}
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        _, shapes = plan(layers, input_shape)
+        self.rng, self.layers, self.input_shape = rng, list(layers), tuple(int(d) for d in input_shape)
+        self.set_learning_rate(learning_rate)
+        self.batch_size, self.cost, self.l2 = int(batch_size), cost, float(l2)
+        self.optimizer = Optimizer(optimizer, self.learning_rate, self.l2)
+        shape, at = self.input_shape, 0
+        for layer in self.layers:
+            count = len(layer.shapes(shape)[1])
+            shape = layer.build(shape, rng, None if params is None else params[at : at + count])
+            at += count
+        self.layers[0].input_grad = False  # nothing needs dC/dinput of the data
+        # Dense units after the input's features: for a dense network, the original's sizes.
+        self.sizes = (
+            int(np.prod(self.input_shape)),
+            *(layer.units for layer in self.layers if isinstance(layer, Dense)),
+        )
+        self._footprint = of_layers(self.layers, self.input_shape)  # sizes every forward pass's chunks
+        self.trainable = [p for layer in self.layers for p in layer.trainable]  # updated in place, never replaced
+        self.epochs, self.metadata = 0, {}
         self.train_data: Data | None = None
         self.val_data: Data | None = None
-        self._train_targets: np.ndarray | None = None
+
+    def footprint(self) -> Footprint:
+        """What this network costs to hold and to run (parameters; working memory and multiply-adds per image)."""
+        return self._footprint
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """Every stored array in layer order, as checkpoints hold them (BatchNorm's running statistics included)."""
+        return [p for layer in self.layers for p in layer.params]
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        """Change the step size between epochs (a schedule); the optimizer's state is kept."""
-        if not (np.isfinite(learning_rate) and learning_rate > 0):
+        """Change the step size (between epochs, for a schedule); the optimizer's state is kept."""
+        if not (np.isfinite(learning_rate) and 0 < learning_rate <= np.finfo(np.float32).max):
             raise ConfigError(f"learning_rate must be a positive number, got {learning_rate}")
         self.learning_rate = float(learning_rate)
-        self.optimizer.lr = np.float32(learning_rate)
+        if hasattr(self, "optimizer"):
+            self.optimizer.lr = np.float32(learning_rate)
 
     def __repr__(self) -> str:
         trained = f", trained {self.epochs} epochs" if self.epochs else ""  # a count so far, not a setting
-        if self.stack is not None:
-            return (
-                f"Graph({self.stack.specs()}, input_shape={self.stack.input_shape}, optimizer={self.optimizer.name!r},"
-                f" learning_rate={self.learning_rate}, batch_size={self.batch_size}, cost={self.cost!r},"
-                f" l2={self.l2}{trained})"
-            )
         return (
-            f"Graph({self.sizes}, learning_rate={self.learning_rate}, batch_size={self.batch_size},"
-            f" activation={self.activation!r}, cost={self.cost!r}, l2={self.l2}{trained})"
+            f"Graph({[layer.spec() for layer in self.layers]}, input_shape={self.input_shape},"
+            f" optimizer={self.optimizer.name!r}, learning_rate={self.learning_rate}, batch_size={self.batch_size},"
+            f" cost={self.cost!r}, l2={self.l2}{trained})"
         )
 
     # ----------------------------------------------------------------- data
@@ -124,13 +135,9 @@ class Graph:
         """
         self.train_data = self._check_data(train, "train")
         self.val_data = None if val is None else self._check_data(val, "val")
-        self._train_targets = self.one_hot(self.train_data[1])
 
     def _check_data(self, data: Data, name: str) -> Data:
         return check_pair(data, self.sizes[0], self.sizes[-1], name)
-
-    def one_hot(self, y: np.ndarray) -> np.ndarray:
-        return nn.one_hot(y, self.sizes[-1])
 
     def batchify(self, X: np.ndarray, Y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Shuffle once (one permutation per epoch) and yield the mini-batches in that order.
@@ -144,39 +151,31 @@ class Graph:
             yield X[batch], Y[batch]
 
     # ------------------------------------------------------------- training
-    def _forward_all(self, X: np.ndarray) -> list[np.ndarray]:
-        """Activations of every dense layer, input first."""
-        return dense.forward_all(self.weights, self.biases, self.activation, self.cost, X)
+    def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        a = X.reshape(len(X), *self.input_shape)
+        for layer in self.layers:
+            a = layer.forward(a, training)
+        return costs.output(self.cost, a)
 
-    def backprop(self, X: np.ndarray, Y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Gradients of the mean cost over the batch (X, one-hot Y), weight decay excluded."""
-        return self._gradients(X, Y, 1.0 / len(X))
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
+        """Gradients of the mean cost over the batch (X, one-hot Y), one per ``trainable`` array, weight decay excluded."""
+        return self._gradients(X, Y, np.float32(1 / len(X)))[0]
 
-    def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        acts = self._forward_all(X)
-        # The epoch's training loss and accuracy come from these, at no extra pass over the data.
-        self._batch_loss = nn.loss(self.cost, acts[-1], Y)
-        self._batch_correct = int((acts[-1].argmax(axis=1) == Y.argmax(axis=1)).sum())
-        return dense.gradients(self.weights, self.activation, self.cost, acts, Y, scale)
+    def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: np.float32) -> tuple[list[np.ndarray], float, int]:
+        """(gradients times ``scale``, the batch's loss, how many it got right), from one forward and backward pass.
 
-    def _step(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """One optimizer update (with L2 decay if set) from one mini-batch; returns the batch's loss before it."""
-        if self.stack is not None:
-            return self.stack.step(X, Y, self.cost, self.optimizer, self.l2)
-        if self.optimizer.name != "sgd":
-            grad_w, grad_b = self._gradients(X, Y, 1.0 / len(X))
-            params = [p for pair in zip(self.weights, self.biases) for p in pair]
-            self.optimizer.update(params, [g for pair in zip(grad_w, grad_b) for g in pair], self.l2)
-            return self._batch_loss
-        # Plain SGD, the original's: the learning rate is folded into the gradients' scale.
-        grad_w, grad_b = self._gradients(X, Y, self.learning_rate / len(X))
-        decay = self.learning_rate * self.l2
-        for w, b, gw, gb in zip(self.weights, self.biases, grad_w, grad_b):
-            if decay:
-                gw += decay * w
-            w -= gw
-            b -= gb
-        return self._batch_loss
+        ``scale`` folds the mean's 1/m (and SGD's learning rate) into the first delta: one multiply.
+        The epoch's loss and accuracy come from this pass, at no extra cost over the data.
+        """
+        out = self._forward(X, training=True)
+        loss, correct = costs.loss(self.cost, out, Y), int((out.argmax(axis=1) == Y.argmax(axis=1)).sum())
+        delta = costs.output_delta(self.cost, out, Y)
+        delta *= scale
+        grads: list[list[np.ndarray]] = []
+        for layer in reversed(self.layers):
+            delta, layer_grads = layer.backward(delta)
+            grads.append(layer_grads)
+        return [g for layer_grads in reversed(grads) for g in layer_grads], loss, correct
 
     def train_epoch(self, progress: Any = None, augment: Augment | None = None) -> float:
         """One pass over the fed training data; returns its wall time in seconds.
@@ -184,19 +183,21 @@ class Graph:
         ``augment(X, rng)``, if given, returns a distorted copy of the training inputs that
         this epoch trains on instead (see btf.augment.distort).
         """
-        if self.train_data is None or self._train_targets is None:
+        if self.train_data is None:
             raise DataError("no training data: call feed(train, val) first")
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
-        total, correct = 0.0, 0
-        for X, Y in self.batchify(inputs, self._train_targets):
-            total += self._step(X, Y) * len(X)
-            correct += self.stack.batch_correct if self.stack is not None else self._batch_correct
+        targets = costs.one_hot(self.train_data[1], self.sizes[-1])
+        total, right = 0.0, 0
+        for X, Y in self.batchify(inputs, targets):
+            grads, loss, correct = self._gradients(X, Y, self.optimizer.gradient_scale / np.float32(len(X)))
+            self.optimizer.update(self.trainable, grads)
+            total, right = total + loss * len(X), right + correct
             if progress is not None:
                 progress.update(1)
         self.epochs += 1
         # As Keras reports them: means over the mini-batches seen while training, not a second pass.
-        self.last_train = {"train_loss": total / len(inputs) + self._penalty(), "train_accuracy": correct / len(inputs)}
+        self.last_train = {"train_loss": total / len(inputs) + self._penalty(), "train_accuracy": right / len(inputs)}
         return time.perf_counter() - start
 
     def run(
@@ -224,26 +225,19 @@ class Graph:
                 row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
             history.append(row)
             if log is not None:
-                log(summary(row))
+                log(epoch_line(row))
         return history
 
     # ----------------------------------------------------------- inference
-    def footprint(self) -> Footprint:
-        """What this network costs to hold and to run (parameters; working memory and multiply-adds per image)."""
-        return self.stack.footprint if self.stack is not None else of_sizes(self.sizes)
-
     def feedforward(self, X: np.ndarray) -> np.ndarray:
         """Output activations for a batch (n, inputs), in chunks of rows that fit btf.footprint.WORK_BYTES."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise DataError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
         out = np.empty((len(X), self.sizes[-1]), dtype=np.float32)
-        rows = rows_per_chunk(self.footprint())
+        rows = rows_per_chunk(self._footprint)
         for start in range(0, len(X), rows):
-            chunk = X[start : start + rows]
-            out[start : start + rows] = (
-                self._forward_all(chunk)[-1] if self.stack is None else self.stack.forward(chunk, self.cost)
-            )
+            out[start : start + rows] = self._forward(X[start : start + rows], training=False)
         return out
 
     def predict(self, x: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -259,103 +253,76 @@ class Graph:
         labels = out.argmax(axis=1)
         return (int(labels[0]), out[0]) if single else (labels, out)
 
-    def evaluate(self, data: Data) -> dict[str, float]:
-        """Loss, accuracy and number correct on ``(X, y)``."""
-        return self._evaluate(*self._check_data(data, "evaluation"))
+    def evaluate(self, data: Data | None = None) -> dict[str, float]:
+        """Loss (with weight decay), accuracy and number correct on ``(X, y)`` (default: the fed val data)."""
+        if data is not None:
+            return self._evaluate(*self._check_data(data, "evaluation"))
+        if self.val_data is None:
+            raise DataError("no validation data: pass (X, y) or feed(train, val) first")
+        return self._evaluate(*self.val_data)
 
     def _evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        # For data already checked by feed(): run() scores it every epoch.
         out = self.feedforward(X)
         correct = int((out.argmax(axis=1) == y).sum())
-        loss = nn.loss(self.cost, out, self.one_hot(y)) + self._penalty()
+        loss = costs.loss(self.cost, out, costs.one_hot(y, self.sizes[-1])) + self._penalty()
         return {"loss": loss, "accuracy": correct / len(y), "correct": correct}
 
     def _penalty(self) -> float:
-        if self.stack is not None:
-            return self.stack.penalty(self.l2)
-        return 0.5 * self.l2 * sum(float(np.square(w).sum()) for w in self.weights)
+        return costs.penalty(self.l2, (p for p in self.trainable if p.ndim > 1))
 
     def validate(self, data: Data | None = None) -> int:
         """Number of correctly classified samples in ``data`` (default: the fed val data)."""
-        return self._score(data)["correct"]
+        return self.evaluate(data)["correct"]
 
     def accuracy(self, data: Data | None = None) -> float:
         """Fraction correct in ``data`` (default: the fed val data)."""
-        return self._score(data)["accuracy"]
-
-    def _score(self, data: Data | None) -> dict[str, float]:
-        if data is None:
-            if self.val_data is None:
-                raise DataError("no validation data: pass (X, y) or feed(train, val) first")
-            return self._evaluate(*self.val_data)
-        return self.evaluate(data)
+        return self.evaluate(data)["accuracy"]
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path | IO[bytes], metadata: dict[str, Any] | None = None) -> None:
         """Write a pickle-free checkpoint (see btf.checkpoint). A path is written atomically."""
-        meta = {**self.metadata, **(metadata or {})}
-        checkpoint.write(path, self._params(), meta)
+        checkpoint.write(path, self._checkpoint(metadata))
 
     def to_bytes(self, metadata: dict[str, Any] | None = None) -> bytes:
-        meta = {**self.metadata, **(metadata or {})}
-        return checkpoint.dumps(self._params(), meta)
+        return checkpoint.dumps(self._checkpoint(metadata))
+
+    def _checkpoint(self, metadata: dict[str, Any] | None) -> checkpoint.Checkpoint:
+        return checkpoint.Checkpoint(
+            layers=self.layers,
+            input_shape=self.input_shape,
+            params=self.params,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            cost=self.cost,
+            l2=self.l2,
+            optimizer=self.optimizer.name,
+            epochs=self.epochs,
+            metadata={**self.metadata, **(metadata or {})},
+        )
 
     @classmethod
     def load(cls, source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> Graph:
-        """Read and validate a checkpoint from a path, bytes or a binary file object.
+        """Read and validate a checkpoint (format 1 or 2) from a path, bytes or a binary file object.
 
         Refuses, with a CheckpointError, a file that is not a valid checkpoint or whose model
         is over ``limits`` (default: btf.footprint.LIMITS). The reader checks every rule that
         building the Graph does; should building still fail, that is a CheckpointError too.
         """
-        params = checkpoint.read(source, limits)
+        saved = checkpoint.read(source, limits)
+        graph = cls.__new__(cls)
         try:
-            return cls._from_params(params)
+            graph._assemble(
+                saved.layers,
+                saved.input_shape,
+                np.random.default_rng(),
+                saved.params,
+                learning_rate=saved.learning_rate,
+                batch_size=saved.batch_size,
+                cost=saved.cost,
+                l2=saved.l2,
+                optimizer=saved.optimizer,
+            )
         except Exception as exc:  # the loader's boundary, as in checkpoint.read
             raise CheckpointError(f"<checkpoint>: cannot build the model ({type(exc).__name__}: {exc})") from None
-
-    @classmethod
-    def _from_params(cls, params: dict[str, Any]) -> Graph:
-        if "layers" in params:
-            layers = parse_layers(",".join(params["layers"]), activation=None, flatten=False)
-            graph = cls.__new__(cls)
-            graph.rng = np.random.default_rng()
-            graph.stack = Stack(layers, params["input_shape"], None)  # empty parameters, filled below
-            graph.stack.set_params(params["params"])
-            graph.weights, graph.biases = [], []
-            sizes, activation = params["sizes"], "relu"
-        else:
-            graph = cls.__new__(cls)
-            graph.rng = np.random.default_rng()
-            graph.stack = None
-            graph.weights, graph.biases = params["weights"], params["biases"]
-            sizes, activation = params["sizes"], params["activation"]
-        graph._configure(sizes, params["learning_rate"], params["batch_size"], activation, params["cost"], params["l2"])
-        graph.optimizer = Optimizer(params.get("optimizer", "sgd"), graph.learning_rate)
-        graph.epochs = params["epochs"]
-        graph.metadata = params["metadata"]
+        graph.epochs, graph.metadata = saved.epochs, saved.metadata
         return graph
-
-    def _params(self) -> dict[str, Any]:
-        common = {
-            "learning_rate": self.learning_rate,
-            "batch_size": self.batch_size,
-            "cost": self.cost,
-            "l2": self.l2,
-            "epochs": self.epochs,
-        }
-        if self.stack is not None:
-            return {
-                **common,
-                "layers": self.stack.specs(),
-                "input_shape": self.stack.input_shape,
-                "optimizer": self.optimizer.name,
-                "params": self.stack.params,
-            }
-        return {
-            **common,
-            "sizes": self.sizes,
-            "activation": self.activation,
-            "weights": self.weights,
-            "biases": self.biases,
-        }

@@ -13,12 +13,10 @@ A layer is built in two steps, as in Keras: ``Conv2D(32, 3)`` says what it is, a
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from btf import nn
+from btf import activations
 from btf.errors import ConfigError
 
 Shape = tuple[int, ...]
@@ -32,6 +30,7 @@ class Layer:
     # False for a stack's first layer: nothing needs dLoss/dinput there, and for a convolution
     # it is a third of backward's work (a BLAS product and col2im). backward then returns None.
     input_grad: bool = True
+    weight_init = "scaled"  # or "normal": see init()
 
     @property
     def trainable(self) -> list[np.ndarray]:
@@ -42,18 +41,26 @@ class Layer:
         """(output shape, parameter shapes) for an input shape, allocating nothing; ConfigError if it does not fit."""
         return input_shape, []
 
-    def build(self, input_shape: Shape, rng: np.random.Generator | None) -> Shape:
-        """Make the parameters (initialised from ``rng``, or left empty to be loaded); returns the output shape."""
+    def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
+        """Make the parameters for ``input_shape`` and return the output shape.
+
+        New parameters are drawn from ``rng`` (see ``init``); a checkpoint's ``params``, whose
+        shapes its reader has checked against ``shapes``, are taken as they are.
+        """
         out, shapes = self.shapes(input_shape)
-        self.params = [self._init(shape, rng) if rng is not None else np.empty(shape, np.float32) for shape in shapes]
+        self.params = list(params) if params is not None else [self.init(shape, rng) for shape in shapes]
         return out
 
-    def _init(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
-        """Weights: He (relu) or LeCun (otherwise) normal over the fan-in; biases: zero."""
+    def init(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
+        """A new parameter. Weights: N(0, gain/fan_in), with gain 2 before relu (He) and 1 otherwise
+        (LeCun), so every layer's output starts with about the variance of its input; biases: zero.
+        ``weight_init = "normal"`` is the original network.py's N(0, 1) for weights and biases alike."""
+        if self.weight_init == "normal":
+            return rng.standard_normal(shape, dtype=np.float32)
         if len(shape) == 1:
             return np.zeros(shape, np.float32)
-        fan_in = shape[0]
-        return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(_gain(self) / fan_in))
+        gain = 2.0 if self.activation == "relu" else 1.0
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(gain / shape[0]))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """The layer's output. Only while ``training`` does it keep what ``backward`` needs: a model that
@@ -69,17 +76,17 @@ class Layer:
 
     def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation is not None:
-            nn.activate(self.activation, z)
+            activations.activate(self.activation, z)
         self._out = z if training else None
         return z
 
     def _deactivate(self, grad: np.ndarray) -> np.ndarray:
-        return grad if self.activation is None else nn.scale_by_derivative(self.activation, grad, self._out)
+        return grad if self.activation is None else activations.scale_by_derivative(self.activation, grad, self._out)
 
 
 def _check_activation(activation: str | None) -> str | None:
-    if activation is not None and activation not in nn.ACTIVATIONS:
-        raise ConfigError(f"activation must be one of {nn.ACTIVATIONS} or None, not {activation!r}")
+    if activation is not None and activation not in activations.ACTIVATIONS:
+        raise ConfigError(f"activation must be one of {activations.ACTIVATIONS} or None, not {activation!r}")
     return activation
 
 
@@ -119,34 +126,36 @@ class Conv2D(Layer):
             raise ConfigError(
                 f"Conv2D needs filters >= 1, kernel_size 1-15, padding valid|same; got {filters}, {kernel_size}, {padding!r}"
             )
-        self.filters, self.k, self.padding = int(filters), int(kernel_size), padding
+        self.filters, self.kernel_size, self.padding = int(filters), int(kernel_size), padding
         self.activation = _check_activation(activation)
 
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
         if len(input_shape) != 3:
             raise ConfigError(f"Conv2D takes (height, width, channels), got {input_shape}")
         h, w, c = input_shape
-        pad = self.k - 1 if self.padding == "same" else 0
-        if h + pad < self.k or w + pad < self.k:
-            raise ConfigError(f"a {self.k}x{self.k} kernel does not fit a {h}x{w} input")
+        pad = self.kernel_size - 1 if self.padding == "same" else 0
+        if h + pad < self.kernel_size or w + pad < self.kernel_size:
+            raise ConfigError(f"a {self.kernel_size}x{self.kernel_size} kernel does not fit a {h}x{w} input")
         # Weights in the im2col layout: (k*k*channels, filters).
-        return (h + pad - self.k + 1, w + pad - self.k + 1, self.filters), [
-            (self.k * self.k * c, self.filters),
+        return (h + pad - self.kernel_size + 1, w + pad - self.kernel_size + 1, self.filters), [
+            (self.kernel_size * self.kernel_size * c, self.filters),
             (self.filters,),
         ]
 
     def _pad(self, x: np.ndarray) -> np.ndarray:
         if self.padding == "valid":
             return x
-        before = (self.k - 1) // 2
-        return np.pad(x, ((0, 0), (before, self.k - 1 - before), (before, self.k - 1 - before), (0, 0)))
+        before = (self.kernel_size - 1) // 2
+        return np.pad(
+            x, ((0, 0), (before, self.kernel_size - 1 - before), (before, self.kernel_size - 1 - before), (0, 0))
+        )
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         xp = self._pad(x)
         n, h, w, c = xp.shape
-        oh, ow = h - self.k + 1, w - self.k + 1
+        oh, ow = h - self.kernel_size + 1, w - self.kernel_size + 1
         # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy.
-        windows = sliding_window_view(xp, (self.k, self.k), axis=(1, 2))
+        windows = sliding_window_view(xp, (self.kernel_size, self.kernel_size), axis=(1, 2))
         cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
         # The im2col matrix is the largest array here (k*k times the input): kept only for backward.
         self._cols, self._shape = (cols, (n, h, w, c)) if training else (None, None)
@@ -157,23 +166,23 @@ class Conv2D(Layer):
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
         n, h, w, c = self._shape
-        oh, ow = h - self.k + 1, w - self.k + 1
+        oh, ow = h - self.kernel_size + 1, w - self.kernel_size + 1
         flat = grad.reshape(-1, self.filters)
         grads = [self._cols.T @ flat, flat.sum(axis=0)]
         if not self.input_grad:
             return None, grads
-        dcols = (flat @ self.params[0].T).reshape(n, oh, ow, self.k, self.k, c)
+        dcols = (flat @ self.params[0].T).reshape(n, oh, ow, self.kernel_size, self.kernel_size, c)
         dx = np.zeros(self._shape, grad.dtype)
-        for ky in range(self.k):  # col2im: one strided add per kernel offset
-            for kx in range(self.k):
+        for ky in range(self.kernel_size):  # col2im: one strided add per kernel offset
+            for kx in range(self.kernel_size):
                 dx[:, ky : ky + oh, kx : kx + ow, :] += dcols[:, :, :, ky, kx, :]
         if self.padding == "same":
-            before = (self.k - 1) // 2
-            dx = dx[:, before : before + h - self.k + 1, before : before + w - self.k + 1, :]
+            before = (self.kernel_size - 1) // 2
+            dx = dx[:, before : before + h - self.kernel_size + 1, before : before + w - self.kernel_size + 1, :]
         return dx, grads
 
     def spec(self) -> str:
-        return f"conv{self.filters}:{self.k}:{self.activation or 'linear'}" + (
+        return f"conv{self.filters}:{self.kernel_size}:{self.activation or 'linear'}" + (
             ":same" if self.padding == "same" else ""
         )
 
@@ -184,16 +193,16 @@ class MaxPool2D(Layer):
     def __init__(self, pool_size: int = 2) -> None:
         if not 1 <= int(pool_size) <= 16:
             raise ConfigError(f"pool_size must be 1 to 16, not {pool_size}")
-        self.p = int(pool_size)
+        self.pool_size = int(pool_size)
 
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
-        if len(input_shape) != 3 or input_shape[0] < self.p or input_shape[1] < self.p:
-            raise ConfigError(f"MaxPool2D({self.p}) cannot pool an input of shape {input_shape}")
+        if len(input_shape) != 3 or input_shape[0] < self.pool_size or input_shape[1] < self.pool_size:
+            raise ConfigError(f"MaxPool2D({self.pool_size}) cannot pool an input of shape {input_shape}")
         h, w, c = input_shape
-        return (h // self.p, w // self.p, c), []
+        return (h // self.pool_size, w // self.pool_size, c), []
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        p, oh, ow = self.p, x.shape[1] // self.p, x.shape[2] // self.p
+        p, oh, ow = self.pool_size, x.shape[1] // self.pool_size, x.shape[2] // self.pool_size
         # The maximum over the p*p offsets of the window, one strided view at a time: several
         # times faster than a reduction over two axes of a (n, oh, p, ow, p, c) view.
         out = x[:, : oh * p : p, : ow * p : p, :].copy()
@@ -208,7 +217,7 @@ class MaxPool2D(Layer):
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         n, h, w, c = self._x.shape
-        p, oh, ow = self.p, h // self.p, w // self.p
+        p, oh, ow = self.pool_size, h // self.pool_size, w // self.pool_size
         blocks = self._x[:, : oh * p, : ow * p, :].reshape(n, oh, p, ow, p, c)
         mask = blocks == self._out[:, :, None, :, None, :]  # every tied maximum gets the gradient
         pooled = (mask * grad[:, :, None, :, None, :]).reshape(n, oh * p, ow * p, c)
@@ -219,7 +228,7 @@ class MaxPool2D(Layer):
         return dx, []
 
     def spec(self) -> str:
-        return f"pool{self.p}"
+        return f"pool{self.pool_size}"
 
 
 class Flatten(Layer):
@@ -253,8 +262,8 @@ class Dropout(Layer):
             raise ConfigError(f"Dropout rate must be in [0, 1), not {rate}")
         self.rate = float(rate)
 
-    def build(self, input_shape: Shape, rng: np.random.Generator | None) -> Shape:
-        self.params, self.rng = [], rng or np.random.default_rng()  # the Graph's: seeded runs drop the same units
+    def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
+        self.params, self.rng = [], rng  # the Graph's: seeded runs drop the same units
         return input_shape
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
@@ -269,74 +278,3 @@ class Dropout(Layer):
 
     def spec(self) -> str:
         return f"dropout{self.rate:g}"
-
-
-def _gain(layer: Layer) -> float:
-    """He initialisation for relu layers (variance 2/fan_in), LeCun's (1/fan_in) otherwise."""
-    return 2.0 if layer.activation == "relu" else 1.0
-
-
-_SPEC = re.compile(
-    r"^(?:conv(?P<filters>\d{1,5}):(?P<k>\d{1,2})(?::(?P<cact>sigmoid|relu|linear))?(?P<same>:same)?"
-    r"|pool(?P<pool>\d{1,2})|flatten|dropout(?P<rate>0?\.\d{1,6}|0)"
-    r"|(?:bn|batchnorm)(?::(?P<bact>sigmoid|relu|linear))?"
-    r"|dense(?P<units>\d{1,6})(?::(?P<dact>sigmoid|relu|linear))?)$"
-)
-
-
-def parse_layers(text: str, activation: str | None = "relu", flatten: bool = True) -> list[Layer]:
-    """``conv32:3,pool2,dense128,dropout0.3,dense10`` -> layers.
-
-    Hidden conv and dense layers without an explicit activation get ``activation``; the last
-    layer gets none (the cost's softmax or sigmoid is the output). A Flatten goes in before
-    the first dense layer that follows an image-shaped one (unless ``flatten`` is false, as
-    for checkpoints, whose layer lists are explicit). ``bn`` (or ``batchnorm``) right after a
-    conv or dense layer whose activation was left to the default takes that activation over,
-    so ``conv32:3,bn`` is conv, BatchNorm, relu (the usual order); ``bn:linear`` keeps it apart.
-    """
-    from btf.batchnorm import BatchNorm  # it builds on Layer, defined here
-
-    specs = [s.strip() for s in text.split(",") if s.strip()]
-    if not specs or len(specs) > 64:
-        raise ConfigError(f"give 1 to 64 comma-separated layers, e.g. conv32:3,pool2,dense128,dense10; got {text!r}")
-    layers: list[Layer] = []
-    image = flatten
-    defaulted = False  # whether the layer just added took the default activation
-    for i, spec in enumerate(specs):
-        m = _SPEC.match(spec)
-        if m is None:
-            raise ConfigError(
-                f"unknown layer {spec!r}: use convF:K[:act][:same], poolP, dropoutR, denseN[:act], bn[:act] or flatten"
-            )
-        last = i == len(specs) - 1
-        if spec.startswith(("bn", "batchnorm")):
-            before = layers[-1] if layers else None
-            act = _named(m["bact"], None)
-            if m["bact"] is None and isinstance(before, (Conv2D, Dense)) and defaulted and not last:
-                act, before.activation = before.activation, None
-            layers.append(BatchNorm(act))
-            continue
-        defaulted = bool(m["filters"] and m["cact"] is None or m["units"] and m["dact"] is None)
-        if m["filters"]:
-            act = _named(m["cact"], activation)
-            layers.append(Conv2D(int(m["filters"]), int(m["k"]), act, "same" if m["same"] else "valid"))
-        elif m["pool"]:
-            layers.append(MaxPool2D(int(m["pool"])))
-        elif m["rate"] is not None:
-            layers.append(Dropout(float(m["rate"])))
-        elif spec == "flatten":
-            layers.append(Flatten())
-            image = False
-        else:
-            if image:
-                layers.append(Flatten())
-                image = False
-            layers.append(Dense(int(m["units"]), _named(m["dact"], None if last else activation)))
-    return layers
-
-
-def _named(explicit: str | None, default: str | None) -> str | None:
-    """An explicit ``:relu``/``:sigmoid``/``:linear`` wins over the default; ``linear`` is no activation."""
-    if explicit is None:
-        return default
-    return None if explicit == "linear" else explicit

@@ -66,17 +66,13 @@ class _Builder:
             self.node(_ACTIVATIONS[name], [self.last])
 
 
-def _dense(b: _Builder, i: int, weight: np.ndarray, bias: np.ndarray, activation: str | None) -> None:
-    b.node("Gemm", [b.last, b.const(f"dense{i}.W", weight), b.const(f"dense{i}.b", bias)])
-    b.activation(activation)
-
-
 def _layer(b: _Builder, i: int, layer: Layer, shape: tuple[int, ...]) -> None:
     """One btf layer's nodes; ``shape`` is its input shape as btf sees it (image tensors are NCHW in the graph)."""
     if isinstance(layer, Dense):
-        _dense(b, i, layer.params[0], layer.params[1], layer.activation)
+        b.node("Gemm", [b.last, b.const(f"dense{i}.W", layer.params[0]), b.const(f"dense{i}.b", layer.params[1])])
+        b.activation(layer.activation)
     elif isinstance(layer, Conv2D):
-        k, c = layer.k, shape[-1]
+        k, c = layer.kernel_size, shape[-1]
         weight = layer.params[0].reshape(k, k, c, layer.filters).transpose(3, 2, 0, 1)  # (f, c, ky, kx)
         before = (k - 1) // 2 if layer.padding == "same" else 0
         after = k - 1 - before if layer.padding == "same" else 0
@@ -85,7 +81,7 @@ def _layer(b: _Builder, i: int, layer: Layer, shape: tuple[int, ...]) -> None:
         b.activation(layer.activation)
     elif isinstance(layer, MaxPool2D):
         # Floor mode (ONNX's default) drops the leftover rows and columns, as btf does.
-        b.node("MaxPool", [b.last], kernel_shape=[layer.p, layer.p], strides=[layer.p, layer.p])
+        b.node("MaxPool", [b.last], kernel_shape=[layer.pool_size] * 2, strides=[layer.pool_size] * 2)
     elif isinstance(layer, Flatten):
         if len(shape) == 3:
             b.node("Transpose", [b.last], perm=[0, 2, 3, 1])  # back to (n, h, w, c): btf's flattening order
@@ -99,24 +95,16 @@ def _layer(b: _Builder, i: int, layer: Layer, shape: tuple[int, ...]) -> None:
         raise ConfigError(f"cannot export a {type(layer).__name__} layer to ONNX")
 
 
-def _stack(b: _Builder, graph: Any) -> None:
-    stack = graph.stack
-    shape = stack.input_shape
+def _layers(b: _Builder, graph: Any) -> None:
+    shape = graph.input_shape
     if len(shape) == 3:
         b.node("Reshape", [b.last, b.const("input_shape", np.array([-1, *shape], np.int64))])
         b.node("Transpose", [b.last], perm=[0, 3, 1, 2])  # (n, h, w, c) -> (n, c, h, w)
     elif len(shape) != 1:
         b.node("Reshape", [b.last, b.const("input_shape", np.array([-1, *shape], np.int64))])
-    for i, layer in enumerate(stack.layers):
+    for i, layer in enumerate(graph.layers):
         _layer(b, i, layer, shape)
         shape, _ = layer.shapes(shape)
-
-
-def _dense_only(b: _Builder, graph: Any) -> None:
-    """The original network's form: every hidden layer with the Graph's activation, the output bare."""
-    last = len(graph.weights) - 1
-    for i, (w, bias) in enumerate(zip(graph.weights, graph.biases)):
-        _dense(b, i, w, bias, graph.activation if i < last else None)
 
 
 def to_onnx(graph: Any) -> Any:
@@ -124,7 +112,7 @@ def to_onnx(graph: Any) -> Any:
     onnx = _onnx()
     helper = onnx.helper
     b = _Builder(onnx)
-    (_stack if graph.stack is not None else _dense_only)(b, graph)
+    _layers(b, graph)
     # The output as btf's cost defines it, then predict's normalisation (a no-op for softmax, up to rounding).
     out = b.node("Softmax", [b.last], axis=-1) if graph.cost == "cross_entropy" else b.node("Sigmoid", [b.last])
     total = b.node("ReduceSum", [out, b.const("class_axis", np.array([1], np.int64))], keepdims=1)
@@ -150,7 +138,7 @@ def to_onnx(graph: Any) -> Any:
 
 def _props(graph: Any) -> dict[str, str]:
     """What the model is, for whoever opens the file: its btf architecture and training figures."""
-    arch = ",".join(graph.stack.specs()) if graph.stack is not None else "-".join(map(str, graph.sizes))
+    arch = ",".join(layer.spec() for layer in graph.layers)
     props = {"btf_architecture": arch, "btf_cost": graph.cost, "btf_epochs": str(graph.epochs)}
     for key in ("test_accuracy", "created"):
         if isinstance(graph.metadata.get(key), str | int | float):

@@ -1,9 +1,23 @@
-"""Optimizers for btf.Graph: plain SGD (the default, the original's), momentum, and Adam.
+"""Optimizers for btf.Graph: plain SGD (the default, the original's), momentum, and Adam, with one weight-decay rule.
 
-Each updates a flat list of float32 parameter arrays in place from their mean gradients over a
-mini-batch, with L2 weight decay folded into the gradient (``g + l2 * p``). State (velocities,
-moments) lives in the optimizer and is not saved in checkpoints: a loaded model that trains on
-restarts it. Limits: fixed hyperparameters (momentum 0.9; Adam's 0.9, 0.999, 1e-7).
+Each updates a list of float32 arrays in place from their gradients over a mini-batch:
+
+- ``sgd``:       p <- p - lr * g
+- ``momentum``:  v <- 0.9 v - lr * g;  p <- p + v
+- ``adam``:      m <- 0.9 m + 0.1 g;  v <- 0.999 v + 0.001 g^2;
+                 p <- p - lr * sqrt(1 - 0.999^t) / (1 - 0.9^t) * m / (sqrt(v) + 1e-7)
+                 (the paper's efficient form: bias correction folded into the step size)
+
+Weight decay (``l2``), the one rule for every optimizer and layer: before each step, every
+weight (an array of two or more dimensions: dense matrices and conv kernels, never biases or
+BatchNorm's scale and shift) shrinks by ``lr * l2 * p``. For SGD that is exactly the gradient
+of the penalty l2/2 |w|^2 (btf.costs.penalty, which the reported loss includes); for momentum
+and Adam it is decoupled decay, AdamW's form, which the moments do not distort.
+
+SGD takes its gradients already multiplied by the learning rate: ``gradient_scale`` says so,
+and Graph folds it into backprop's first delta, so a step is one subtraction per array.
+State (velocities, moments) lives in the optimizer and is not saved in checkpoints: a loaded
+model that trains on restarts it. Limits: fixed hyperparameters (momentum 0.9; Adam's 0.9, 0.999, 1e-7).
 """
 
 from __future__ import annotations
@@ -16,24 +30,31 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 class Optimizer:
-    def __init__(self, name: str, learning_rate: float) -> None:
+    def __init__(self, name: str, learning_rate: float, l2: float = 0.0) -> None:
         if name not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, not {name!r}")
-        self.name, self.lr = name, np.float32(learning_rate)
+        self.name, self.l2 = name, float(l2)
+        self.lr = np.float32(learning_rate)
         self.steps = 0
         self._state: list[list[np.ndarray]] | None = None
 
-    def update(self, params: list[np.ndarray], grads: list[np.ndarray], l2: float = 0.0) -> None:
+    @property
+    def gradient_scale(self) -> np.float32:
+        """What ``update`` expects the gradients multiplied by: the learning rate for SGD, 1 otherwise."""
+        return self.lr if self.name == "sgd" else np.float32(1)
+
+    def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """One step for every array in ``params`` from its gradient (times ``gradient_scale``), in place."""
         if self._state is None:
             slots = {"sgd": 0, "momentum": 1, "adam": 2}[self.name]
             self._state = [[np.zeros_like(p) for p in params] for _ in range(slots)]
         self.steps += 1
-        decay = np.float32(l2)
+        shrink = np.float32(1 - self.lr * self.l2)
         for i, (p, g) in enumerate(zip(params, grads)):
-            if decay:
-                g = g + decay * p
+            if self.l2 and p.ndim > 1:
+                p *= shrink
             if self.name == "sgd":
-                p -= self.lr * g
+                p -= g
             elif self.name == "momentum":
                 v = self._state[0][i]
                 v *= np.float32(0.9)
@@ -48,6 +69,5 @@ class Optimizer:
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * np.square(g)
-        # Bias correction folded into the step size, as in the Adam paper's efficient form.
         step = self.lr * np.float32(np.sqrt(1 - 0.999**self.steps) / (1 - 0.9**self.steps))
         p -= step * m / (np.sqrt(v) + np.float32(1e-7))

@@ -12,7 +12,8 @@ def progress_bar():
     return tqdm
 
 
-def summary(row: dict[str, float]) -> str:
+def epoch_line(row: dict[str, float]) -> str:
+    """The one line ``Graph.run`` logs after an epoch."""
     text = f"epoch {row['epoch']:>3}  {row['seconds']:6.2f}s  train loss {row['train_loss']:.4f}"
     if "val_accuracy" in row:
         text += f"  val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.2%}"

@@ -66,11 +66,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _architecture(row: dict) -> str:
-    if row.get("layers"):  # as one would type it for --layers: no flatten, no activations
-        layers = row["layers"] if isinstance(row["layers"], list) else [str(row["layers"])]
-        return ",".join(spec.split(":relu")[0].split(":linear")[0] for spec in layers if spec != "flatten")
-    sizes = "-".join(str(s) for s in row.get("sizes") or [])
-    return f"{sizes} {row.get('activation') or ''}".strip()
+    """As one would type it: ``--sizes`` and the activation for a dense network, else ``--layers``."""
+    layers = row.get("layers") or []
+    layers = layers if isinstance(layers, list) else [str(layers)]
+    activation = row.get("activation")
+    if all(str(spec).startswith("dense") for spec in layers):  # the original's form (format 1 or 2)
+        if len(layers) > 1:
+            activation = str(layers[0]).partition(":")[2]
+        sizes = "-".join(str(s) for s in row.get("sizes") or [])
+        return f"{sizes} {activation or ''}".strip()
+    return ",".join(spec.split(":relu")[0].split(":linear")[0] for spec in layers if spec != "flatten")
 
 
 def list_versions(store) -> None:
@@ -101,7 +106,7 @@ def list_versions(store) -> None:
 def show(store, store_uri: str, version: int) -> None:
     from btf import checkpoint
 
-    summary = checkpoint.summary(store.read(version).data)
+    summary = checkpoint.describe(store.read(version).data)
     print(json.dumps({"version": version, "latest": version == registry.latest_version(store), **summary}, indent=2))
     report = report_for(store_uri, version, (summary.get("metadata") or {}).get("created"))
     print(f"report: {display_path(report)}" if report else "report: none on this machine")

@@ -12,7 +12,6 @@ before training, so an S3 mistake costs seconds, not a training run.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import shutil
@@ -27,15 +26,17 @@ from typing import Any
 import numpy as np
 
 import btf
-from btf import checkpoint, digits, footprint, nn
 from btf import data as btf_data
+from btf import footprint
+from btf.activations import ACTIVATIONS
 from btf.checkpoint import MAX_LAYERS
-from btf.digits import INPUT_SIDE, check_digit_model, evaluation
+from btf.costs import COSTS
+from btf.digits import INPUT_SIDE, evaluation
 from btf.digits.report import confusion_matrix, write_report
-from btf.layers import parse_layers
 from btf.optimizers import OPTIMIZERS
-from btf.stack import plan
-from btf.store import StoreError, display_path, gate, registry
+from btf.specs import dense_layers, parse_layers, plan
+from btf.store import display_path, gate, registry
+from btf.store import publish as publishing
 from scripts.cli import OneLineParser, add_store_options, guarded, open_cli_store, report_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ def parse_sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated integers, e.g. 784,30,10") from None
     if not 2 <= len(sizes) <= MAX_LAYERS or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give 2 to {MAX_LAYERS} positive layer sizes, e.g. 784,30,10")
-    _within_limits(text, footprint.of_sizes(sizes))
+    _within_limits(text, footprint.of_layers(dense_layers(sizes), sizes[:1]))
     return sizes
 
 
@@ -141,9 +142,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--average-last", type=_ranged(int, 0), default=0, help="use the mean of the weights of the last N epochs"
     )
     p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
-    p.add_argument("--cost", choices=nn.COSTS, default="quadratic")
+    p.add_argument("--cost", choices=COSTS, default="quadratic")
     p.add_argument(
-        "--activation", choices=nn.ACTIVATIONS, help="hidden layers' activation (default sigmoid, relu with --layers)"
+        "--activation", choices=ACTIVATIONS, help="hidden layers' activation (default sigmoid, relu with --layers)"
     )
     p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
     p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
@@ -257,7 +258,7 @@ def train(args: argparse.Namespace) -> int:
     net, history, seconds = fit(args, splits, data_description)
     net.metadata["not_digit"] = evaluation.calibrate(net, splits["val"], args.seed)
     both = evaluation.score(net, splits["test"], negatives)
-    labels = digits.read(net, splits["test"][0]).labels
+    labels = both["labels"]
     correct = int(round(both["accuracy"] * len(labels)))
     print(f"test accuracy {both['accuracy']:.2%} ({correct}/{len(labels)}) after {seconds:.1f}s of training")
     print(
@@ -281,7 +282,7 @@ def train(args: argparse.Namespace) -> int:
         "git_commit": git_commit(),
     }
     blob = net.to_bytes(metadata)
-    check_publishable(blob)
+    servable = publishing.servable(blob)  # what the function will load, checked before any upload
     report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
     with tempfile.TemporaryDirectory(prefix="btf-report-") as tmp:
         write_report(Path(tmp), history, confusion_matrix(splits["test"][1], labels), metadata, both["reliability"])
@@ -290,7 +291,7 @@ def train(args: argparse.Namespace) -> int:
             report = _move_report(Path(tmp), report_root / name)
             print(f"dry run: nothing published; report in {display_path(report)}")
             return 0
-        version = publish(args, store, net, blob, splits["test"], negatives)
+        version = publish(args, store, blob, servable, both, splits["test"], negatives)
         try:
             report = _move_report(Path(tmp), report_root / f"model-v{version}")
         except OSError as exc:
@@ -334,60 +335,31 @@ def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple
         net.set_learning_rate(net.learning_rate * args.lr_decay)
         if args.average_last and epoch >= args.epochs - args.average_last:
             # A running mean of the weights at the end of each of the last epochs (Polyak averaging).
-            params, averaged = _parameters(net), averaged + 1
+            params, averaged = net.params, averaged + 1
             average = [p.copy() for p in params] if average is None else average
             for mean, p in zip(average, params):
                 mean += (p - mean) / averaged
     if average is not None:
-        for p, mean in zip(_parameters(net), average):
+        for p, mean in zip(net.params, average):
             p[...] = mean
         print(f"weights averaged over the last {averaged} epochs")
     return net, history, time.perf_counter() - start
 
 
-def _parameters(net: btf.Graph) -> list:
-    return net.stack.params if net.stack is not None else [*net.weights, *net.biases]
-
-
-def publish(args: argparse.Namespace, store, net: btf.Graph, blob: bytes, test: tuple, negatives) -> int:
-    """Publish the candidate, then promote it if the gate says so; returns its version."""
-    decision = gate.decide(args.promote, store, net, test, negatives)
-    if not decision.promote and decision.current is not None and registry.read_alias(store).latest is None:
-        # No alias yet, so latest means "the highest version": pin the current one first, or
-        # publishing alone would make the candidate latest.
-        registry.promote(
-            store, decision.current, why=f"pinned before publishing an unpromoted candidate ({decision.reason})"
-        )
-    version = store.publish(blob)
-    print(
-        f"published model-v{version}.npz to {store.uri} "
-        f"({len(blob) / 1e6:.2f} MB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}...)"
-    )
-    try:
-        registry.write_sidecar(store, version, registry.summary_row(checkpoint.summary(blob), len(blob)))
-    except StoreError as exc:  # listing falls back to the checkpoint itself
-        print(f"warning: no sidecar for v{version} ({exc})", file=sys.stderr)
+def publish(args: argparse.Namespace, store, blob: bytes, servable: btf.Graph, scored: dict, test, negatives) -> int:
+    """Publish the candidate and promote it if the gate says so (btf.store.publish); returns its version."""
+    done = publishing.publish(
+        store, blob, servable, policy=args.promote, scored=scored, test=test, negatives=negatives,
+        by=f"scripts.train --promote {args.promote}",
+    )  # fmt: skip
+    if done.sidecar_problem is not None:  # listing falls back to the checkpoint itself
+        print(f"warning: no sidecar for v{done.version} ({done.sidecar_problem})", file=sys.stderr)
+    decision = done.decision
     if decision.promote:
-        why = f"scripts.train --promote {args.promote}: {decision.reason}"
-        registry.promote(store, version, why=why, previous=decision.current)
-        print(f"gate: {decision.reason} -> promoted: latest is now v{version}")
+        print(f"gate: {decision.reason} -> promoted: latest is now v{done.version}")
     else:
         print(f"gate: {decision.reason} -> not promoted: latest stays v{decision.current}")
-    return version
-
-
-def check_publishable(blob: bytes) -> None:
-    """Refuse, before any upload, a model that could never serve: one that diverged, fails to load, or misfits."""
-    try:
-        check_digit_model(btf.Graph.load(blob))
-    except btf.CheckpointError as exc:
-        problem = str(exc).split(": ", 1)[-1]
-        hint = (
-            " (training diverged: try a lower --learning-rate or --l2)"
-            if "NaN" in problem or "finite" in problem
-            else ""
-        )
-        raise btf.BtfError(f"the trained model cannot serve: {problem}{hint}") from None
+    return done.version
 
 
 def _default_report_root(args: argparse.Namespace) -> Path:

@@ -38,6 +38,7 @@ def score(graph, test: tuple[np.ndarray, np.ndarray], negatives: np.ndarray | No
         "read": float((right & reading.is_digit).mean()),
         "ece": calibration.ece(confidence, right),
         "reliability": calibration.reliability(confidence, right),
+        "labels": reading.labels,
     }
     if negatives is not None and len(negatives):
         figures["non_digits"] = int(len(negatives))

@@ -46,6 +46,7 @@ class Decision:
 def _score(
     graph: Graph, test: tuple[np.ndarray, np.ndarray], negatives: np.ndarray | None
 ) -> tuple[float, float | None]:
+    """(digits read, non-digits flagged) of ``graph`` on the gate's data."""
     figures = evaluation.score(graph, test, negatives)
     return figures["read"], figures.get("rejection")
 
@@ -56,11 +57,16 @@ def decide(
     candidate: Graph,
     test: tuple[np.ndarray, np.ndarray],
     negatives: np.ndarray | None = None,
+    *,
+    scored: dict | None = None,
 ) -> Decision:
-    """Score the candidate and the current latest on ``test`` (digits) and ``negatives``, and apply ``policy``."""
+    """Score the candidate and the current latest on ``test`` (digits) and ``negatives``, and apply ``policy``.
+
+    ``scored``: the candidate's ``evaluation.score`` on the same data, when the caller has it already.
+    """
     if policy not in POLICIES:
         raise BtfError(f"--promote must be one of {POLICIES}, not {policy!r}")
-    mine, mine_rej = _score(candidate, test, negatives)
+    mine, mine_rej = (scored["read"], scored.get("rejection")) if scored else _score(candidate, test, negatives)
     current = registry.latest_version(store)
     if current is None:
         return Decision(policy != "never", None, None, mine, "the first model of an empty store", None, mine_rej)

@@ -218,7 +218,7 @@ def latest_version(store: BaseStore) -> int | None:
 
 
 def summary_row(summary: dict[str, Any], size: int) -> dict[str, Any]:
-    """What a listing shows of a version, from ``btf.checkpoint.summary`` of its bytes: the sidecar's content."""
+    """What a listing shows of a version, from ``btf.checkpoint.describe`` of its bytes: the sidecar's content."""
     meta = summary.get("metadata") or {}
     row = {key: summary.get(key) for key in ("sizes", "layers", "activation", "cost", "epochs")}
     row.update({key: meta.get(key) for key in ("test_accuracy", "val_accuracy", "created")})
@@ -265,7 +265,7 @@ def summary(store: BaseStore, version: int, has_sidecar: bool = True) -> dict[st
     from btf import checkpoint  # numpy, only for versions published without a sidecar
 
     blob = store.get_object(key_for(version), max_bytes=MAX_OBJECT_BYTES)
-    return summary_row(checkpoint.summary(blob.data), len(blob.data))
+    return summary_row(checkpoint.describe(blob.data), len(blob.data))
 
 
 def delete(store: BaseStore, version: int) -> None:

@@ -118,13 +118,9 @@ def _store_down(exc: Exception) -> ApiError:
 
 def model_info(entry: Entry) -> dict:
     graph, meta = entry.graph, entry.graph.metadata
-    architecture = (
-        {"layers": graph.stack.specs()}
-        if graph.stack is not None
-        else {"sizes": list(graph.sizes), "activation": graph.activation}
-    )
     fields = {
-        **architecture,
+        "layers": [layer.spec() for layer in graph.layers],
+        "sizes": list(graph.sizes),
         "cost": graph.cost,
         "epochs": graph.epochs,
         **{key: meta.get(key) for key in ("test_accuracy", "val_accuracy", "created")},

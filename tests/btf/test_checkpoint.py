@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import btf
-from btf import checkpoint, npz
+from btf import npz
+from tests.support.models import format1_arrays
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def net(blobs):
 
 
 def _arrays(net, **changes):
-    arrays = checkpoint._arrays(net._params(), {"note": "x"})
+    arrays = format1_arrays(net, {"note": "x"})
     arrays.update(changes)
     return {k: v for k, v in arrays.items() if v is not None}
 

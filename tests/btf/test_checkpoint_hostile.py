@@ -11,12 +11,21 @@ import pytest
 
 import btf
 from btf import checkpoint, npz
-from tests.support.models import metadata_member, npy, rebuild, tiny_model, zeros_member
+from tests.support.models import (
+    format1_arrays,
+    metadata_member,
+    npy,
+    npz_bytes,
+    rebuild,
+    tiny_model,
+    zeros_member,
+)
 
 
 @pytest.fixture
 def good() -> bytes:
-    return btf.Graph((12, 4, 3), seed=0).to_bytes({"note": "x"})
+    """A format-1 file: its W0, b0, ... members are what the surgery below targets (format 2's are P0, P1, ...)."""
+    return npz_bytes(format1_arrays(btf.Graph((12, 4, 3), seed=0), {"note": "x"}))
 
 
 def test_encrypted_flag_is_refused(good):
@@ -120,7 +129,7 @@ def test_any_unexpected_failure_becomes_a_checkpoint_error(good, monkeypatch):
         with pytest.raises(btf.CheckpointError):
             btf.Graph.load(good)
         with pytest.raises(btf.CheckpointError):
-            checkpoint.summary(good)
+            checkpoint.describe(good)
 
 
 def test_oversized_file_is_refused_before_parsing(monkeypatch, good):

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from btf import data
+from btf import costs, data
 from btf.errors import DataError
 from tests.support.idx import write_idx
 
@@ -141,8 +141,8 @@ def test_split_is_70_20_10_and_seeded():
 
 
 def test_one_hot_and_scale():
-    assert data.one_hot(np.array([2, 0]), 3).tolist() == [[0, 0, 1], [1, 0, 0]]
+    assert costs.one_hot(np.array([2, 0]), 3).tolist() == [[0, 0, 1], [1, 0, 0]]
     with pytest.raises(DataError):
-        data.one_hot(np.array([5]), 3)
+        costs.one_hot(np.array([5]), 3)
     s = data.scale(np.full((2, 28, 28), 255, np.uint8))
     assert s.shape == (2, 784) and s.dtype == np.float32 and s.max() == 1.0

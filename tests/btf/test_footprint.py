@@ -15,8 +15,8 @@ import pytest
 import btf
 from btf import checkpoint, footprint, npz
 from btf.digits import check_digit_model
-from btf.layers import parse_layers
-from tests.support.models import OVER_LIMITS, layered_model
+from btf.specs import parse_layers
+from tests.support.models import OVER_LIMITS, format1_arrays, layered_model, npz_bytes
 
 MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("model-v*.npz"))
 V5 = "conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10"
@@ -55,11 +55,11 @@ def test_reported_attacks_are_refused_by_the_reader(name, weights):
 
 def test_an_oversized_dense_network_is_refused_too():
     # The original format: 784-80000-10 is 63.6 million parameters (issue 17, section 2).
-    arrays = {"sizes": np.array([784, 80000, 10])}
-    net = btf.Graph((784, 8, 10), seed=0)
-    params = {**net._params(), **arrays, "weights": [], "biases": []}
+    arrays = format1_arrays(btf.Graph((784, 8, 10), seed=0))
+    arrays = {k: v for k, v in arrays.items() if not (k[0] in "Wb" and k[1:].isdigit())}
+    arrays["sizes"] = np.array([784, 80000, 10])
     with pytest.raises(btf.CheckpointError, match="parameters"):
-        checkpoint.read(checkpoint.dumps(params, {}))
+        checkpoint.read(npz_bytes(arrays))
 
 
 def test_no_weight_is_inflated_before_the_cost_is_checked(monkeypatch):
@@ -80,7 +80,7 @@ def test_custom_limits_are_honoured():
     blob = layered_model(V5_STORED)
     with pytest.raises(btf.CheckpointError, match="parameters"):
         btf.Graph.load(blob, limits=footprint.Limits(parameters=1000))
-    assert btf.Graph.load(blob).stack.specs() == V5_STORED.split(",")
+    assert [layer.spec() for layer in btf.Graph.load(blob).layers] == V5_STORED.split(",")
 
 
 @pytest.mark.parametrize(
@@ -102,17 +102,16 @@ def test_every_rule_of_the_stack_is_a_checkpoint_error_from_read(spec, shape):
 
 
 def test_a_learning_rate_past_float32_is_refused():
-    net = btf.Graph((784, 8, 10), seed=0)
-    params = {**net._params(), "learning_rate": 1e300}
+    arrays = checkpoint._arrays(btf.Graph((784, 8, 10), seed=0)._checkpoint({}))
     with pytest.raises(btf.CheckpointError, match="learning_rate"):
-        checkpoint.read(checkpoint.dumps(params, {}))
+        checkpoint.read(npz_bytes(arrays | {"learning_rate": np.array(1e300)}))
 
 
 def test_a_failure_building_the_graph_is_a_checkpoint_error(monkeypatch):
-    def explode(*_):
+    def explode(*_, **__):
         raise ValueError("a rule the reader missed")
 
-    monkeypatch.setattr(btf.Graph, "_configure", explode)
+    monkeypatch.setattr(btf.Graph, "_assemble", explode)
     with pytest.raises(btf.CheckpointError, match="a rule the reader missed"):
         btf.Graph.load(layered_model(V5_STORED))
 
@@ -173,9 +172,7 @@ def test_a_batch_runs_in_chunks_that_fit_the_working_memory_budget():
 
 def _buffers(net: btf.Graph) -> dict[str, list[str]]:
     """Every array a layer holds besides its parameters."""
-    return {
-        layer.spec(): [k for k, v in vars(layer).items() if isinstance(v, np.ndarray)] for layer in net.stack.layers
-    }
+    return {layer.spec(): [k for k, v in vars(layer).items() if isinstance(v, np.ndarray)] for layer in net.layers}
 
 
 @pytest.mark.parametrize("spec", [V5, "conv32:3,bn,pool2,conv64:3,bn,pool2,dense128,bn,dropout0.3,dense11"])

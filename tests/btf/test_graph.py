@@ -4,17 +4,22 @@ import numpy as np
 import pytest
 
 import btf
-from btf import nn
+from btf import activations
 from tests.support.gradcheck import central_difference
 
 
-def _oracle_cost(net: btf.Graph, X: np.ndarray, Y: np.ndarray) -> float:
+def _weights(net: btf.Graph) -> list[np.ndarray]:
+    return [layer.params[0] for layer in net.layers]
+
+
+def _oracle_cost(net: btf.Graph, X: np.ndarray, Y: np.ndarray, activation: str) -> float:
     """A plain float64 forward pass written independently of Graph, as the gradient oracle."""
     a = X
-    for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+    for i, layer in enumerate(net.layers):
+        w, b = layer.params
         z = a @ w + b
-        if i < len(net.weights) - 1:
-            a = 1 / (1 + np.exp(-z)) if net.activation == "sigmoid" else np.maximum(z, 0)
+        if i < len(net.layers) - 1:
+            a = 1 / (1 + np.exp(-z)) if activation == "sigmoid" else np.maximum(z, 0)
         elif net.cost == "cross_entropy":
             e = np.exp(z - z.max(axis=1, keepdims=True))
             a = e / e.sum(axis=1, keepdims=True)
@@ -38,18 +43,20 @@ def _oracle_cost(net: btf.Graph, X: np.ndarray, Y: np.ndarray) -> float:
 def test_backprop_matches_finite_differences(sizes, activation, cost):
     net = btf.Graph(sizes, activation=activation, cost=cost, seed=1)
     # float64 so the finite differences are precise; relu inputs kept away from the kink.
-    net.weights = [w.astype(np.float64) for w in net.weights]
-    net.biases = [b.astype(np.float64) + 0.1 for b in net.biases]
+    for layer in net.layers:
+        w, b = layer.params
+        layer.params = [w.astype(np.float64), b.astype(np.float64) + 0.1]
     rng = np.random.default_rng(2)
     X = rng.random((7, sizes[0]))
     Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], 7)]
-    grad_w, grad_b = net.backprop(X, Y)
-    for params, grads in ((net.weights, grad_w), (net.biases, grad_b)):
-        for p, g in zip(params, grads):
-            numeric = np.zeros_like(p)
-            for idx in np.ndindex(p.shape):
-                numeric[idx] = central_difference(p, idx, lambda: _oracle_cost(net, X, Y))
-            np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
+    grads = net.backprop(X, Y)
+    params = [p for layer in net.layers for p in layer.params]
+    assert len(grads) == len(params) == 2 * (len(sizes) - 1)
+    for p, g in zip(params, grads):
+        numeric = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            numeric[idx] = central_difference(p, idx, lambda: _oracle_cost(net, X, Y, activation))
+        np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
 
 
 def test_training_learns_and_counts_epochs(blobs):
@@ -79,7 +86,7 @@ def test_l2_shrinks_weights(blobs):
         net = btf.Graph((12, 8, 3), learning_rate=0.5, batch_size=16, l2=l2, seed=0)
         net.feed(*blobs)
         net.run(5, progress=False, log=None)
-        norms.append(sum(float(np.square(w).sum()) for w in net.weights))
+        norms.append(sum(float(np.square(w).sum()) for w in _weights(net)))
     assert norms[1] < norms[0]
 
 
@@ -90,7 +97,7 @@ def test_same_seed_is_bit_identical(blobs):
         net.feed(*blobs)
         net.run(2, progress=False, log=None)
         nets.append(net)
-    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+    for a, b in zip(nets[0].params, nets[1].params):
         assert a.dtype == np.float32 and np.array_equal(a, b)
 
 
@@ -108,14 +115,14 @@ def test_float32_throughout(blobs):
     net = btf.Graph((12, 6, 3), seed=0)
     net.feed(*blobs)
     net.run(1, progress=False, log=None)
-    assert all(p.dtype == np.float32 for p in net.weights + net.biases)
+    assert all(p.dtype == np.float32 for p in net.params)
 
 
 def test_scaled_init_is_default_and_does_not_saturate():
     net = btf.Graph((784, 30, 10), seed=0)
-    assert np.std(net.weights[0]) == pytest.approx(1 / np.sqrt(784), rel=0.05)
+    assert np.std(_weights(net)[0]) == pytest.approx(1 / np.sqrt(784), rel=0.05)
     original = btf.Graph((784, 30, 10), init="normal", seed=0)
-    assert np.std(original.weights[0]) == pytest.approx(1, rel=0.05)
+    assert np.std(_weights(original)[0]) == pytest.approx(1, rel=0.05)
 
 
 @pytest.mark.parametrize(
@@ -162,9 +169,9 @@ def test_run_without_data_explains():
 
 def test_softmax_and_sigmoid_are_stable():
     z = np.array([[1000.0, -1000.0, 0.0]], dtype=np.float32)
-    assert np.isfinite(nn.softmax(z.copy())).all()
+    assert np.isfinite(activations.softmax(z.copy())).all()
     with np.errstate(all="raise"):
-        assert np.allclose(nn.sigmoid(z.copy()), [[1, 0, 0.5]])
+        assert np.allclose(activations.sigmoid(z.copy()), [[1, 0, 0.5]])
 
 
 def test_import_btf_is_lean():

@@ -9,8 +9,9 @@ import pytest
 import btf
 from btf import checkpoint
 from btf.batchnorm import BatchNorm
-from btf.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, parse_layers
+from btf.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from btf.optimizers import Optimizer
+from btf.specs import parse_layers
 from tests.support import network_py
 from tests.support.gradcheck import central_difference
 
@@ -41,7 +42,7 @@ def _oracle_forward(layers, x, training=False):
         if isinstance(layer, BatchNorm):
             x = _oracle_batchnorm(layer, x, training)
         if isinstance(layer, Conv2D):
-            k, (w, b) = layer.k, layer.params
+            k, (w, b) = layer.kernel_size, layer.params
             if layer.padding == "same":
                 lo = (k - 1) // 2
                 x = np.pad(x, ((0, 0), (lo, k - 1 - lo), (lo, k - 1 - lo), (0, 0)))
@@ -54,7 +55,7 @@ def _oracle_forward(layers, x, training=False):
                     out[:, i, j, :] = np.tensordot(patch, kernel, axes=([1, 2, 3], [0, 1, 2])) + b
             x = _act(layer.activation, out)
         elif isinstance(layer, MaxPool2D):
-            p = layer.p
+            p = layer.pool_size
             n, h, wd, c = x.shape
             out = np.zeros((n, h // p, wd // p, c))
             for i in range(h // p):
@@ -69,7 +70,7 @@ def _oracle_forward(layers, x, training=False):
 
 
 def _oracle_cost(net, X, Y):
-    z = _oracle_forward(net.stack.layers, X.reshape(len(X), *net.stack.input_shape), training=True)
+    z = _oracle_forward(net.layers, X.reshape(len(X), *net.input_shape), training=True)
     if net.cost == "cross_entropy":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return -(Y * np.log(e / e.sum(axis=1, keepdims=True))).sum() / len(X)
@@ -91,7 +92,7 @@ def test_every_layer_matches_finite_differences(name):
     spec, shape, cost = CHAINS[name]
     net = btf.Graph(parse_layers(spec), cost=cost, input_shape=shape, seed=3)
     rng = np.random.default_rng(5)
-    for layer in net.stack.layers:  # float64, so the differences are precise; biases off the relu kink
+    for layer in net.layers:  # float64, so the differences are precise; biases off the relu kink
         layer.params = [p.astype(np.float64) + (0.05 if p.ndim == 1 else 0) for p in layer.params]
         if isinstance(layer, BatchNorm):  # gamma and beta away from their start, so every term counts
             layer.params[0] = rng.uniform(0.5, 1.5, layer.params[0].shape)
@@ -99,9 +100,10 @@ def test_every_layer_matches_finite_differences(name):
     rng = np.random.default_rng(4)
     X = rng.random((5, int(np.prod(shape))))
     Y = np.eye(net.sizes[-1])[rng.integers(0, net.sizes[-1], 5)]
-    grads, _ = net.stack.gradients(X, Y, cost)
-    assert len(grads) == len(net.stack.trainable)
-    for p, g in zip(net.stack.trainable, grads):
+    grads = net.backprop(X, Y)
+    trainable = [p for layer in net.layers for p in layer.trainable]  # the float64 copies
+    assert len(grads) == len(trainable)
+    for p, g in zip(trainable, grads):
         assert g.shape == p.shape
         for idx in list(np.ndindex(p.shape))[:: max(1, p.size // 25)]:
             numeric = central_difference(p, idx, lambda: _oracle_cost(net, X, Y))
@@ -111,8 +113,8 @@ def test_every_layer_matches_finite_differences(name):
 def test_the_forward_pass_matches_the_oracle():
     net = btf.Graph(parse_layers("conv4:3,pool2,conv3:2:sigmoid:same,dense5,dense3"), input_shape=(10, 10, 2), seed=0)
     X = np.random.default_rng(0).random((4, 200), dtype=np.float32)
-    ours = net.stack.forward(X, "quadratic")
-    theirs = 1 / (1 + np.exp(-_oracle_forward(net.stack.layers, X.reshape(4, 10, 10, 2).astype(np.float64))))
+    ours = net.feedforward(X)
+    theirs = 1 / (1 + np.exp(-_oracle_forward(net.layers, X.reshape(4, 10, 10, 2).astype(np.float64))))
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
@@ -132,7 +134,7 @@ def test_dropout_trains_only_and_backprops_through_its_mask():
 def _oracle_steps(name, p, grads, lr, l2):
     p, m, v = p.astype(np.float64), 0.0, 0.0
     for t, g in enumerate(grads, 1):
-        g = g + l2 * p
+        p = p - lr * l2 * p  # decoupled weight decay on a weight (AdamW's form; for SGD, the L2 gradient)
         if name == "sgd":
             p = p - lr * g
         elif name == "momentum":
@@ -155,9 +157,9 @@ def test_optimizers_follow_their_update_rules(name, scale):
     start = rng.standard_normal((3, 4)).astype(np.float32)
     grads = [(scale * rng.standard_normal((3, 4))).astype(np.float32) for _ in range(5)]
     p = start.copy()
-    opt = Optimizer(name, 0.01)
+    opt = Optimizer(name, 0.01, l2=0.1 * scale)
     for g in grads:
-        opt.update([p], [g.copy()], l2=0.1 * scale)
+        opt.update([p], [g * opt.gradient_scale])
     np.testing.assert_allclose(p, _oracle_steps(name, start, grads, 0.01, 0.1 * scale), rtol=1e-4, atol=1e-6)
 
 
@@ -188,15 +190,18 @@ def test_the_seed_form_trains_as_the_original_per_sample_loop(blobs, kw):
     """
     (X, y), _ = blobs
     net = btf.Graph((12, 8, 3), learning_rate=1.0, batch_size=16, seed=0, **kw)
-    start_w, start_b = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    start_w, start_b = (
+        [layer.params[0].copy() for layer in net.layers],
+        [layer.params[1].copy() for layer in net.layers],
+    )
     shuffles = copy.deepcopy(net.rng)
     net.feed((X, y))
     net.run(3, progress=False, log=None)
     orders = [shuffles.permutation(len(X)) for _ in range(3)]
     want_w, want_b = network_py.train(start_w, start_b, X, np.eye(3)[y], orders, 16, 1.0, **kw)
-    for got, want in zip(net.weights + net.biases, want_w + want_b):
+    for got, want in zip(net.params, [p for pair in zip(want_w, want_b) for p in pair]):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    assert max(float(np.abs(g - s).max()) for g, s in zip(net.weights, start_w)) > 0.05  # it did train
+    assert max(float(np.abs(layer.params[0] - s).max()) for layer, s in zip(net.layers, start_w)) > 0.05  # it trained
 
 
 def test_a_conv_graph_learns_and_reports_the_minibatch_loss(blobs):
@@ -229,13 +234,17 @@ def test_layered_checkpoints_round_trip_bit_identically(tmp_path):
     same = btf.Graph.load(path)
     X = np.random.default_rng(0).random((6, 64), dtype=np.float32)
     np.testing.assert_array_equal(net.predict(X)[1], same.predict(X)[1])
-    assert same.stack.specs() == net.stack.specs() and same.optimizer.name == "adam" and same.sizes == (64, 4)
-    assert checkpoint.summary(path.read_bytes())["layers"] == net.stack.specs()
+    assert (
+        [layer.spec() for layer in same.layers] == [layer.spec() for layer in net.layers]
+        and same.optimizer.name == "adam"
+        and same.sizes == (64, 8, 4)
+    )
+    assert checkpoint.describe(path.read_bytes())["layers"] == [layer.spec() for layer in net.layers]
 
 
 def test_layered_checkpoints_are_validated(tmp_path):
     net = btf.Graph(parse_layers("conv3:3,pool2,dense4"), input_shape=(8, 8, 1), seed=1)
-    arrays = checkpoint._arrays(net._params(), {})
+    arrays = checkpoint._arrays(net._checkpoint({}))
     for change, message in [
         ({"P0": np.zeros((5, 3), np.float32)}, "P0 has shape"),
         ({"layers": np.array(["conv3:3:relu", "pool2", "bogus"])}, "layers do not fit"),
@@ -284,15 +293,15 @@ def _trained_bn_net(seed=0):
 
 def test_batchnorm_predicts_with_its_running_statistics_not_the_batch():
     net, X = _trained_bn_net()
-    bns = [layer for layer in net.stack.layers if isinstance(layer, BatchNorm)]
+    bns = [layer for layer in net.layers if isinstance(layer, BatchNorm)]
     # The inputs' mean is near 2, so the running means moved away from their start at zero.
     assert all(np.abs(layer.params[2]).max() > 0.1 for layer in bns)
-    ours = net.stack.forward(X[:5], "cross_entropy")
-    z = _oracle_forward(net.stack.layers, X[:5].reshape(5, 8, 8, 1).astype(np.float64))
+    ours = net.feedforward(X[:5])
+    z = _oracle_forward(net.layers, X[:5].reshape(5, 8, 8, 1).astype(np.float64))
     e = np.exp(z - z.max(axis=1, keepdims=True))
     np.testing.assert_allclose(ours, e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
     # One image alone gets the same answer as in a batch: nothing depends on its neighbours.
-    np.testing.assert_allclose(net.stack.forward(X[:1], "cross_entropy"), ours[:1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(net.feedforward(X[:1]), ours[:1], rtol=1e-5, atol=1e-7)
 
 
 def test_batchnorm_checkpoints_round_trip_with_their_running_statistics(tmp_path):
@@ -300,14 +309,14 @@ def test_batchnorm_checkpoints_round_trip_with_their_running_statistics(tmp_path
     path = tmp_path / "bn.npz"
     net.save(path)
     same = btf.Graph.load(path)
-    assert same.stack.specs() == net.stack.specs() == [
+    assert [layer.spec() for layer in same.layers] == [layer.spec() for layer in net.layers] == [
         "conv3:3:linear", "bn:relu", "pool2", "flatten", "dense6:linear", "bn:relu", "dense3:linear",
     ]  # fmt: skip
-    for got, want in zip(same.stack.params, net.stack.params):
+    for got, want in zip(same.params, net.params):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(same.predict(X)[1], net.predict(X)[1])
     arrays = dict(np.load(path))
-    assert len([k for k in arrays if k.startswith("P")]) == len(net.stack.params) == 14  # 4 arrays per bn
+    assert len([k for k in arrays if k.startswith("P")]) == len(net.params) == 14  # 4 arrays per bn
     arrays["P3"] = np.ones(4, np.float32)  # the first bn's running mean with the wrong channel count
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)

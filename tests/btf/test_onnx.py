@@ -13,7 +13,7 @@ import pytest
 
 import btf
 from btf.errors import ConfigError
-from btf.layers import parse_layers
+from btf.specs import parse_layers
 from tests.conftest import ROOT, SHARED_MNIST
 
 SHIPPED = sorted((ROOT / "models").glob("model-v*.npz"))
@@ -54,11 +54,11 @@ def test_every_shipped_model_answers_as_btf_does(path, digits):
 def _randomised(graph: btf.Graph, seed: int) -> btf.Graph:
     """Every weight and bias drawn at random: zero biases would not show a bias wired to the wrong place."""
     rng = np.random.default_rng(seed)
-    params = graph.stack.params if graph.stack is not None else graph.weights + graph.biases
+    params = graph.params
     for p in params:
         scale = 1.5 / np.sqrt(p.shape[0]) if p.ndim > 1 else 0.3
         p[...] = rng.standard_normal(p.shape).astype(np.float32) * np.float32(scale)
-    for layer in graph.stack.layers if graph.stack is not None else []:
+    for layer in graph.layers:
         if layer.spec().startswith("bn"):  # a running variance is positive
             layer.params[3][...] = np.abs(layer.params[3]) + np.float32(0.5)
     return graph
@@ -98,7 +98,10 @@ def test_any_batch_size_and_the_model_says_what_it_is(digits):
     for n in (1, 7):
         assert_same_answers(graph, digits[:n])
     props = {p.key: p.value for p in to_onnx(graph).metadata_props}
-    assert props["btf_architecture"] == ",".join(graph.stack.specs()) and props["btf_cost"] == graph.cost
+    assert (
+        props["btf_architecture"] == ",".join(layer.spec() for layer in graph.layers)
+        and props["btf_cost"] == graph.cost
+    )
 
 
 def test_export_writes_atomically_and_keeps_an_existing_file(tmp_path):

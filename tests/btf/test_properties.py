@@ -140,7 +140,7 @@ def test_object_array_entry_never_unpickles():
         entries = {k: npz[k] for k in npz.files}
     obj = np.empty(1, object)
     obj[0] = {"x": 1}
-    entries["W0"] = obj
+    entries["P0"] = obj  # the first parameter (format 2)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for k, v in entries.items():

@@ -46,8 +46,8 @@ def hostile_files() -> dict[str, bytes]:
     huge = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
     return {
         "encrypted": bytes(encrypted),
-        "huge-shape": rebuild(good, lambda n, d: (n, huge if n == "W0.npy" else d)),
-        "no-magic": rebuild(good, lambda n, d: (n, b"garbage" if n == "b0.npy" else d)),
+        "huge-shape": rebuild(good, lambda n, d: (n, huge if n == "P0.npy" else d)),
+        "no-magic": rebuild(good, lambda n, d: (n, b"garbage" if n == "P1.npy" else d)),
         "nested-json": rebuild(good, metadata_member("[" * 50_000 + "]" * 50_000)),
         "100-inputs": btf.Graph((100, 16, 10), seed=0).to_bytes({}),
         "20-outputs": btf.Graph((784, 16, 20), cost="cross_entropy", seed=0).to_bytes({}),
@@ -57,7 +57,7 @@ def hostile_files() -> dict[str, bytes]:
 
 def _overflowing_model() -> bytes:
     net = btf.Graph((784, 16, 10), cost="cross_entropy", seed=0)
-    for w in net.weights:
+    for w in (layer.params[0] for layer in net.layers):
         w[:] = 3e38  # finite weights whose sums overflow to inf, then NaN in the softmax
     return net.to_bytes({})
 

@@ -126,7 +126,7 @@ def test_before_snapshot_never_raises(exc, folder_store, monkeypatch, caplog):
 def big_dense_model(seed: int) -> bytes:
     """A valid 784-1250-10 network (993,760 parameters: 3.8 MiB resident), zero weights so the file is small."""
     net = btf.Graph((784, 1250, 10), cost="cross_entropy", seed=seed)
-    for p in (*net.weights, *net.biases):
+    for p in net.params:
         p[...] = 0
     return net.to_bytes({"seed": seed})
 

@@ -92,7 +92,7 @@ def _corrupt(kind):
         return tiny_model(5)[:500]
     arrays = dict(np.load(io.BytesIO(tiny_model(5))))
     if kind == "nan":
-        arrays["W0"] = np.full_like(arrays["W0"], np.nan)
+        arrays["P0"] = np.full_like(arrays["P0"], np.nan)
     else:
         arrays["W1"] = np.zeros((3, 10), np.float32)  # shapes don't chain
     buf = io.BytesIO()

@@ -59,7 +59,7 @@ def test_latest_follows_promotions_after_the_ttl(store, clock):
 def test_a_promoted_version_that_cannot_serve_keeps_the_last_good_one(store, clock, capsys):
     registry.promote(store, 2, why="good")
     assert served() == 2
-    broken = rebuild(tiny_model(4), lambda n, d: (n, b"junk" if n == "W0.npy" else d))
+    broken = rebuild(tiny_model(4), lambda n, d: (n, b"junk" if n == "P0.npy" else d))
     version = store.publish(broken)
     registry.promote(store, version, why="oops")
     clock.now += 61
@@ -70,7 +70,7 @@ def test_a_promoted_version_that_cannot_serve_keeps_the_last_good_one(store, clo
 
 def test_a_cold_function_falls_back_through_the_promotion_history(store, use_store, tmp_path):
     registry.promote(store, 1, why="good")
-    broken = rebuild(tiny_model(4), lambda n, d: (n, b"junk" if n == "b0.npy" else d))
+    broken = rebuild(tiny_model(4), lambda n, d: (n, b"junk" if n == "P1.npy" else d))
     registry.promote(store, store.publish(broken), why="bad")
     use_store(store.uri)  # a fresh container: nothing served yet
     assert served() == 1  # the previous promotion, never an unpromoted v2 or v3
@@ -92,7 +92,7 @@ def test_models_lists_many_large_versions_without_keeping_them(tmp_path, use_sto
     rng = np.random.default_rng(0)
     for _ in range(4):
         net = btf.Graph((784, 1500, 10), cost="cross_entropy", seed=0)
-        net.weights[0][:] = rng.standard_normal(net.weights[0].shape, dtype=np.float32)  # incompressible
+        net.params[0][:] = rng.standard_normal(net.params[0].shape, dtype=np.float32)  # incompressible
         store.publish(net.to_bytes({"test_accuracy": 0.5}))  # no sidecars: the fallback path
     size = max(p.stat().st_size for p in folder.glob("model-v*.npz"))
     use_store(str(folder))

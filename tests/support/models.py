@@ -1,6 +1,7 @@
 """Model files for tests: a tiny valid digit model, and surgery on a checkpoint's zip members."""
 
 import io
+import json
 import struct
 import zipfile
 
@@ -8,7 +9,37 @@ import numpy as np
 
 import btf
 from btf import checkpoint
-from btf.layers import parse_layers
+from btf.specs import parse_layers
+
+
+def format1_arrays(net: btf.Graph, metadata: dict | None = None) -> dict[str, np.ndarray]:
+    """A dense ``net`` as the original format (version 1) stored it: sizes, activation, W0, b0, W1, ...
+
+    btf writes format 2 now, and reads format 1 forever (models/model-v1.npz to v3 are such
+    files): these are the entries that reading is tested on.
+    """
+    activations = {layer.activation for layer in net.layers[:-1]} or {"sigmoid"}
+    arrays = {
+        "format": np.array(checkpoint.FORMAT),
+        "format_version": np.array(1, dtype=np.int64),
+        "sizes": np.array(net.sizes, dtype=np.int64),
+        "activation": np.array(activations.pop()),
+        "cost": np.array(net.cost),
+        "learning_rate": np.array(net.learning_rate, dtype=np.float64),
+        "batch_size": np.array(net.batch_size, dtype=np.int64),
+        "epochs": np.array(net.epochs, dtype=np.int64),
+        "l2": np.array(net.l2, dtype=np.float64),
+        "metadata": np.array(json.dumps(metadata or {})),
+    }
+    for i, layer in enumerate(net.layers):
+        arrays[f"W{i}"], arrays[f"b{i}"] = layer.params
+    return arrays
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def tiny_model(seed: int = 0, **meta) -> bytes:
@@ -40,8 +71,8 @@ def layered_model(spec: str, input_shape=(28, 28, 1), *, weights: bool = True, *
         shape, shapes = layer.shapes(shape)
         params += [np.zeros(s, np.float32) for s in shapes]
     hyper = {"learning_rate": 1e-3, "batch_size": 64, "epochs": 1, "l2": 0.0, "cost": "cross_entropy"}
-    structure = {"layers": [layer.spec() for layer in layers], "input_shape": input_shape, "optimizer": "adam"}
-    return checkpoint.dumps({**hyper, **structure, "params": params}, meta)
+    structure = {"layers": layers, "input_shape": tuple(input_shape), "optimizer": "adam"}
+    return checkpoint.dumps(checkpoint.Checkpoint(**hyper, **structure, params=params, metadata=meta))
 
 
 def rebuild(blob: bytes, edit) -> bytes:

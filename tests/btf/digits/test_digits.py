@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import btf
 from btf import digits
 from btf.digits import calibration
-from btf.layers import parse_layers
+from btf.specs import parse_layers
 
 
 def _model(outputs=11, seed=0, **meta):
@@ -71,11 +71,11 @@ def test_reading_an_eleven_output_model(temperature, threshold, seed):
 
 def test_a_model_that_is_sure_it_sees_no_digit_says_so():
     net = _model(11, not_digit={"temperature": 1.0, "threshold": 0.5})
-    net.biases[-1][:] = 0
-    net.biases[-1][digits.NOT_DIGIT] = 30.0  # the eleventh output dominates whatever the input
+    net.layers[-1].params[1][:] = 0
+    net.layers[-1].params[1][digits.NOT_DIGIT] = 30.0  # the eleventh output dominates whatever the input
     reading = digits.read(net, np.zeros((3, 784), np.float32))
     assert not reading.is_digit.any() and (reading.not_digit > 0.99).all()
-    net.biases[-1][digits.NOT_DIGIT] = -30.0
+    net.layers[-1].params[1][digits.NOT_DIGIT] = -30.0
     assert digits.read(net, np.zeros((3, 784), np.float32)).is_digit.all()
 
 

@@ -1,0 +1,60 @@
+"""Activation functions for btf's layers, forward and derivative side by side, on float32 batches.
+
+Derivatives are taken from the activations, not the pre-activations, so a layer keeps one
+array (its output) for its backward pass. Every function works in place: at batch 10, the
+cost of a numpy call and of a fresh array, not the arithmetic, is what an epoch spends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-z), in place, as (1 + tanh(z/2)) / 2: no overflow warning for large |z|."""
+    np.multiply(z, 0.5, out=z)
+    np.tanh(z, out=z)
+    np.add(z, 1.0, out=z)
+    np.multiply(z, 0.5, out=z)
+    return z
+
+
+def sigmoid_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """delta * sigmoid'(z), where sigmoid'(z) = a (1 - a) for a = sigmoid(z); in place."""
+    delta *= a
+    delta *= 1.0 - a
+    return delta
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    """max(z, 0), in place."""
+    return np.maximum(z, 0.0, out=z)
+
+
+def relu_derivative(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """delta * relu'(z): delta where a = relu(z) > 0, else 0; in place."""
+    delta *= a > 0
+    return delta
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise e^z / sum(e^z), in place; shifted by the row's maximum so exp never overflows."""
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+# The one table the layers, the checkpoint reader and the trainer's choices all read.
+TABLE = {"sigmoid": (sigmoid, sigmoid_derivative), "relu": (relu, relu_derivative)}
+ACTIVATIONS = tuple(TABLE)
+
+
+def activate(name: str, z: np.ndarray) -> np.ndarray:
+    """``name``'s activation of z, in place."""
+    return TABLE[name][0](z)
+
+
+def scale_by_derivative(name: str, delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """delta * f'(z), with f'(z) written in terms of a = f(z); modifies delta in place."""
+    return TABLE[name][1](delta, a)

@@ -1,0 +1,55 @@
+"""Costs for btf.Graph: what the network's output means, how wrong it is, and the delta backprop starts from.
+
+Two costs, as in Nielsen's book. ``quadratic`` (the original's): sigmoid outputs and
+C = 1/2 |a - y|^2 per sample. ``cross_entropy``: softmax outputs and C = -sum(y log a).
+Both give the output layer's dC/dz in one line: (a - y) a (1 - a) and a - y. The last
+layer of every Graph is linear; the cost's output function (``output``) finishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from btf.activations import sigmoid, softmax
+from btf.errors import DataError
+
+COSTS = ("quadratic", "cross_entropy")
+
+
+def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    """int labels (n,) -> float32 (n, classes) with a single 1 per row; DataError for a label out of range."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise DataError(f"labels must lie in [0, {classes - 1}]")
+    out = np.zeros((len(labels), classes), dtype=np.float32)
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def output(cost: str, z: np.ndarray) -> np.ndarray:
+    """The network's output from the last layer's z, in place: softmax (cross-entropy) or sigmoid (quadratic)."""
+    return softmax(z) if cost == "cross_entropy" else sigmoid(z)
+
+
+def output_delta(cost: str, out: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """dC/dz of the last layer: (a - y) a (1 - a) for quadratic, a - y for cross-entropy (softmax's Jacobian cancels)."""
+    delta = out - target
+    if cost == "quadratic":
+        delta *= out
+        delta *= 1.0 - out
+    return delta
+
+
+def loss(cost: str, out: np.ndarray, target: np.ndarray) -> float:
+    """Mean cost per sample of a batch, without weight decay."""
+    if cost == "quadratic":
+        return float(0.5 * np.square(out - target).sum() / len(out))
+    # Clipped, so a confidently wrong answer costs a large finite number, not inf.
+    return float(-(target * np.log(np.clip(out, 1e-12, 1.0))).sum() / len(out))
+
+
+def penalty(l2: float, weights: Iterable[np.ndarray]) -> float:
+    """The weight decay's term of the loss, l2/2 * sum(w^2), over weights (not biases, as the optimizer decays)."""
+    return 0.5 * l2 * sum(float(np.square(w).sum()) for w in weights) if l2 else 0.0
