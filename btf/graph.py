@@ -161,21 +161,19 @@ class Graph:
         """Gradients of the mean cost over the batch (X, one-hot Y), one per ``trainable`` array, weight decay excluded."""
         return self._gradients(X, Y, np.float32(1 / len(X)))[0]
 
-    def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: np.float32) -> tuple[list[np.ndarray], float, int]:
-        """(gradients times ``scale``, the batch's loss, how many it got right), from one forward and backward pass.
+    def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: np.float32) -> tuple[list[np.ndarray], np.ndarray]:
+        """(gradients times ``scale``, the network's output): one forward and one backward pass.
 
         ``scale`` folds the mean's 1/m (and SGD's learning rate) into the first delta: one multiply.
-        The epoch's loss and accuracy come from this pass, at no extra cost over the data.
         """
         out = self._forward(X, training=True)
-        loss, correct = costs.loss(self.cost, out, Y), int((out.argmax(axis=1) == Y.argmax(axis=1)).sum())
         delta = costs.output_delta(self.cost, out, Y)
         delta *= scale
         grads: list[list[np.ndarray]] = []
         for layer in reversed(self.layers):
             delta, layer_grads = layer.backward(delta)
             grads.append(layer_grads)
-        return [g for layer_grads in reversed(grads) for g in layer_grads], loss, correct
+        return [g for layer_grads in reversed(grads) for g in layer_grads], out
 
     def train_epoch(self, progress: Any = None, augment: Augment | None = None) -> float:
         """One pass over the fed training data; returns its wall time in seconds.
@@ -188,16 +186,21 @@ class Graph:
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
         targets = costs.one_hot(self.train_data[1], self.sizes[-1])
-        total, right = 0.0, 0
+        # Every batch's output and targets, in the order trained: the epoch's loss and accuracy are
+        # computed from them once at the end (as Keras reports them, means over the mini-batches
+        # seen while training), not per batch, where small reductions cost more than the copies.
+        outputs, seen, at = np.empty_like(targets), np.empty_like(targets), 0
         for X, Y in self.batchify(inputs, targets):
-            grads, loss, correct = self._gradients(X, Y, self.optimizer.gradient_scale / np.float32(len(X)))
+            grads, out = self._gradients(X, Y, self.optimizer.gradient_scale / np.float32(len(X)))
             self.optimizer.update(self.trainable, grads)
-            total, right = total + loss * len(X), right + correct
+            outputs[at : at + len(X)], seen[at : at + len(X)] = out, Y
+            at += len(X)
             if progress is not None:
                 progress.update(1)
         self.epochs += 1
-        # As Keras reports them: means over the mini-batches seen while training, not a second pass.
-        self.last_train = {"train_loss": total / len(inputs) + self._penalty(), "train_accuracy": right / len(inputs)}
+        right = int((outputs.argmax(axis=1) == seen.argmax(axis=1)).sum())
+        loss = costs.loss(self.cost, outputs, seen) + self._penalty()
+        self.last_train = {"train_loss": loss, "train_accuracy": right / len(inputs)}
         return time.perf_counter() - start
 
     def run(

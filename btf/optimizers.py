@@ -45,17 +45,20 @@ class Optimizer:
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """One step for every array in ``params`` from its gradient (times ``gradient_scale``), in place."""
-        if self._state is None:
-            slots = {"sgd": 0, "momentum": 1, "adam": 2}[self.name]
-            self._state = [[np.zeros_like(p) for p in params] for _ in range(slots)]
         self.steps += 1
-        shrink = np.float32(1 - self.lr * self.l2)
-        for i, (p, g) in enumerate(zip(params, grads)):
-            if self.l2 and p.ndim > 1:
-                p *= shrink
-            if self.name == "sgd":
+        if self.l2:
+            shrink = np.float32(1 - self.lr * self.l2)
+            for p in params:
+                if p.ndim > 1:
+                    p *= shrink
+        if self.name == "sgd":  # the common case, kept to one subtraction per array
+            for p, g in zip(params, grads):
                 p -= g
-            elif self.name == "momentum":
+            return
+        if self._state is None:
+            self._state = [[np.zeros_like(p) for p in params] for _ in range(1 if self.name == "momentum" else 2)]
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.name == "momentum":
                 v = self._state[0][i]
                 v *= np.float32(0.9)
                 v -= self.lr * g
