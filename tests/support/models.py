@@ -16,7 +16,7 @@ def format1_arrays(net: btf.Graph, metadata: dict | None = None) -> dict[str, np
     """A dense ``net`` as the original format (version 1) stored it: sizes, activation, W0, b0, W1, ...
 
     btf writes format 2 now, and reads format 1 forever (the shipped models/model-v1.npz to
-    files): these are the entries that reading is tested on.
+    model-v4.npz are such files): these are the entries that reading is tested on.
     """
     activations = {layer.activation for layer in net.layers[:-1]} or {"sigmoid"}
     arrays = {
