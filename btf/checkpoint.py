@@ -69,6 +69,12 @@ class Checkpoint:
     epochs: int
     metadata: dict[str, Any]
 
+    @property
+    def hyper(self) -> dict[str, Any]:
+        """The training settings a Graph is built with."""
+        keys = ("learning_rate", "batch_size", "cost", "l2", "optimizer")
+        return {key: getattr(self, key) for key in keys}
+
 
 def dumps(saved: Checkpoint) -> bytes:
     """The checkpoint as bytes (format 2)."""

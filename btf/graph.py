@@ -82,9 +82,9 @@ class Graph:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         _, shapes = plan(layers, input_shape)
         self.rng, self.layers, self.input_shape = rng, list(layers), tuple(int(d) for d in input_shape)
-        self.set_learning_rate(learning_rate)
         self.batch_size, self.cost, self.l2 = int(batch_size), cost, float(l2)
-        self.optimizer = Optimizer(optimizer, self.learning_rate, self.l2)
+        self.optimizer = Optimizer(optimizer, 1.0, self.l2)
+        self.set_learning_rate(learning_rate)
         shape, at = self.input_shape, 0
         for layer in self.layers:
             count = len(layer.shapes(shape)[1])
@@ -116,8 +116,7 @@ class Graph:
         if not (np.isfinite(learning_rate) and 0 < learning_rate <= np.finfo(np.float32).max):
             raise ConfigError(f"learning_rate must be a positive number, got {learning_rate}")
         self.learning_rate = float(learning_rate)
-        if hasattr(self, "optimizer"):
-            self.optimizer.lr = np.float32(learning_rate)
+        self.optimizer.lr = np.float32(learning_rate)
 
     def __repr__(self) -> str:
         trained = f", trained {self.epochs} epochs" if self.epochs else ""  # a count so far, not a setting
@@ -290,18 +289,11 @@ class Graph:
         return checkpoint.dumps(self._checkpoint(metadata))
 
     def _checkpoint(self, metadata: dict[str, Any] | None) -> checkpoint.Checkpoint:
+        hyper = {"learning_rate": self.learning_rate, "batch_size": self.batch_size, "cost": self.cost, "l2": self.l2}
         return checkpoint.Checkpoint(
-            layers=self.layers,
-            input_shape=self.input_shape,
-            params=self.params,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            cost=self.cost,
-            l2=self.l2,
-            optimizer=self.optimizer.name,
-            epochs=self.epochs,
-            metadata={**self.metadata, **(metadata or {})},
-        )
+            self.layers, self.input_shape, self.params, **hyper, optimizer=self.optimizer.name,
+            epochs=self.epochs, metadata={**self.metadata, **(metadata or {})},
+        )  # fmt: skip
 
     @classmethod
     def load(cls, source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> Graph:
@@ -314,17 +306,7 @@ class Graph:
         saved = checkpoint.read(source, limits)
         graph = cls.__new__(cls)
         try:
-            graph._assemble(
-                saved.layers,
-                saved.input_shape,
-                np.random.default_rng(),
-                saved.params,
-                learning_rate=saved.learning_rate,
-                batch_size=saved.batch_size,
-                cost=saved.cost,
-                l2=saved.l2,
-                optimizer=saved.optimizer,
-            )
+            graph._assemble(saved.layers, saved.input_shape, np.random.default_rng(), saved.params, **saved.hyper)
         except Exception as exc:  # the loader's boundary, as in checkpoint.read
             raise CheckpointError(f"<checkpoint>: cannot build the model ({type(exc).__name__}: {exc})") from None
         graph.epochs, graph.metadata = saved.epochs, saved.metadata

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import btf
-from btf import npz
+from btf import checkpoint, npz
 from tests.support.models import format1_arrays
 
 
@@ -146,3 +146,33 @@ def test_zip_that_is_not_npz(tmp_path):
         z.writestr("hello.txt", "hi")
     with pytest.raises(btf.CheckpointError, match="not an .npy array"):
         btf.Graph.load(buffer.getvalue())
+
+
+def test_format_1_files_load_into_the_one_engine(net, blobs):
+    """The original format (sizes, activation, W/b) reads into Dense layers, predicts as before, and
+    saves back as format 2 with the same weights."""
+    same = btf.Graph.load(_npz(_arrays(net)))
+    assert [layer.spec() for layer in same.layers] == ["dense6:sigmoid", "dense4:sigmoid", "dense3:linear"]
+    assert same.sizes == net.sizes == (12, 6, 4, 3) and same.optimizer.name == "sgd" and same.cost == net.cost
+    X = blobs[1][0]
+    np.testing.assert_array_equal(same.predict(X)[1], net.predict(X)[1])
+    again = btf.Graph.load(same.to_bytes())
+    assert int(np.load(io.BytesIO(same.to_bytes()))["format_version"]) == checkpoint.LAYERED_VERSION
+    for a, b in zip(again.params, net.params):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_the_shipped_format_1_models_still_load(version):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "models" / f"model-v{version}.npz"
+    graph = btf.Graph.load(path)
+    assert int(np.load(path)["format_version"]) == 1 and all(layer.spec().startswith("dense") for layer in graph.layers)
+    assert graph.predict(np.zeros(784, np.float32))[1].shape == (10,)
+
+
+def test_a_loaded_graph_describes_itself_as_a_fresh_one_does(net):
+    same = btf.Graph.load(net.to_bytes())
+    assert repr(same) == repr(net)
+    assert (same.sizes, same.input_shape, same.optimizer.name) == (net.sizes, net.input_shape, net.optimizer.name)

@@ -4,7 +4,7 @@ import pytest
 
 from btf import footprint
 from btf import store as store_module
-from scripts import train
+from scripts import train, train_options
 from tests.scripts.test_train import run
 
 # Diverging runs overflow on purpose; numpy's warnings about it are expected here.
@@ -108,7 +108,7 @@ def test_the_endpoint_comes_from_botocores_own_variable(idx, s3, tmp_path, capsy
 def test_a_model_over_the_limits_is_never_published(idx, tmp_path, capsys, monkeypatch):
     # An architecture that passed the argument check (here: limits lowered after it) is still
     # refused before the upload, by the loader the function uses, with one line and exit 2.
-    monkeypatch.setattr(train, "_within_limits", lambda text, cost: None)
+    monkeypatch.setattr(train_options, "_within_limits", lambda text, cost: None)
     monkeypatch.setattr(footprint, "LIMITS", footprint.Limits(parameters=1000))
     store = tmp_path / "m"
     code, out, err = run(capsys, "--data", str(idx), "--store", str(store), "--epochs", "1")
