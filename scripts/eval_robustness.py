@@ -1,6 +1,6 @@
 """How well models read digits unlike MNIST's, and how they turn away drawings that are not digits.
 
-    python -m scripts.eval_robustness [--model models/model-v5.npz --model ...] [--data ../shared/data/mnist] [-n 1000]
+    python -m scripts.eval_robustness [--model models/model-v7.npz --model ...] [--data ../shared/data/mnist] [-n 1000]
 
 Every image goes through the same pipeline as the API (btf.images.vision), as an encoded PNG:
 
@@ -30,6 +30,7 @@ from btf import digits
 from btf.data import load
 from btf.digits import calibration
 from btf.images.vision import ImageError, image_to_input
+from btf.store import open_store, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 # Stroke style -> morphology on the 280x280 mask (negative: erode, positive: dilate), in pixels.
@@ -139,14 +140,17 @@ def _inputs(images: list[bytes]) -> tuple[np.ndarray, int]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", help="a checkpoint; repeat to compare (default models/model-v5.npz)")
+    p.add_argument(
+        "--model", action="append", help="a checkpoint; repeat to compare (default: the promoted shipped model)"
+    )
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("-n", type=int, default=1000)
     p.add_argument("--non-digits", type=int, default=1000, help="held-out non-digits to draw (default 1000)")
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
     X, y = X[: args.n], y[: args.n]
-    models = args.model or [str(ROOT / "models" / "model-v5.npz")]
+    shipped = ROOT / "models"
+    models = args.model or [str(shipped / f"model-v{registry.latest_version(open_store(str(shipped)))}.npz")]
     nets = [btf.Graph.load(m) for m in models]
     sets = {f"t10k {name}": ([render(image, change) for image in X], y) for name, change in STYLES.items()}
     sets["t10k stretched to a 16x16 box, binary"] = ([boxed(image) for image in X], y)

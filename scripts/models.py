@@ -88,7 +88,7 @@ def list_versions(store) -> None:
     print(f"{'':2}{'version':>7}  {'architecture':57} {'test acc':>8} {'size':>9}  created")
     for version in versions:
         try:
-            row = registry.summary(store, version, sidecar_for(version) in objects)
+            row = registry.listing_row(store, version, sidecar_for(version) in objects)
         except (btf.CheckpointError, StoreError) as exc:
             print(f"{'':2}{version:>7}  unreadable: {str(exc).split(': ', 1)[-1]}")
             continue

@@ -43,7 +43,7 @@ class Decision:
     candidate_rejection: float | None = None
 
 
-def _score(
+def _read_and_flagged(
     graph: Graph, test: tuple[np.ndarray, np.ndarray], negatives: np.ndarray | None
 ) -> tuple[float, float | None]:
     """(digits read, non-digits flagged) of ``graph`` on the gate's data."""
@@ -66,12 +66,14 @@ def decide(
     """
     if policy not in POLICIES:
         raise BtfError(f"--promote must be one of {POLICIES}, not {policy!r}")
-    mine, mine_rej = (scored["read"], scored.get("rejection")) if scored else _score(candidate, test, negatives)
+    mine, mine_rej = (
+        (scored["read"], scored.get("rejection")) if scored else _read_and_flagged(candidate, test, negatives)
+    )
     current = registry.latest_version(store)
     if current is None:
         return Decision(policy != "never", None, None, mine, "the first model of an empty store", None, mine_rej)
     try:
-        theirs, theirs_rej = _score(Graph.load(store.read(current).data), test, negatives)
+        theirs, theirs_rej = _read_and_flagged(Graph.load(store.read(current).data), test, negatives)
     except (BtfError, StoreError) as exc:  # it cannot even be scored here: any working model beats it
         theirs = theirs_rej = None
         why = f"latest v{current} cannot be scored ({str(exc).split(': ', 1)[-1]})"

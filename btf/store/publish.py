@@ -52,7 +52,7 @@ def describe(graph: Graph, size: int) -> dict[str, Any]:
         "epochs": graph.epochs,
         "metadata": graph.metadata,
     }
-    return registry.summary_row(summary, size)
+    return registry.row_from(summary, size)
 
 
 def publish(

@@ -217,7 +217,7 @@ def latest_version(store: BaseStore) -> int | None:
     return alias.latest if alias.latest is not None else max(store.versions(), default=None)
 
 
-def summary_row(summary: dict[str, Any], size: int) -> dict[str, Any]:
+def row_from(summary: dict[str, Any], size: int) -> dict[str, Any]:
     """What a listing shows of a version, from ``btf.checkpoint.describe`` of its bytes: the sidecar's content."""
     meta = summary.get("metadata") or {}
     row = {key: summary.get(key) for key in ("sizes", "layers", "activation", "cost", "epochs")}
@@ -256,7 +256,7 @@ def clean_row(doc: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def summary(store: BaseStore, version: int, has_sidecar: bool = True) -> dict[str, Any]:
+def listing_row(store: BaseStore, version: int, has_sidecar: bool = True) -> dict[str, Any]:
     """A version's listing row: its sidecar, or (older stores) its checkpoint's small entries, never its weights."""
     if has_sidecar:
         row = read_sidecar(store, version)
@@ -265,7 +265,7 @@ def summary(store: BaseStore, version: int, has_sidecar: bool = True) -> dict[st
     from btf import checkpoint  # numpy, only for versions published without a sidecar
 
     blob = store.get_object(key_for(version), max_bytes=MAX_OBJECT_BYTES)
-    return summary_row(checkpoint.describe(blob.data), len(blob.data))
+    return row_from(checkpoint.describe(blob.data), len(blob.data))
 
 
 def delete(store: BaseStore, version: int) -> None:

@@ -62,7 +62,7 @@ class Catalogue:
             row = cached[1]
         else:
             try:
-                row = registry.summary(self.cache.store(), version, has_sidecar)
+                row = registry.listing_row(self.cache.store(), version, has_sidecar)
             except (InvalidObject, btf.CheckpointError):
                 return {"version": version, "valid": False, "error": "failed validation"}
             except VersionNotFound:

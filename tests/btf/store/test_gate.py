@@ -19,7 +19,9 @@ def store(tmp_path):
 
 def _scores(monkeypatch, candidate, latest):
     """Candidate and latest score (digits read, non-digits flagged) as given."""
-    monkeypatch.setattr(gate, "_score", lambda graph, test, negatives: candidate if graph == "new" else latest)
+    monkeypatch.setattr(
+        gate, "_read_and_flagged", lambda graph, test, negatives: candidate if graph == "new" else latest
+    )
 
 
 @pytest.mark.parametrize(
