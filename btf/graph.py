@@ -80,7 +80,7 @@ class Graph:
             raise ConfigError(f"l2 must be zero or positive, got {l2}")
         if int(batch_size) < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        _, shapes = plan(layers, input_shape)
+        plan(layers, input_shape)  # every rule a layer list must meet, as the checkpoint reader checks them
         self.rng, self.layers, self.input_shape = rng, list(layers), tuple(int(d) for d in input_shape)
         self.batch_size, self.cost, self.l2 = int(batch_size), cost, float(l2)
         self.optimizer = Optimizer(optimizer, 1.0, self.l2)
