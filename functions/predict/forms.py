@@ -35,8 +35,8 @@ def parse(content_type: str, body: bytes, *, max_files: int, max_fields: int) ->
     if b"boundary" not in params:
         raise FormError("Missing boundary in multipart.")
     reader = _Reader(_charset(params.get(b"charset")), max_files, max_fields)
-    parser = MultipartParser(params[b"boundary"], reader.callbacks())
     try:
+        parser = MultipartParser(params[b"boundary"], reader.callbacks())
         parser.write(body)
         parser.finalize()
     except FormError:

@@ -106,3 +106,11 @@ def test_a_form_is_read_without_an_event_loop():
         forms.Part("image", b"\x89PNG\r\n--not-a-boundary"),
         forms.Part("model", "3"),
     ]
+
+
+@given(params=st.text(alphabet=st.characters(max_codepoint=255), max_size=80), data=st.binary(max_size=200))
+@example(params="boundary=", data=b"--\r\n")
+@example(params='boundary="a"; charset="\x00"', data=b"--a--\r\n")
+def test_any_content_type_parameters_read_as_starlette_reads_them(params, data):
+    content_type = "multipart/form-data; " + params  # a header is Latin-1 text, whatever the client sent
+    assert ours(content_type, data, 2, 2) == starlette(content_type, data, 2, 2)
