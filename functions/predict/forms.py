@@ -49,7 +49,7 @@ def parse(content_type: str, body: bytes, *, max_files: int, max_fields: int) ->
 def _charset(declared: bytes | None) -> str:
     try:
         return codecs.lookup((declared or b"utf-8").decode("latin-1")).name
-    except LookupError:
+    except (LookupError, ValueError):  # an unknown name, or one with a NUL in it
         return "latin-1"
 
 

@@ -14,6 +14,8 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from functions.predict import forms
+from infra.apigw import http_event
+from tests.support.images import canvas_png
 
 BOUNDARY = "b0undary"
 TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -31,8 +33,12 @@ def disposition(name: bytes | None, filename: bytes | None = None) -> bytes:
     return header + (b'; filename="' + filename + b'"' if filename is not None else b"")
 
 
+class Crash:
+    """Starlette's parser raised something other than its own refusal (the app then answered a 400 anyway)."""
+
+
 def starlette(content_type: str, data: bytes, max_files: int, max_fields: int):
-    """Starlette's reading of the form: [(name, bytes or str)], or the message it refuses with."""
+    """Starlette's reading of the form: [(name, bytes or str)], the message it refuses with, or Crash."""
 
     async def run():
         async def stream():
@@ -46,6 +52,8 @@ def starlette(content_type: str, data: bytes, max_files: int, max_fields: int):
         return asyncio.run(run())
     except MultiPartException as exc:
         return exc.message
+    except Exception:
+        return Crash
 
 
 def ours(content_type: str, data: bytes, max_files: int, max_fields: int):
@@ -113,4 +121,18 @@ def test_a_form_is_read_without_an_event_loop():
 @example(params='boundary="a"; charset="\x00"', data=b"--a--\r\n")
 def test_any_content_type_parameters_read_as_starlette_reads_them(params, data):
     content_type = "multipart/form-data; " + params  # a header is Latin-1 text, whatever the client sent
-    assert ours(content_type, data, 2, 2) == starlette(content_type, data, 2, 2)
+    expected = starlette(content_type, data, 2, 2)
+    got = ours(content_type, data, 2, 2)  # never raises anything but FormError, which ours() returns
+    if expected is not Crash:  # where Starlette's crashed (a NUL in the charset), ours reads the form as Latin-1
+        assert got == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    ["boundary=", 'boundary="', "boundary=" + "x" * 5000, f'boundary={BOUNDARY}; charset="\x00"', "charset=utf-8"],
+)
+def test_odd_multipart_headers_through_the_app_are_never_a_500(api, params):
+    form = body([(disposition(b"image", b"d.png"), canvas_png())])
+    event = http_event("POST", "/predict", body=form, content_type="multipart/form-data; " + params)
+    status, headers, answer = api.invoke(event)
+    assert status in (200, 400) and headers["content-type"] == "application/json", answer
