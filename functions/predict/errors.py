@@ -12,7 +12,7 @@ traceback and answered as a plain 500 in the same shape, and the container keeps
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -129,7 +129,7 @@ MAPPING: dict[type[Exception], Callable[[Exception], ApiError]] = {
 }
 
 
-def _handler(mapping: Callable[[Exception], ApiError]):
+def _handler(mapping: Callable[[Exception], ApiError]) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, exc: Exception) -> Response:
         error = mapping(exc)
         return error_response(error.status, error.code, error.message, request, error.headers)

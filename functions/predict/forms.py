@@ -12,7 +12,7 @@ memory, since the body is bounded already: nothing is spooled to disk.
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -23,8 +23,7 @@ class FormError(ValueError):
     """The body is not a well-formed multipart form within the bounds; the message says which."""
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     name: str
     value: bytes | str  # bytes for a file, str for a text field
 
@@ -60,21 +59,16 @@ def _text(data: bytes, charset: str) -> str:
         return data.decode("latin-1")
 
 
-@dataclass
 class _Reader:
     """python-multipart's callbacks: collect each part's headers, then its data, within the bounds."""
 
-    charset: str
-    max_files: int
-    max_fields: int
-    parts: list[Part] = field(default_factory=list)
-    _headers: dict[bytes, bytes] = field(default_factory=dict)
-    _header: list[bytes] = field(default_factory=lambda: [b"", b""])
-    _name: str = ""
-    _file: bool = False
-    _data: bytearray = field(default_factory=bytearray)
-    _files: int = 0
-    _fields: int = 0
+    def __init__(self, charset: str, max_files: int, max_fields: int) -> None:
+        self.charset, self.max_files, self.max_fields = charset, max_files, max_fields
+        self.parts: list[Part] = []
+        self._headers: dict[bytes, bytes] = {}
+        self._header = [b"", b""]  # the name and value of the header being read
+        self._name, self._file, self._data = "", False, bytearray()
+        self._files = self._fields = 0
 
     def callbacks(self) -> dict:
         return {

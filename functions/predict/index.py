@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from btf.store import BaseStore, ObjectInfo, StoreError, parse_version, registry
 from btf.store.registry import Alias
@@ -18,15 +17,12 @@ from btf.store.registry import Alias
 NEVER = float("-inf")
 
 
-@dataclass
 class StoreIndex:
-    store: Callable[[], BaseStore]
-    ttl: float = 60.0
-    clock: Callable[[], float] = time.monotonic
-    _objects: dict[str, ObjectInfo] | None = field(default=None, init=False)
-    _listing_at: float = field(default=NEVER, init=False)
-    _alias: Alias | None = field(default=None, init=False)
-    _alias_at: float = field(default=NEVER, init=False)
+    def __init__(self, store: Callable[[], BaseStore], ttl: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.store, self.ttl, self.clock = store, ttl, clock
+        self._objects: dict[str, ObjectInfo] | None = None
+        self._alias: Alias | None = None
+        self._listing_at = self._alias_at = NEVER
 
     def expire(self) -> None:
         """Read both again on next use."""

@@ -13,7 +13,6 @@ and metrics need (its model version and confidences) is written to ``state``, th
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,14 +56,9 @@ def _finite(entry: Entry, confidences: list[np.ndarray]) -> None:
         raise ApiError(503, "model_invalid", f"model version {entry.version} gave a non-finite answer")
 
 
-@dataclass
 class Service:
-    settings: Settings
-    cache: ModelCache
-    catalogue: Catalogue = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.catalogue = Catalogue(self.cache)
+    def __init__(self, settings: Settings, cache: ModelCache) -> None:
+        self.settings, self.cache, self.catalogue = settings, cache, Catalogue(cache)
 
     def model(self, selector: int | str) -> Entry:
         """The cached model for a selector, within the request's one store deadline."""
