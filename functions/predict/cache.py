@@ -71,7 +71,9 @@ class ModelCache:
     open_store: Callable[[], BaseStore]
     ttl: float = 60.0
     clock: Callable[[], float] = time.monotonic
-    # What a model must satisfy to serve here (raises CheckpointError): the digit contract.
+    # How stored bytes become a model (btf's validated, pickle-free loader), and what a model
+    # must satisfy to serve here (raises CheckpointError): the digit contract.
+    load: Callable[[bytes], btf.Graph] = btf.Graph.load
     validate: Callable[[btf.Graph], None] = check_digit_model
     _store: BaseStore | None = None
     # Seconds a request waits on the store when a cached copy could answer instead.
@@ -162,7 +164,7 @@ class ModelCache:
             entry.checked = now
             return entry
         try:
-            fresh = entries.build(version, blob, self.validate, now)
+            fresh = entries.build(version, blob, self.load, self.validate, now)
         except entries.Rejected as exc:
             return self._reject(version, entry, blob.etag, str(exc), now)
         self._invalid.pop(version, None)

@@ -42,10 +42,16 @@ def resident_bytes(graph: btf.Graph) -> int:
     return graph.footprint().parameter_bytes + _METADATA_BYTES_PER_CHAR * len(json.dumps(graph.metadata))
 
 
-def build(version: int, blob: Blob, validate: Callable[[btf.Graph], None], now: float) -> Entry:
+def build(
+    version: int,
+    blob: Blob,
+    load: Callable[[bytes], btf.Graph],
+    validate: Callable[[btf.Graph], None],
+    now: float,
+) -> Entry:
     """Version ``version``'s ``blob`` loaded, validated and priced, as an Entry checked at ``now``; raises Rejected."""
     try:
-        graph = btf.Graph.load(blob.data)
+        graph = load(blob.data)
         validate(graph)
         size = resident_bytes(graph)
     except Exception as exc:  # a stored model's failure, whatever it is (MemoryError too): invalid, not a 500
