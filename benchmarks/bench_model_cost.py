@@ -146,8 +146,8 @@ def main() -> None:
 
 def cache_cycle(folder: Path) -> None:
     from btf.store import open_store
+    from functions.predict.cache import ModelCache
     from functions.predict.config import Settings
-    from functions.predict.models import ModelCache
 
     store = open_store(str(folder))
     for seed in range(9):

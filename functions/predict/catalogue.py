@@ -17,7 +17,7 @@ from typing import Any
 
 import btf
 from btf.store import InvalidObject, StoreError, VersionNotFound, registry, sidecar_for
-from functions.predict.models import ModelCache
+from functions.predict.cache import ModelCache
 
 MAX_LISTED = 100
 HISTORY_SHOWN = 10
@@ -31,8 +31,8 @@ class Catalogue:
 
     def listing(self) -> dict[str, Any]:
         """``{"latest", "promoted", "history", "models"}``; raises StoreError only if nothing was ever listed."""
-        listing = self.cache.listing()
-        objects = self.cache.objects()
+        listing = self.cache.index.listing()
+        objects = self.cache.index.objects()
         # What latest serves comes before the rows: when the store hangs, the request's one
         # deadline (btf.store.deadline) goes on what matters most, and the rows it leaves
         # unread say so.
@@ -41,7 +41,7 @@ class Catalogue:
         except StoreError:
             latest = None
         try:
-            alias = self.cache.alias()
+            alias = self.cache.index.alias()
         except StoreError:
             alias = registry.Alias()
         shown = sorted(listing, reverse=True)[:MAX_LISTED]

@@ -1,5 +1,8 @@
 """Read a /predict or /read request into image bytes and a model selector, or an ApiError that says what is wrong.
 
+``read_body`` reads the body on the event loop, bounded before and while it arrives;
+``read_request`` parses it, synchronously, so the caller runs it on a worker thread.
+
 Accepted bodies: JSON ``{"image": <data URI or base64>, "model": N | "latest"}`` (``pretrained``
 is the original API's alias of ``model``, read as leniently as the original: see parse_pretrained;
 base64 may be URL-safe and unpadded, as the original accepted), JSON ``{"images": [...]}`` for a batch, a raw
@@ -15,11 +18,13 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from btf.store import MAX_VERSION
+from functions.predict import forms
 from functions.predict.errors import ApiError
 
 # Every content type /predict reads, in one place: the parser below and the OpenAPI document use these.
@@ -106,27 +111,47 @@ def decode_image_field(value: object, where: str) -> bytes:
         raise ApiError(400, "invalid_base64", f"{where} is not valid base64") from None
 
 
-async def read_request(request: Request, body: bytes, max_batch: int) -> PredictRequest:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    query_model = request.query_params.get("model")
-    explain = parse_flag(request.query_params.get("explain"), "query parameter explain")
-    if content_type in (JSON_TYPE, "") or content_type.endswith("+json"):
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused as soon as its declared or its real size is over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared and not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
+        raise ApiError(400, "invalid_header", "Content-Length must be a byte count of at most 18 digits")
+    if declared and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"the body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "body_too_large", f"the body is over the limit of {limit:,} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body: nobody will read an answer, and it is not our fault.
+        raise ApiError(400, "client_disconnected", "the client closed the connection before sending the body") from None
+    return b"".join(chunks)
+
+
+def read_request(content_type: str, query: Mapping[str, str], body: bytes, max_batch: int) -> PredictRequest:
+    """The request in ``body``, sent as ``content_type`` (the whole header) with query parameters ``query``."""
+    kind = content_type.split(";")[0].strip().lower()
+    query_model = query.get("model")
+    explain = parse_flag(query.get("explain"), "query parameter explain")
+    if kind in (JSON_TYPE, "") or kind.endswith("+json"):
         parsed = _from_json(body, max_batch, query_model)
-        parsed.explain = parsed.explain or explain
-        return parsed
-    if content_type in RAW_TYPES:
+    elif kind in RAW_TYPES:
         if not body:
             raise ApiError(400, "missing_image", "the request body is empty: send the image bytes")
-        return PredictRequest([body], parse_model(query_model, "query parameter model"), False, explain)
-    if content_type == MULTIPART_TYPE:
-        parsed = await _from_form(request, max_batch, query_model)
-        parsed.explain = parsed.explain or explain
-        return parsed
-    raise ApiError(
-        415,
-        "unsupported_media_type",
-        f"Content-Type {content_type[:60]!r} is not supported: send one of {', '.join(ACCEPTED_TYPES)}",
-    )
+        parsed = PredictRequest([body], parse_model(query_model, "query parameter model"), False)
+    elif kind == MULTIPART_TYPE:
+        parsed = _from_form(content_type, body, max_batch, query_model)
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {kind[:60]!r} is not supported: send one of {', '.join(ACCEPTED_TYPES)}",
+        )
+    parsed.explain = parsed.explain or explain
+    return parsed
 
 
 def _from_json(body: bytes, max_batch: int, query_model: str | None) -> PredictRequest:
@@ -161,17 +186,18 @@ def _from_json(body: bytes, max_batch: int, query_model: str | None) -> PredictR
     return PredictRequest([decode_image_field(doc["image"], "image")], model, False, explain)
 
 
-async def _from_form(request: Request, max_batch: int, query_model: str | None) -> PredictRequest:
+def _from_form(content_type: str, body: bytes, max_batch: int, query_model: str | None) -> PredictRequest:
     try:
-        form = await request.form(max_files=max_batch, max_fields=8)
-    except Exception as exc:  # python-multipart raises several types for malformed bodies
+        parts = forms.parse(content_type, body, max_files=max_batch, max_fields=8)
+    except forms.FormError as exc:
         raise ApiError(400, "invalid_multipart", f"the multipart body could not be parsed ({exc})") from None
-    files = [item for item in form.getlist("image") if hasattr(item, "read")]
-    texts = [item for item in form.getlist("image") if isinstance(item, str)]
-    model = parse_model(form.get("model") if isinstance(form.get("model"), str) else query_model, "model")
-    explain = parse_flag(form.get("explain") if isinstance(form.get("explain"), str) else None, "explain")
-    images = [await f.read() for f in files] + [decode_image_field(t, "image") for t in texts]
-    await form.close()
+    fields = {part.name: part.value for part in parts}  # as a form reads: the last part of a name
+    model = parse_model(fields.get("model") if isinstance(fields.get("model"), str) else query_model, "model")
+    explain = parse_flag(fields.get("explain") if isinstance(fields.get("explain"), str) else None, "explain")
+    named = [part.value for part in parts if part.name == "image"]
+    images = [v for v in named if isinstance(v, bytes)] + [
+        decode_image_field(v, "image") for v in named if isinstance(v, str)
+    ]
     if not images:
         raise ApiError(400, "missing_image", "the multipart body needs an 'image' file field")
     if len(images) > max_batch:

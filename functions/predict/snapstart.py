@@ -10,7 +10,7 @@ did not survive the snapshot. Outside Lambda the runtime module is absent and th
 from __future__ import annotations
 
 from btf.store import StoreError
-from functions.predict.models import ModelCache
+from functions.predict.cache import ModelCache
 from functions.predict.observe import log
 
 

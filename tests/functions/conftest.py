@@ -1,15 +1,10 @@
-"""Fixtures for the predict function: a fresh model cache per test, on a folder or a moto S3 store."""
-
-import dataclasses
+"""Fixtures for the predict function: apps built through create_app, each on a store of the test's own with a fresh cache."""
 
 import pytest
 
 from btf.store import open_store
-from functions.predict import app as app_module
-from functions.predict.catalogue import Catalogue
-from functions.predict.models import ModelCache
-from tests.support.handler import invoke  # noqa: F401 - re-exported for older imports
-from tests.support.images import canvas_png  # noqa: F401
+from tests.support.api import Api
+from tests.support.handler import ROOT
 from tests.support.models import tiny_model
 
 
@@ -27,32 +22,37 @@ def clock():
 
 
 @pytest.fixture
-def use_store(monkeypatch, clock):
-    """Point the app at a store URI with a fresh cache; returns the cache."""
+def make_api(clock):
+    """``make_api(uri, ttl=60, cache={...}, **settings)``: a fresh app on the store at ``uri``, its cache on ``clock``."""
 
-    def use(uri, ttl=60.0, **settings):
-        new_settings = dataclasses.replace(app_module.settings, model_store=uri, latest_ttl=ttl, **settings)
-        monkeypatch.setattr(app_module, "settings", new_settings)
-        cache = ModelCache(lambda: open_store(uri, timeout=1.0), ttl=ttl, clock=clock)
-        monkeypatch.setattr(app_module, "cache", cache)
-        monkeypatch.setattr(app_module, "catalogue", Catalogue(cache))
-        return cache
+    def make(uri, ttl=60.0, cache=None, **settings):
+        return Api.build(uri, latest_ttl=ttl, cache={"clock": clock, **(cache or {})}, **settings)
 
-    return use
+    return make
 
 
 @pytest.fixture
-def folder_store(tmp_path, use_store):
+def folder_store(tmp_path):
+    """A folder store holding two tiny models, v1 and v2 (no alias: latest is v2)."""
     folder = tmp_path / "models"
     folder.mkdir()
     for seed in (1, 2):
         open_store(str(folder)).publish(tiny_model(seed))
-    use_store(str(folder))
     return folder
 
 
 @pytest.fixture
-def client(folder_store):
-    from fastapi.testclient import TestClient
+def api(folder_store, make_api):
+    """The app serving ``folder_store``."""
+    return make_api(str(folder_store))
 
-    return TestClient(app_module.app)
+
+@pytest.fixture
+def shipped(make_api):
+    """The app serving the shipped, trained models (read only), so answers mean something."""
+    return make_api(str(ROOT / "models"))
+
+
+@pytest.fixture
+def client(api):
+    return api.client

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from infra.apigw import http_event, json_event, multipart_event
-from tests.support.handler import invoke
 from tests.support.images import canvas_png
 
 PNG = canvas_png()
@@ -118,8 +117,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,event,status,code", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gets_json_4xx(folder_store, name, event, status, code):
-    got_status, headers, body = invoke(event)
+def test_bad_input_gets_json_4xx(api, name, event, status, code):
+    got_status, headers, body = api.invoke(event)
     assert got_status == status, body
     assert headers["content-type"] == "application/json"
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
@@ -127,40 +126,40 @@ def test_bad_input_gets_json_4xx(folder_store, name, event, status, code):
     if code:
         assert body["error"]["code"] == code
     # The container keeps serving.
-    ok_status, _, ok = invoke(json_event("/predict", {"image": B64}))
+    ok_status, _, ok = api.invoke(json_event("/predict", {"image": B64}))
     assert ok_status == 200 and "label" in ok
 
 
-def test_a_wrong_method_names_the_allowed_ones(folder_store):
+def test_a_wrong_method_names_the_allowed_ones(api):
     for path, allowed in (("/predict", "POST"), ("/models", "GET"), ("/health", "GET")):
-        status, headers, _ = invoke(http_event("DELETE", path))
+        status, headers, _ = api.invoke(http_event("DELETE", path))
         assert status == 405 and headers["allow"] == allowed, (path, headers)
 
 
-def test_the_favicon_is_served(folder_store):
-    status, headers, body = invoke(http_event("GET", "/favicon.ico"))
+def test_the_favicon_is_served(api):
+    status, headers, body = api.invoke(http_event("GET", "/favicon.ico"))
     assert status == 200 and headers["content-type"].startswith("image/svg+xml") and body.startswith("<svg")
 
 
-def test_bad_item_in_batch_is_named(folder_store):
-    _, _, body = invoke(json_event("/predict", {"images": [B64, "%%"]}))
+def test_bad_item_in_batch_is_named(api):
+    _, _, body = api.invoke(json_event("/predict", {"images": [B64, "%%"]}))
     assert body["error"]["message"].startswith("images[1]")
 
 
-def test_body_over_limit_is_413(folder_store, use_store):
-    use_store(str(folder_store), max_body_bytes=1000)
-    status, _, body = invoke(json_event("/predict", {"image": B64}))
+def test_body_over_limit_is_413(folder_store, make_api):
+    api = make_api(str(folder_store), max_body_bytes=1000)
+    status, _, body = api.invoke(json_event("/predict", {"image": B64}))
     assert status == 413 and body["error"]["code"] == "body_too_large"
 
 
-def test_pixel_limit_is_configurable(folder_store, use_store):
-    use_store(str(folder_store), max_pixels=100 * 100)
-    status, _, body = invoke(json_event("/predict", {"image": B64}))
+def test_pixel_limit_is_configurable(folder_store, make_api):
+    api = make_api(str(folder_store), max_pixels=100 * 100)
+    status, _, body = api.invoke(json_event("/predict", {"image": B64}))
     assert status == 413 and "280x280" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("kind", ["rgba", "palette", "16bit", "cmyk", "gray_alpha", "webp", "bmp", "jpeg"])
-def test_image_variants_are_handled(folder_store, kind):
+def test_image_variants_are_handled(api, kind):
     gray = 255 - cv2.imdecode(np.frombuffer(PNG, np.uint8), cv2.IMREAD_UNCHANGED)[:, :, 3]
     pil = Image.fromarray(gray)
     data = {
@@ -173,5 +172,5 @@ def test_image_variants_are_handled(folder_store, kind):
         "bmp": lambda: cv2.imencode(".bmp", gray)[1].tobytes(),
         "jpeg": lambda: cv2.imencode(".jpg", gray)[1].tobytes(),
     }[kind]()
-    status, _, body = invoke(json_event("/predict", {"image": b64(data)}))
+    status, _, body = api.invoke(json_event("/predict", {"image": b64(data)}))
     assert status == 200, body

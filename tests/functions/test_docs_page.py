@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.predict import app as app_module
 from functions.predict import swagger
 from infra.apigw import http_event
-from tests.support.handler import invoke
 from tests.support.server import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,10 +26,10 @@ def inline_script_hashes(html: str) -> set[str]:
     return {f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in bodies}
 
 
-def test_docs_pins_swagger_ui_with_integrity_and_a_csp(client):
+def test_docs_pins_swagger_ui_with_integrity_and_a_csp(api):
     for status, headers, html in (
-        (lambda r: (r.status_code, r.headers, r.text))(client.get("/docs")),
-        invoke(http_event("GET", "/docs")),
+        (lambda r: (r.status_code, r.headers, r.text))(api.client.get("/docs")),
+        api.invoke(http_event("GET", "/docs")),
     ):
         assert status == 200
         policy = headers["content-security-policy"]
@@ -46,11 +44,11 @@ def test_docs_pins_swagger_ui_with_integrity_and_a_csp(client):
         assert "https://" not in re.sub(r"https://cdn\.jsdelivr\.net/npm/swagger-ui-dist@[\d.]+/[\w.-]+", "", html)
 
 
-def test_a_browser_refuses_a_tampered_cdn_file_and_shows_the_way_out(folder_store):
+def test_a_browser_refuses_a_tampered_cdn_file_and_shows_the_way_out(api):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install chromium (scripts/test.sh does it)")
-    with serve(app_module.app) as url, sync_api.sync_playwright() as p:
+    with serve(api.app) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         page = browser.new_page()
         console = []

@@ -13,12 +13,12 @@ import base64
 import pytest
 
 import btf
+from btf.digits import check_digit_model
 from btf.store import StoreUnavailable, open_store
-from functions.predict import app as app_module
 from functions.predict import snapstart
-from functions.predict.models import resident_bytes
+from functions.predict.cache import ModelCache
+from functions.predict.entry import resident_bytes
 from infra.apigw import json_event
-from tests.support.handler import invoke
 from tests.support.images import canvas_png
 from tests.support.models import OVER_LIMITS, layered_model, tiny_model
 
@@ -29,9 +29,9 @@ HOSTILE = {
 }
 
 
-def predict(model=None):
+def predict(api, model=None):
     doc = {"image": IMAGE} if model is None else {"image": IMAGE, "model": model}
-    status, _, body = invoke(json_event("/predict", doc))
+    status, _, body = api.invoke(json_event("/predict", doc))
     return status, body
 
 
@@ -43,17 +43,17 @@ def count_reads(cache) -> list[int]:
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_a_model_over_the_limits_is_invalid_skipped_and_remembered(name, folder_store, clock):
+def test_a_model_over_the_limits_is_invalid_skipped_and_remembered(name, folder_store, api):
     (folder_store / "model-v3.npz").write_bytes(layered_model(HOSTILE[name]))
-    reads = count_reads(app_module.cache)
-    status, body = predict()
+    reads = count_reads(api.cache)
+    status, body = predict(api)
     assert status == 200 and body["model"]["version"] == 2  # latest skips v3
     for _ in range(3):
-        status, body = predict(3)
+        status, body = predict(api, 3)
         assert (status, body["error"]["code"]) == (503, "model_invalid")
     assert reads.count(3) == 1  # remembered as invalid: not downloaded again within the TTL
-    assert app_module.cache.known_valid(3) is False
-    snapstart.before_snapshot(app_module.cache)  # must not raise
+    assert api.cache.known_valid(3) is False
+    snapstart.before_snapshot(api.cache)  # must not raise
 
 
 def test_the_local_server_answers_the_same(client, folder_store):
@@ -64,14 +64,14 @@ def test_the_local_server_answers_the_same(client, folder_store):
     assert response.status_code == 200 and response.json()["model"]["version"] == 2
 
 
-def test_a_promoted_model_over_the_limits_falls_back(folder_store, clock):
+def test_a_promoted_model_over_the_limits_falls_back(folder_store, api):
     from btf.store import registry
 
     store = open_store(str(folder_store))
     store.publish(layered_model(OVER_LIMITS["4096-channels"][0]))
     registry.promote(store, 2, why="test")
     registry.promote(store, 3, why="test")
-    status, body = predict()
+    status, body = predict(api)
     assert status == 200 and body["model"]["version"] == 2  # the promotion history's last good one
 
 
@@ -79,47 +79,39 @@ def test_a_promoted_model_over_the_limits_falls_back(folder_store, clock):
 @pytest.mark.parametrize(
     "exc", [MemoryError(), btf.ConfigError("x"), ValueError("y"), RuntimeError("z")], ids=lambda e: type(e).__name__
 )
-def test_any_failure_building_a_model_is_a_503_and_remembered(exc, where, folder_store, clock, monkeypatch):
+def test_any_failure_building_a_model_is_a_503_and_remembered(exc, where, folder_store, make_api):
     bad = tiny_model(3, marker="bad")
     (folder_store / "model-v3.npz").write_bytes(bad)
-    cache = app_module.cache
-    if where == "load":
-        real = btf.Graph.load.__func__
 
-        def load(cls, source, limits=None):
-            if source == bad:
-                raise exc
-            return real(cls, source, limits)
+    def load(data):  # the loader fails on this file
+        if where == "load" and data == bad:
+            raise exc
+        return btf.Graph.load(data)
 
-        monkeypatch.setattr(btf.Graph, "load", classmethod(load))
-    else:
-        real_validate = cache.validate
+    def validate(graph):  # the cache's contract check fails on this model
+        if where == "validate" and graph.metadata.get("marker") == "bad":
+            raise exc
+        check_digit_model(graph)
 
-        def validate(graph):
-            if graph.metadata.get("marker") == "bad":
-                raise exc
-            real_validate(graph)
-
-        monkeypatch.setattr(cache, "validate", validate)
-    reads = count_reads(cache)
+    api = make_api(str(folder_store), cache={"load": load, "validate": validate})
+    reads = count_reads(api.cache)
     for _ in range(2):
-        status, body = predict(3)
+        status, body = predict(api, 3)
         assert (status, body["error"]["code"]) == (503, "model_invalid")
     assert reads.count(3) == 1
-    assert predict()[1]["model"]["version"] == 2  # latest skipped v3 (remembered, not read again)
-    snapstart.before_snapshot(cache)
+    assert predict(api)[1]["model"]["version"] == 2  # latest skipped v3 (remembered, not read again)
+    snapstart.before_snapshot(api.cache)
 
 
 @pytest.mark.parametrize(
     "exc", [MemoryError(), RuntimeError("boom"), btf.ConfigError("x")], ids=lambda e: type(e).__name__
 )
-def test_before_snapshot_never_raises(exc, folder_store, monkeypatch, caplog):
+def test_before_snapshot_never_raises(exc, capsys):
     def explode():
         raise exc
 
-    monkeypatch.setattr(app_module.cache, "latest", explode)
-    snapstart.before_snapshot(app_module.cache)
-    assert "no model in the snapshot" in caplog.text
+    snapstart.before_snapshot(ModelCache(explode))  # the store cannot even be opened
+    assert any("no model in the snapshot" in line for line in capsys.readouterr().out.splitlines())
 
 
 # ------------------------------------------------------------------ section 2: the cache
@@ -131,23 +123,27 @@ def big_dense_model(seed: int) -> bytes:
     return net.to_bytes({"seed": seed})
 
 
+def big_size() -> int:
+    return resident_bytes(btf.Graph.load(big_dense_model(1)))
+
+
 @pytest.fixture
-def nine_big(tmp_path, use_store):
+def nine_big(tmp_path, make_api):
+    """``nine_big(**cache)``: an app on a store of nine big models, its cache built with ``cache``."""
     folder = tmp_path / "big"
     folder.mkdir()
     store = open_store(str(folder))
     for seed in range(1, 10):
         store.publish(big_dense_model(seed))
-    return use_store(str(folder))
+    return lambda **cache: make_api(str(folder), cache=cache)
 
 
 def test_nine_big_models_never_exceed_the_byte_budget(nine_big):
-    cache = nine_big
-    size = resident_bytes(btf.Graph.load(big_dense_model(1)))
-    cache.max_bytes = 3 * size + size // 2  # room for three
-    assert predict()[1]["model"]["version"] == 9
+    api = nine_big(max_bytes=3 * big_size() + big_size() // 2)  # room for three
+    cache = api.cache
+    assert predict(api)[1]["model"]["version"] == 9
     for version in range(1, 10):
-        status, body = predict(version)
+        status, body = predict(api, version)
         assert status == 200 and body["model"]["version"] == version
         assert cache.cached_bytes() <= cache.max_bytes
         assert len(cache.cached_versions()) <= 3 and 9 in cache.cached_versions()
@@ -155,20 +151,21 @@ def test_nine_big_models_never_exceed_the_byte_budget(nine_big):
 
 
 def test_a_model_that_does_not_fit_beside_latest_is_served_but_not_kept(nine_big):
-    cache = nine_big
-    cache.max_bytes = resident_bytes(btf.Graph.load(big_dense_model(1))) * 3 // 2
-    assert predict()[1]["model"]["version"] == 9
-    status, body = predict(4)
+    api = nine_big(max_bytes=big_size() * 3 // 2)
+    cache = api.cache
+    assert predict(api)[1]["model"]["version"] == 9
+    status, body = predict(api, 4)
     assert status == 200 and body["model"]["version"] == 4
     assert cache.cached_versions() == [9] and cache.cached_bytes() <= cache.max_bytes
 
 
 def test_latest_stays_cached_when_clients_ask_for_eight_other_versions(nine_big, clock, monkeypatch):
-    cache = nine_big
+    api = nine_big()
+    cache = api.cache
     assert cache.max_models == 8
-    assert predict()[1]["model"]["version"] == 9
+    assert predict(api)[1]["model"]["version"] == 9
     for version in range(1, 9):
-        assert predict(version)[0] == 200
+        assert predict(api, version)[0] == 200
     assert 9 in cache.cached_versions() and len(cache.cached_versions()) == 8
     # The store goes down: latest is still served from the cache, before and after the TTL.
     store = cache.store()
@@ -179,9 +176,9 @@ def test_latest_stays_cached_when_clients_ask_for_eight_other_versions(nine_big,
     for method in ("read", "list_objects", "read_object", "versions"):
         if hasattr(store, method):
             monkeypatch.setattr(store, method, down)
-    assert predict()[1]["model"]["version"] == 9
+    assert predict(api)[1]["model"]["version"] == 9
     clock.now += 61
-    status, body = predict()
+    status, body = predict(api)
     assert status == 200 and body["model"]["version"] == 9
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from btf.store import s3calls
 from infra.apigw import http_event, json_event
-from tests.support.handler import invoke
 from tests.support.images import canvas_png, data_uri
 from tests.support.models import tiny_model
 from tests.support.s3server import FakeS3
@@ -19,21 +18,26 @@ GUARD = 60
 
 
 @pytest.fixture
-def fake(aws_env, monkeypatch, use_store):
+def fake(aws_env, monkeypatch):
     server = FakeS3()
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
-    use_store("s3://btf-models/m/", store_timeout=1.0)  # as the cache's store calls
     yield server
     server.close()
 
 
-def test_models_takes_one_deadline_however_many_sidecars_hang(fake):
+@pytest.fixture
+def api(fake, make_api):
+    """The app on the fake S3, each request's store calls sharing one deadline of 1 s."""
+    return make_api("s3://btf-models/m/", store_timeout=1.0)
+
+
+def test_models_takes_one_deadline_however_many_sidecars_hang(fake, api):
     for version in range(1, 7):
         fake.objects[f"m/model-v{version}.npz"] = tiny_model(version)
         fake.objects[f"m/model-v{version}.json"] = b"{}"
         fake.hang.add(f"m/model-v{version}.json")
     started = time.monotonic()
-    status, _, body = invoke(http_event("GET", "/models"))
+    status, _, body = api.invoke(http_event("GET", "/models"))
     print(f"/models answered in {time.monotonic() - started:.1f}s")  # for the log; never asserted
     assert status == 200 and body["latest"] == 6  # what latest serves came first, within the deadline
     assert [row["version"] for row in body["models"]] == [6, 5, 4, 3, 2, 1]
@@ -47,10 +51,10 @@ def test_models_takes_one_deadline_however_many_sidecars_hang(fake):
     assert s3calls.in_flight() == 0  # and its thread was freed at the deadline
 
 
-def test_a_listing_without_etags_is_served(fake):
+def test_a_listing_without_etags_is_served(fake, api):
     fake.objects.update({"m/model-v1.npz": tiny_model(1), "m/model-v2.npz": tiny_model(2)})
     fake.no_etag.update(fake.objects)
-    status, _, body = invoke(http_event("GET", "/models"))
+    status, _, body = api.invoke(http_event("GET", "/models"))
     assert status == 200 and body["latest"] == 2 and [row["version"] for row in body["models"]] == [2, 1]
-    status, _, body = invoke(json_event("/predict", {"image": data_uri(canvas_png()), "model": 1}))
+    status, _, body = api.invoke(json_event("/predict", {"image": data_uri(canvas_png()), "model": 1}))
     assert status == 200 and body["model"]["version"] == 1

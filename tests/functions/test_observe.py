@@ -4,7 +4,6 @@ import base64
 
 from functions.predict import observe
 from infra.apigw import http_event, json_event
-from tests.support.handler import invoke
 from tests.support.handler import log_lines as lines
 from tests.support.images import canvas_png
 
@@ -24,9 +23,9 @@ def assert_valid_emf(record: dict) -> dict:
     return metrics
 
 
-def test_a_prediction_emits_latency_outcome_version_and_confidence(folder_store, capsys):
+def test_a_prediction_emits_latency_outcome_version_and_confidence(api, capsys):
     capsys.readouterr()
-    status, _, body = invoke(json_event("/predict", {"images": [IMAGE, IMAGE]}))
+    status, _, body = api.invoke(json_event("/predict", {"images": [IMAGE, IMAGE]}))
     (record,) = [r for r in lines(capsys) if r.get("path") == "/predict"]
     metrics = assert_valid_emf(record)
     assert metrics == {
@@ -44,24 +43,24 @@ def test_a_prediction_emits_latency_outcome_version_and_confidence(folder_store,
     assert ["Service", "ModelVersion"] in record["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
 
 
-def test_a_failed_prediction_counts_by_its_error_code(folder_store, capsys):
+def test_a_failed_prediction_counts_by_its_error_code(api, capsys):
     capsys.readouterr()
-    invoke(json_event("/predict", {"image": "!!!"}))
+    api.invoke(json_event("/predict", {"image": "!!!"}))
     (record,) = [r for r in lines(capsys) if r.get("path") == "/predict"]
     metrics = assert_valid_emf(record)
     assert set(metrics) == {"Requests", "Latency"} and record["Outcome"] == "invalid_base64"
     assert ["Service", "ModelVersion"] not in record["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
 
 
-def test_every_line_is_json_with_the_lambda_request_id(folder_store, capsys):
+def test_every_line_is_json_with_the_lambda_request_id(folder_store, api, capsys):
     capsys.readouterr()
     (folder_store / "model-v3.npz").write_bytes(b"junk")  # makes the cache log a warning
     event = json_event("/predict", {"image": IMAGE, "model": 3})
-    invoke(event)
+    api.invoke(event)
     records = lines(capsys)
     assert len(records) >= 2 and {r["level"] for r in records} == {"WARNING", "ERROR"}  # a 503 is an ERROR line
     ids = {r["request_id"] for r in records}
     assert len(ids) == 1 and None not in ids  # the warning carries the request it was logged for
-    invoke(http_event("GET", "/health"))
+    api.invoke(http_event("GET", "/health"))
     (health,) = lines(capsys)
     assert "_aws" not in health and health["path"] == "/health"

@@ -7,18 +7,15 @@ blank-canvas error, reads a number on a 375 px wide phone screen, and saves a sc
 
 import math
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from btf.store import open_store, registry
-from functions.predict import app as app_module
 from infra.apigw import http_event
-from tests.support.handler import invoke
+from tests.support.api import Api
+from tests.support.server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -72,26 +69,19 @@ NUMBERS = {
 
 
 @pytest.fixture(scope="module")
-def server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app_module.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(5)
+def shipped_app():
+    """The app on the shipped models (read only), one for the module's tests."""
+    return Api.build(str(ROOT / "models"))
+
+
+@pytest.fixture(scope="module")
+def server(shipped_app):
+    with serve(shipped_app.app) as url:
+        yield url + "/"
 
 
 @pytest.fixture
-def page(server, use_store):
-    use_store(str(ROOT / "models"))
+def page(server):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install chromium (scripts/test.sh does it)")
@@ -259,9 +249,8 @@ def test_controls_are_labelled_and_keyboard_reachable(page):
     assert page.evaluate("document.activeElement.id") == "model"
 
 
-def test_page_comes_back_through_the_lambda_handler(use_store):
-    use_store(str(ROOT / "models"))
-    status, headers, body = invoke(http_event("GET", "/"))
+def test_page_comes_back_through_the_lambda_handler(shipped_app):
+    status, headers, body = shipped_app.invoke(http_event("GET", "/"))
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert '<canvas id="pad"' in body and 'fetch(api("read")' in body
     assert "http://" not in body and "https://" not in body  # every URL relative, no CDN

@@ -1,12 +1,13 @@
 """The predict function's contract, through real API Gateway v2 events into handler() and through TestClient."""
 
 import base64
+import dataclasses
 import json
 
 import pytest
 
 from infra.apigw import http_event, json_event, multipart_event
-from tests.support.handler import ROOT, invoke
+from tests.support.api import Api
 from tests.support.images import canvas_png
 
 PNG = canvas_png()
@@ -24,13 +25,13 @@ def _check_result(body, version):
     assert body["model"]["version"] == version and body["model"]["sizes"] == [784, 16, 10]
 
 
-def test_json_data_uri_event_uses_latest(folder_store):
-    status, headers, body = invoke(json_event("/predict", {"image": DATA_URI}))
+def test_json_data_uri_event_uses_latest(api):
+    status, headers, body = api.invoke(json_event("/predict", {"image": DATA_URI}))
     assert status == 200 and headers["content-type"] == "application/json"
     _check_result(body, 2)
 
 
-def test_bare_base64_and_explicit_model_and_pretrained_alias(folder_store):
+def test_bare_base64_and_explicit_model_and_pretrained_alias(api):
     bare = base64.b64encode(PNG).decode()
     for doc, version in (
         ({"image": bare, "model": 1}, 1),
@@ -38,44 +39,43 @@ def test_bare_base64_and_explicit_model_and_pretrained_alias(folder_store):
         ({"image": DATA_URI, "model": "latest"}, 2),
         ({"image": DATA_URI, "model": "2"}, 2),
     ):
-        status, _, body = invoke(json_event("/predict", doc))
+        status, _, body = api.invoke(json_event("/predict", doc))
         assert status == 200, body
         _check_result(body, version)
 
 
-def test_binary_png_body_event(folder_store):
-    status, _, body = invoke(http_event("POST", "/predict", body=PNG, content_type="image/png", query="model=1"))
+def test_binary_png_body_event(api):
+    status, _, body = api.invoke(http_event("POST", "/predict", body=PNG, content_type="image/png", query="model=1"))
     assert status == 200, body
     _check_result(body, 1)
 
 
-def test_multipart_event(folder_store):
-    status, _, body = invoke(multipart_event("/predict", "image", "digit.png", PNG))
+def test_multipart_event(api):
+    status, _, body = api.invoke(multipart_event("/predict", "image", "digit.png", PNG))
     assert status == 200, body
     _check_result(body, 2)
 
 
-def test_batch_answers_each_image_in_order(use_store):
-    use_store(str(ROOT / "models"))  # the shipped models, so the labels mean something
+def test_batch_answers_each_image_in_order(shipped):  # the shipped models, so the labels mean something
     one = "data:image/png;base64," + base64.b64encode(canvas_png("1")).decode()
-    status, _, body = invoke(json_event("/predict", {"images": [DATA_URI, one, DATA_URI]}))
+    status, _, body = shipped.invoke(json_event("/predict", {"images": [DATA_URI, one, DATA_URI]}))
     assert status == 200 and len(body["results"]) == 3
     assert [r["label"] for r in body["results"]] == [7, 1, 7]
     assert body["results"][0]["predictions"] == body["results"][2]["predictions"]
     assert body["results"][0]["predictions"] != body["results"][1]["predictions"]
 
 
-def test_models_endpoint(folder_store):
-    status, _, body = invoke(http_event("GET", "/models"))
+def test_models_endpoint(api):
+    status, _, body = api.invoke(http_event("GET", "/models"))
     assert status == 200
     assert body["latest"] == 2
     assert [m["version"] for m in body["models"]] == [2, 1]
     assert body["models"][0]["test_accuracy"] == 0.5 and body["models"][0]["created"].startswith("2026")
 
 
-def test_health_lists_cached_versions(folder_store):
-    invoke(json_event("/predict", {"image": DATA_URI, "model": 1}))
-    status, _, body = invoke(http_event("GET", "/health"))
+def test_health_lists_cached_versions(api):
+    api.invoke(json_event("/predict", {"image": DATA_URI, "model": 1}))
+    status, _, body = api.invoke(http_event("GET", "/health"))
     assert status == 200 and body["status"] == "ok" and body["cached_models"] == [1]
 
 
@@ -97,10 +97,10 @@ def test_testclient_paths_agree(client):
     assert r.status_code == 200 and r.json()["model"]["version"] == 1
 
 
-def test_one_json_log_line_per_request(folder_store, capsys):
+def test_one_json_log_line_per_request(api, capsys):
     capsys.readouterr()
-    invoke(json_event("/predict", {"image": DATA_URI}))
-    invoke(json_event("/predict", {"image": "%%%"}))
+    api.invoke(json_event("/predict", {"image": DATA_URI}))
+    api.invoke(json_event("/predict", {"image": "%%%"}))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(lines) == 2
     ok, bad = lines
@@ -110,24 +110,12 @@ def test_one_json_log_line_per_request(folder_store, capsys):
     assert ok["method"] == "POST" and ok["path"] == "/predict"
 
 
-def test_cors_headers_when_configured(folder_store, use_store, monkeypatch):
-    import importlib
-
-    import functions.predict.app as app_module
-
-    monkeypatch.setenv("CORS_ORIGINS", "http://localhost:3000")
-    monkeypatch.setenv("MODEL_STORE", str(folder_store))
-    fresh = importlib.reload(app_module)
-    try:
-        from fastapi.testclient import TestClient
-
-        r = TestClient(fresh.app).options(
-            "/predict", headers={"origin": "http://localhost:3000", "access-control-request-method": "POST"}
-        )
-        assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
-    finally:
-        monkeypatch.delenv("CORS_ORIGINS")
-        importlib.reload(app_module)
+def test_cors_headers_only_when_configured(api):
+    preflight = {"origin": "http://localhost:3000", "access-control-request-method": "POST"}
+    assert "access-control-allow-origin" not in api.client.options("/predict", headers=preflight).headers
+    with_cors = Api.serving(dataclasses.replace(api.settings, cors_origins=("http://localhost:3000",)), api.cache)
+    response = with_cors.client.options("/predict", headers=preflight)
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
 
 
 def _urlsafe(data: bytes, pad: bool) -> str:
@@ -135,7 +123,7 @@ def _urlsafe(data: bytes, pad: bool) -> str:
     return text if pad else text.rstrip("=")
 
 
-def test_the_original_apis_clients_are_understood(folder_store):
+def test_the_original_apis_clients_are_understood(api):
     """Compatibility rules for clients of the original server (docs/deployment.md#the-original-api)."""
     png = PNG + b"\0"  # trailing bytes after IEND, so the standard encoding needs padding
     assert {"-", "_"} <= set(base64.urlsafe_b64encode(png).decode()) and base64.b64encode(png).endswith(b"=")
@@ -148,14 +136,14 @@ def test_the_original_apis_clients_are_understood(folder_store):
         ({"image": DATA_URI, "pretrained": 1.0}, 1),
         ({"image": DATA_URI, "pretrained": 1.0, "model": 1}, 1),
     ):
-        status, _, body = invoke(json_event("/predict", doc))
+        status, _, body = api.invoke(json_event("/predict", doc))
         assert status == 200, (doc.get("pretrained"), body)
         _check_result(body, version)
 
 
 @pytest.mark.parametrize("value", [1.5, float("inf"), 1e300, "0", True, [1]])
-def test_pretrained_is_lenient_only_where_the_original_was(folder_store, value):
-    status, _, body = invoke(json_event("/predict", {"image": DATA_URI, "pretrained": value}))
+def test_pretrained_is_lenient_only_where_the_original_was(api, value):
+    status, _, body = api.invoke(json_event("/predict", {"image": DATA_URI, "pretrained": value}))
     assert (status, body["error"]["code"]) == (400, "invalid_model") and "pretrained" in body["error"]["message"]
-    status, _, body = invoke(json_event("/predict", {"image": DATA_URI, "model": 1.0}))
+    status, _, body = api.invoke(json_event("/predict", {"image": DATA_URI, "model": 1.0}))
     assert (status, body["error"]["code"]) == (400, "invalid_model")  # model stays strict

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infra.apigw import http_event, json_event, multipart_event
-from tests.support.handler import ROOT, invoke
+from tests.support.handler import ROOT
 from tests.support.images import canvas_png
 from tests.support.numbers import pen_number, png
 
@@ -16,10 +16,7 @@ NUMBER = png(pen_number("-3.14"))
 URI = "data:image/png;base64," + base64.b64encode(NUMBER).decode()
 
 
-@pytest.fixture
-def shipped(use_store):
-    """The shipped models, so readings mean something."""
-    use_store(str(ROOT / "models"))
+# ``shipped`` (tests/functions/conftest.py) serves the shipped models, so readings mean something.
 
 
 def check_reading(body: dict, text: str) -> None:
@@ -43,7 +40,7 @@ def decoded_input(uri: str) -> np.ndarray:
 
 
 def test_json_data_uri(shipped):
-    status, headers, body = invoke(json_event("/read", {"image": URI}))
+    status, headers, body = shipped.invoke(json_event("/read", {"image": URI}))
     assert status == 200 and headers["content-type"] == "application/json"
     check_reading(body, "-3.14")
     assert body["model"]["version"] >= 5
@@ -59,24 +56,24 @@ def test_json_data_uri(shipped):
     ids=["raw-png", "multipart", "bare-base64-pretrained"],
 )
 def test_every_input_form_of_predict(shipped, event):
-    status, _, body = invoke(event)
+    status, _, body = shipped.invoke(event)
     assert status == 200, body
     check_reading(body, "-3.14")
 
 
-def test_model_selection_as_for_predict(folder_store):
+def test_model_selection_as_for_predict(api):
     for event, version in (
         (json_event("/read", {"image": URI, "model": 1}), 1),
         (http_event("POST", "/read", body=NUMBER, content_type="image/png", query="model=2"), 2),
     ):
-        status, _, body = invoke(event)
+        status, _, body = api.invoke(event)
         assert status == 200 and body["model"]["version"] == version and body["model"]["sizes"] == [784, 16, 10]
-    status, _, body = invoke(json_event("/read", {"image": URI, "model": 9}))
+    status, _, body = api.invoke(json_event("/read", {"image": URI, "model": 9}))
     assert status == 404 and body["error"]["code"] == "model_not_found"
 
 
 def test_boxes_point_at_the_digits(shipped):
-    status, _, body = invoke(json_event("/read", {"image": URI}))
+    status, _, body = shipped.invoke(json_event("/read", {"image": URI}))
     xs = [d["box"][0] for d in body["digits"]]
     assert status == 200 and xs == sorted(xs)
     point = next(m["box"] for m in body["marks"] if m["text"] == ".")
@@ -92,7 +89,7 @@ def test_boxes_point_at_the_digits(shipped):
     ids=["json-field", "query"],
 )
 def test_explain_returns_each_digits_28x28_input(shipped, event):
-    status, _, body = invoke(event)
+    status, _, body = shipped.invoke(event)
     assert status == 200 and body["text"] == "-3.14"
     for digit in body["digits"]:
         image = decoded_input(digit["input"])
@@ -101,13 +98,13 @@ def test_explain_returns_each_digits_28x28_input(shipped, event):
 
 def test_predict_explains_too_single_and_batch(shipped):
     seven = "data:image/png;base64," + base64.b64encode(canvas_png("7")).decode()
-    status, _, body = invoke(json_event("/predict", {"image": seven, "explain": True}))
+    status, _, body = shipped.invoke(json_event("/predict", {"image": seven, "explain": True}))
     assert status == 200 and body["label"] == 7 and decoded_input(body["input"]).max() >= 200
     event = json_event("/predict", {"images": [seven, seven]})
     event["rawQueryString"], event["queryStringParameters"] = "explain=1", {"explain": "1"}
-    status, _, body = invoke(event)
+    status, _, body = shipped.invoke(event)
     assert status == 200 and all("input" in r for r in body["results"])
-    status, _, body = invoke(json_event("/predict", {"image": seven}))
+    status, _, body = shipped.invoke(json_event("/predict", {"image": seven}))
     assert "input" not in body
 
 
@@ -136,31 +133,31 @@ def test_predict_explains_too_single_and_batch(shipped):
     ids=["blank", "13-digits", "batch", "explain-json", "explain-query", "base64", "model", "gif", "text", "get"],
 )
 def test_bad_input_gets_the_same_json_errors_as_predict(shipped, event, status, code):
-    got, headers, body = invoke(event)
+    got, headers, body = shipped.invoke(event)
     assert got == status and headers["content-type"] == "application/json", body
     assert body["error"]["code"] == code and body["error"]["message"]
 
 
-def test_the_same_limits_as_predict(shipped, use_store):
-    use_store(str(ROOT / "models"), max_pixels=10_000)
-    status, _, body = invoke(json_event("/read", {"image": URI}))
+def test_the_same_limits_as_predict(make_api):
+    api = make_api(str(ROOT / "models"), max_pixels=10_000)
+    status, _, body = api.invoke(json_event("/read", {"image": URI}))
     assert status == 413 and body["error"]["code"] == "image_too_large"
-    use_store(str(ROOT / "models"), max_body_bytes=1_000)
-    status, _, body = invoke(json_event("/read", {"image": URI}))
+    api = make_api(str(ROOT / "models"), max_body_bytes=1_000)
+    status, _, body = api.invoke(json_event("/read", {"image": URI}))
     assert status == 413 and body["error"]["code"] == "body_too_large"
 
 
-def test_an_image_error_comes_before_the_store(use_store, tmp_path):
-    use_store(str(tmp_path / "empty"))  # no model anywhere
+def test_an_image_error_comes_before_the_store(make_api, tmp_path):
+    api = make_api(str(tmp_path / "empty"))  # no model anywhere
     blank = base64.b64encode(png(np.full((80, 200), 255, np.uint8))).decode()
-    status, _, body = invoke(json_event("/read", {"image": blank}))
+    status, _, body = api.invoke(json_event("/read", {"image": blank}))
     assert status == 422 and body["error"]["code"] == "no_digit"
-    status, _, body = invoke(json_event("/read", {"image": URI}))
+    status, _, body = api.invoke(json_event("/read", {"image": URI}))
     assert status == 503 and body["error"]["code"] == "no_model"
 
 
 def test_the_answer_is_strict_json_and_logged(shipped, capsys):
-    status, _, body = invoke(json_event("/read", {"image": URI}))
+    status, _, body = shipped.invoke(json_event("/read", {"image": URI}))
     assert status == 200 and json.loads(json.dumps(body, allow_nan=False)) == body
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("path") == "/read"]

@@ -5,7 +5,7 @@ import types
 
 from btf.store import open_store
 from functions.predict import snapstart
-from functions.predict.models import ModelCache
+from functions.predict.cache import ModelCache
 from tests.functions.conftest import Clock
 from tests.support.models import tiny_model
 

@@ -13,11 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted((ROOT / "infra" / "events").glob("*.json"))
 
 
-def invoke(event: dict):
-    """The handler's answer to ``event``: (status, headers, parsed body)."""
-    from functions.predict import app as app_module
-
-    response = app_module.handler(event, LambdaContext())
+def invoke(event: dict, handler) -> tuple[int, dict, object]:
+    """A Lambda ``handler``'s answer to ``event``: (status, headers, parsed body)."""
+    response = handler(event, LambdaContext())
     body = response.get("body", "")
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()

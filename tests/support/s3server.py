@@ -2,8 +2,9 @@
 
 ``SilentServer`` accepts connections and then says nothing, or trickles a byte at a time.
 ``FakeS3`` speaks just enough of S3 over HTTP (ListObjectsV2 and GetObject, path style) for
-a store to list and read, and can hang chosen keys or leave a listing entry without an ETag,
-which moto cannot do. Both count what reached them, so tests can assert that a call was never made.
+a store to list and read, and can hang chosen keys, leave a listing entry without an ETag, or
+claim a size an object does not have (so a 128 MiB object costs the test nothing), which
+moto cannot do. Both count what reached them, so tests can assert that a call was never made.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ class SilentServer:
 
 
 class FakeS3:
-    """A bucket's objects over HTTP. Keys in ``hang`` never answer; keys in ``no_etag`` are listed and served without one."""
+    """A bucket's objects over HTTP. Keys in ``hang`` never answer; keys in ``no_etag`` are listed and served without one;
+    keys in ``claimed`` are listed and served with that size (the headers say so; the body is what ``objects`` holds)."""
 
     def __init__(self, bucket: str = "btf-models"):
         self.bucket, self.objects, self.hang, self.no_etag = bucket, {}, set(), set()
+        self.claimed: dict[str, int] = {}
         self.requests: list[str] = []  # "GET key" or "LIST prefix", in arrival order
         self.stop = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -80,7 +83,7 @@ class FakeS3:
             etag = "" if key in self.no_etag else f"<ETag>{escape(self.etag(key))}</ETag>"
             entries.append(
                 f"<Contents><Key>{escape(key)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
-                f"{etag}<Size>{len(self.objects[key])}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+                f"{etag}<Size>{self.claimed.get(key, len(self.objects[key]))}</Size><StorageClass>STANDARD</StorageClass></Contents>"
             )
         return (
             '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -109,14 +112,16 @@ class FakeS3:
                 if key not in fake.objects:
                     body = b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"
                     return self._send(404, body, {"Content-Type": "application/xml"})
-                headers = {"Content-Type": "application/octet-stream"}
+                headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(fake.objects[key]))}
+                if key in fake.claimed:
+                    headers["Content-Length"] = str(fake.claimed[key])
                 if key not in fake.no_etag:
                     headers["ETag"] = fake.etag(key)
                 return self._send(200, fake.objects[key], headers)
 
             def _send(self, status, body, headers):
                 self.send_response(status)
-                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                for name, value in {"Content-Length": str(len(body)), **headers}.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)

@@ -1,4 +1,4 @@
-"""The app served by a real uvicorn on 127.0.0.1, in a thread of the test process (so monkeypatches apply)."""
+"""An app served by a real uvicorn on 127.0.0.1, in a thread of the test process (so the test's own app and fakes serve)."""
 
 import contextlib
 import socket

@@ -1,4 +1,4 @@
-"""Model loading from the store: S3 via moto, ETag revalidation, latest TTL, faults, concurrency."""
+"""The model cache (functions/predict/cache.py) through the handler: S3 via moto, ETag revalidation, latest TTL, faults, concurrency."""
 
 import base64
 import io
@@ -8,12 +8,9 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
-import btf
-from btf.store import ObjectInfo
+from btf.store import ObjectInfo, open_store
 from btf.store.s3 import S3Store
-from functions.predict import app as app_module
 from infra.apigw import http_event, json_event
-from tests.support.handler import invoke
 from tests.support.images import canvas_png
 from tests.support.models import tiny_model
 
@@ -26,23 +23,23 @@ def put(s3, version, data):
 
 
 @pytest.fixture
-def s3_store(s3, use_store):
+def s3_api(s3, make_api):
+    """The app serving an S3 prefix (moto) holding v1 and v2."""
     put(s3, 1, tiny_model(1))
     put(s3, 2, tiny_model(2))
-    return use_store(URI)
+    return make_api(URI)
 
 
-def predict(model=None):
+def predict(api, model=None):
     doc = {"image": base64.b64encode(canvas_png()).decode()}
     if model is not None:
         doc["model"] = model
-    status, _, body = invoke(json_event("/predict", doc))
+    status, _, body = api.invoke(json_event("/predict", doc))
     return status, body
 
 
-def count_downloads(cache):
-    """Wrap the store's read so the test can count real downloads (not 304s)."""
-    store = cache.store()
+def count_downloads(store):
+    """Wrap ``store``'s read so the test can count real downloads (not 304s)."""
     real = store.read
     counts = {"downloads": 0, "not_modified": 0}
 
@@ -55,36 +52,36 @@ def count_downloads(cache):
     return counts
 
 
-def test_serves_from_s3_and_caches(s3_store):
-    counts = count_downloads(s3_store)
-    assert predict()[1]["model"]["version"] == 2
-    assert predict(1)[1]["model"]["version"] == 1
-    assert predict()[0] == 200 and predict(1)[0] == 200
+def test_serves_from_s3_and_caches(s3_api):
+    counts = count_downloads(s3_api.cache.store())
+    assert predict(s3_api)[1]["model"]["version"] == 2
+    assert predict(s3_api, 1)[1]["model"]["version"] == 1
+    assert predict(s3_api)[0] == 200 and predict(s3_api, 1)[0] == 200
     assert counts == {"downloads": 2, "not_modified": 0}
 
 
-def test_revalidation_by_etag_downloads_nothing_when_unchanged(s3_store, clock):
-    counts = count_downloads(s3_store)
-    predict(1)
+def test_revalidation_by_etag_downloads_nothing_when_unchanged(s3_api, clock):
+    counts = count_downloads(s3_api.cache.store())
+    predict(s3_api, 1)
     clock.now += 61
-    predict(1)
+    predict(s3_api, 1)
     assert counts == {"downloads": 1, "not_modified": 1}
 
 
-def test_changed_object_is_reloaded_after_ttl(s3, s3_store, clock):
-    before = predict(1)[1]["predictions"]
+def test_changed_object_is_reloaded_after_ttl(s3, s3_api, clock):
+    before = predict(s3_api, 1)[1]["predictions"]
     put(s3, 1, tiny_model(99))
-    assert predict(1)[1]["predictions"] == before  # within ttl: cached
+    assert predict(s3_api, 1)[1]["predictions"] == before  # within ttl: cached
     clock.now += 61
-    assert predict(1)[1]["predictions"] != before
+    assert predict(s3_api, 1)[1]["predictions"] != before
 
 
-def test_latest_is_reresolved_after_ttl(s3, s3_store, clock):
-    assert predict()[1]["model"]["version"] == 2
+def test_latest_is_reresolved_after_ttl(s3, s3_api, clock):
+    assert predict(s3_api)[1]["model"]["version"] == 2
     put(s3, 3, tiny_model(3))
-    assert predict()[1]["model"]["version"] == 2
+    assert predict(s3_api)[1]["model"]["version"] == 2
     clock.now += 61
-    assert predict()[1]["model"]["version"] == 3
+    assert predict(s3_api)[1]["model"]["version"] == 3
 
 
 def _corrupt(kind):
@@ -101,24 +98,32 @@ def _corrupt(kind):
 
 
 @pytest.mark.parametrize("kind", ["truncated", "nan", "shapes"])
-def test_invalid_newest_version_is_skipped_by_latest(s3, s3_store, kind):
+def test_invalid_newest_version_is_skipped_by_latest(s3, s3_api, kind):
     put(s3, 3, _corrupt(kind))
-    status, body = predict()
+    status, body = predict(s3_api)
     assert status == 200 and body["model"]["version"] == 2
-    status, body = predict(3)
+    status, body = predict(s3_api, 3)
     assert status == 503 and body["error"]["code"] == "model_invalid"
-    models = invoke(http_event("GET", "/models"))[2]
+    models = s3_api.invoke(http_event("GET", "/models"))[2]
     newest = models["models"][0]
     assert models["latest"] == 2 and newest["version"] == 3 and newest["valid"] is False
 
 
-def test_deleted_between_list_and_get(s3, s3_store, monkeypatch):
-    real = S3Store.list_objects
-    ghost = ObjectInfo('"gone"', 10)
-    monkeypatch.setattr(S3Store, "list_objects", lambda self: {**real(self), "model-v7.npz": ghost})
-    status, body = predict()
+def test_deleted_between_list_and_get(s3, make_api):
+    put(s3, 1, tiny_model(1))
+    put(s3, 2, tiny_model(2))
+
+    def listing_a_ghost():
+        """The store as a listing sees it just before v7 is deleted: listed, then not there to read."""
+        store = open_store(URI)
+        real = store.list_objects
+        store.list_objects = lambda: {**real(), "model-v7.npz": ObjectInfo('"gone"', 10)}
+        return store
+
+    api = make_api(URI, cache={"open_store": listing_a_ghost})
+    status, body = predict(api)
     assert status == 200 and body["model"]["version"] == 2
-    status, body = predict(7)
+    status, body = predict(api, 7)
     assert status == 404 and body["error"]["code"] == "model_not_found"
 
 
@@ -132,9 +137,9 @@ def _fault(name):
 
 
 @pytest.mark.parametrize("fault", ["denied", "throttled", "connect_timeout", "read_timeout", "missing_bucket"])
-def test_store_fault_cached_model_keeps_serving_then_recovers(s3_store, clock, monkeypatch, fault):
-    assert predict()[0] == 200  # v2 cached
-    client = s3_store.store().client
+def test_store_fault_cached_model_keeps_serving_then_recovers(s3_api, clock, monkeypatch, fault):
+    assert predict(s3_api)[0] == 200  # v2 cached
+    client = s3_api.cache.store().client
     broken = {"on": True}
     real_get, real_list = client.get_object, client.list_objects_v2
 
@@ -149,87 +154,91 @@ def test_store_fault_cached_model_keeps_serving_then_recovers(s3_store, clock, m
     monkeypatch.setattr(client, "get_object", maybe_fail(real_get))
     monkeypatch.setattr(client, "list_objects_v2", maybe_fail(real_list))
     clock.now += 61
-    status, body = predict()
+    status, body = predict(s3_api)
     assert status == 200 and body["model"]["version"] == 2  # cached copy serves through the fault
-    status, body = predict(1)  # never cached: nothing to serve
+    status, body = predict(s3_api, 1)  # never cached: nothing to serve
     assert status == 503 and body["error"]["code"] == "store_unavailable"
     assert "btf-models" not in body["error"]["message"]  # no internals leak to clients
     broken["on"] = False
     clock.now += 61
-    assert predict(1)[0] == 200  # recovered on its own
+    assert predict(s3_api, 1)[0] == 200  # recovered on its own
 
 
-def test_missing_bucket_with_nothing_cached_is_503(s3, use_store):
-    use_store("s3://no-such-bucket/models/")
-    status, body = predict()
+def test_missing_bucket_with_nothing_cached_is_503(s3, make_api):
+    api = make_api("s3://no-such-bucket/models/")
+    status, body = predict(api)
     assert status == 503 and body["error"]["code"] == "store_unavailable"
-    status, _, body = invoke(http_event("GET", "/models"))
+    status, _, body = api.invoke(http_event("GET", "/models"))
     assert status == 503
 
 
-def test_empty_store_is_503_no_model(tmp_path, use_store):
-    use_store(str(tmp_path))
-    status, body = predict()
+def test_empty_store_is_503_no_model(tmp_path, make_api):
+    status, body = predict(make_api(str(tmp_path)))
     assert status == 503 and body["error"]["code"] == "no_model"
 
 
-def test_unreachable_endpoint_is_503(aws_env, use_store, monkeypatch):
-    cache = use_store(URI)
-    monkeypatch.setattr(cache, "open_store", lambda: S3Store(URI, endpoint_url="http://127.0.0.1:9", timeout=0.3))
-    status, body = predict()
+def test_unreachable_endpoint_is_503(aws_env, make_api):
+    api = make_api(URI, cache={"open_store": lambda: S3Store(URI, endpoint_url="http://127.0.0.1:9", timeout=0.3)})
+    status, body = predict(api)
     assert status == 503 and body["error"]["code"] == "store_unavailable"
 
 
-def test_concurrent_requests_load_each_model_once(folder_store, monkeypatch):
-    loads = []
-    real = btf.Graph.load.__func__
+def test_concurrent_requests_load_each_model_once(folder_store, make_api):
+    reads = []
 
-    def slow_load(cls, source):
-        loads.append(1)
-        threading.Event().wait(0.05)
-        return real(cls, source)
+    def slow_store():
+        store = open_store(str(folder_store))
+        real = store.read
 
-    monkeypatch.setattr(btf.Graph, "load", classmethod(slow_load))
+        def read(version, etag=None):
+            reads.append(version)
+            threading.Event().wait(0.05)  # long enough for the other threads to ask meanwhile
+            return real(version, etag)
+
+        store.read = read
+        return store
+
+    cache = make_api(str(folder_store), cache={"open_store": slow_store}).cache
     results = []
-    threads = [threading.Thread(target=lambda: results.append(app_module.cache.resolve(1).version)) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(cache.resolve(1).version)) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results == [1] * 8 and len(loads) == 1
+    assert results == [1] * 8 and reads == [1]
 
 
 @pytest.mark.parametrize("fault", ["truncated", "nan", "shapes", "deleted"])
-def test_cached_version_keeps_serving_when_its_object_goes_bad(s3, s3_store, clock, fault):
-    before = predict(2)[1]["predictions"]
+def test_cached_version_keeps_serving_when_its_object_goes_bad(s3, s3_api, clock, fault):
+    before = predict(s3_api, 2)[1]["predictions"]
     if fault == "deleted":
         s3.delete_object(Bucket="btf-models", Key="prod/model-v2.npz")
     else:
         put(s3, 2, _corrupt(fault))
     clock.now += 61
-    status, body = predict(2)
+    status, body = predict(s3_api, 2)
     assert status == 200 and body["predictions"] == before
 
 
-def test_invalid_version_recovers_once_fixed(s3, s3_store, clock):
+def test_invalid_version_recovers_once_fixed(s3, s3_api, clock):
     put(s3, 3, _corrupt("nan"))
-    assert predict(3)[0] == 503
+    assert predict(s3_api, 3)[0] == 503
     put(s3, 3, tiny_model(3))
-    assert predict(3)[0] == 503  # the failure is remembered for the ttl, not re-downloaded per request
+    assert predict(s3_api, 3)[0] == 503  # the failure is remembered for the ttl, not re-downloaded per request
     clock.now += 61
-    status, body = predict(3)
+    status, body = predict(s3_api, 3)
     assert status == 200 and body["model"]["version"] == 3
-    assert predict()[1]["model"]["version"] == 3  # and latest moves to it
+    assert predict(s3_api)[1]["model"]["version"] == 3  # and latest moves to it
 
 
-def test_models_listing_is_cached_and_survives_a_fault(s3_store, clock, monkeypatch):
-    status, _, body = invoke(http_event("GET", "/models"))
+def test_models_listing_is_cached_and_survives_a_fault(s3_api, clock, monkeypatch):
+    status, _, body = s3_api.invoke(http_event("GET", "/models"))
     assert status == 200 and [m["version"] for m in body["models"]] == [2, 1]
-    client = s3_store.store().client
+    client = s3_api.cache.store().client
     calls = []
     real_list = client.list_objects_v2
     monkeypatch.setattr(client, "list_objects_v2", lambda **kw: calls.append(1) or real_list(**kw))
-    invoke(http_event("GET", "/models"))
+    s3_api.invoke(http_event("GET", "/models"))
     assert calls == []  # within the ttl: no S3 list per request
 
     def down(**kwargs):
@@ -237,5 +246,5 @@ def test_models_listing_is_cached_and_survives_a_fault(s3_store, clock, monkeypa
 
     monkeypatch.setattr(client, "list_objects_v2", down)
     clock.now += 61
-    status, _, body = invoke(http_event("GET", "/models"))
+    status, _, body = s3_api.invoke(http_event("GET", "/models"))
     assert status == 200 and [m["version"] for m in body["models"]] == [2, 1]
