@@ -125,14 +125,17 @@ def run(what: str, timeout: float, call: Callable[..., Any], *args: Any) -> Any:
     except BaseException:
         slots.release()
         raise
-    if not job.done.wait(timeout):
+    finished = job.done.wait(timeout)
+    ok, value = job.outcome
+    # A call that failed only once its deadline had passed (cut, or timed out on its own while
+    # this thread waited to be scheduled) failed because of the deadline: one answer for both.
+    if not finished or (not ok and time.monotonic() >= deadline):
         job.cut()
         if isinstance(job.last_error, (BotoConnectionError, ConnectionError)):
             raise StoreUnavailable(
                 f"cannot reach the S3 endpoint for {what}: {job.last_error}; gave up at the deadline"
             )
         raise StoreUnavailable(f"S3 did not answer {what} within {timeout:.2g}s (STORE_TIMEOUT_SECONDS)")
-    ok, value = job.outcome
     if not ok:
         raise value
     return value
