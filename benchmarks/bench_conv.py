@@ -1,4 +1,4 @@
-"""btf's layers against PyTorch CPU and a plain numpy loop, side by side in one process.
+"""btf's conv layers against PyTorch CPU, side by side in one process.
 
     .venv/bin/python -m benchmarks.bench_conv [--data ../shared/data/mnist] [--repeats 3]
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.bench_conv --cpu --torch-threads 1
@@ -11,8 +11,7 @@ it compares the work each library does rather than how they share out cores.
 - A conv training epoch: conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10 over the
   10,000 training digits, batch 64, Adam, with the same thread count for both; then where
   btf's time goes, layer by layer, forward and backward.
-- A dense epoch of the seed config (784-30-10, sigmoid, quadratic, SGD 3.0, batch 128)
-  against PyTorch and against a plain vectorised numpy loop of the same algorithm.
+- (The seed's dense network, against PyTorch and a plain numpy loop: benchmarks/bench_graph.py.)
 - Single-image predict of the conv network.
 
 Figures are ratios against references timed in the same process (absolute times on a shared
@@ -30,32 +29,12 @@ from pathlib import Path
 import numpy as np
 
 import btf
-from benchmarks.common import best_interleaved, best_of, predict_latency, ratio, shown
+from benchmarks.common import best_interleaved, predict_latency, ratio, shown
 from btf.data import load
 from btf.specs import parse_layers
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 CONV = "conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10"
-
-
-def numpy_dense_epoch(X: np.ndarray, Y: np.ndarray, batch: int = 128, lr: float = 3.0) -> None:
-    """The seed algorithm as a plain vectorised numpy loop: the floor btf's dense path is held to."""
-    rng = np.random.default_rng(0)
-    w1 = rng.standard_normal((784, 30), dtype=np.float32) / np.float32(28)
-    w2 = rng.standard_normal((30, 10), dtype=np.float32) / np.float32(np.sqrt(30))
-    b1, b2 = np.zeros(30, np.float32), np.zeros(10, np.float32)
-    order = rng.permutation(len(X))
-    for start in range(0, len(X), batch):
-        idx = order[start : start + batch]
-        x, y = X[idx], Y[idx]
-        a1 = 1 / (1 + np.exp(-(x @ w1 + b1)))
-        a2 = 1 / (1 + np.exp(-(a1 @ w2 + b2)))
-        d2 = (a2 - y) * a2 * (1 - a2) * np.float32(lr / len(x))
-        d1 = (d2 @ w2.T) * a1 * (1 - a1)
-        w2 -= a1.T @ d2
-        b2 -= d2.sum(0)
-        w1 -= x.T @ d1
-        b1 -= d1.sum(0)
 
 
 def torch_conv_epoch(X: np.ndarray, y: np.ndarray):
@@ -76,27 +55,6 @@ def torch_conv_epoch(X: np.ndarray, y: np.ndarray):
             idx = order[start : start + 64]
             opt.zero_grad(set_to_none=True)
             torch.nn.functional.cross_entropy(model(tX[idx]), ty[idx]).backward()
-            opt.step()
-
-    return epoch
-
-
-def torch_dense_epoch(X: np.ndarray, Y: np.ndarray):
-    import torch
-
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 10), torch.nn.Sigmoid()
-    )
-    opt = torch.optim.SGD(model.parameters(), lr=3.0)
-    tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
-
-    def epoch() -> None:
-        order = torch.randperm(len(tX))
-        for start in range(0, len(tX), 128):
-            idx = order[start : start + 128]
-            opt.zero_grad(set_to_none=True)
-            (0.5 * ((model(tX[idx]) - tY[idx]) ** 2).sum() / len(idx)).backward()
             opt.step()
 
     return epoch
@@ -132,7 +90,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--torch-threads", type=int, default=None, help="PyTorch's intra-op threads")
     args = parser.parse_args(argv)
     X, y = load(args.data)["train"]
-    Y = np.eye(10, dtype=np.float32)[y]
     try:
         import torch
 
@@ -155,17 +112,6 @@ def main(argv: list[str] | None = None) -> None:
         f"conv epoch (batch 64, Adam; {'CPU' if args.cpu else 'wall'} time, btf BLAS threads {blas}):"
         f" btf {t_btf:.2f} s, torch {shown(t_torch, '.2f', ' s')},"
         f" btf/torch {shown(ratio(t_btf, t_torch), '.2f', 'x')}"
-    )
-
-    dense = btf.Graph((784, 30, 10), 3.0, 128, seed=0)
-    dense.feed((X, y))
-    t_dense = best_of(args.repeats, dense.train_epoch)
-    t_np = best_of(args.repeats, lambda: numpy_dense_epoch(X, Y))
-    t_tdense = best_of(args.repeats, torch_dense_epoch(X, Y)) if torch else None
-    print(
-        f"dense epoch (784-30-10, batch 128): btf {t_dense * 1e3:.1f} ms, numpy loop {t_np * 1e3:.1f} ms, "
-        f"torch {shown(t_tdense and t_tdense * 1e3, '.1f', ' ms')}; btf/numpy {t_dense / t_np:.2f}x,"
-        f" btf/torch {shown(ratio(t_dense, t_tdense), '.2f', 'x')}"
     )
 
     median, p99 = predict_latency(net, X[0], 1000)

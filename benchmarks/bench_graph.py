@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: one BLAS thread, as in the function
 
@@ -122,10 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cpu", action="store_true", help="CPU time (every thread's) instead of wall time")
     args = parser.parse_args(argv)
+    clock = time.process_time if args.cpu else time.perf_counter
     X, y = load(args.data)["train"]
     Y = np.eye(10, dtype=np.float32)[y]
-    print(f"data: {len(X)} training digits; one epoch, least of {args.repeats} interleaved runs, 1 thread")
+    kind = "CPU" if args.cpu else "wall"
+    print(f"data: {len(X)} training digits; one epoch, least of {args.repeats} interleaved runs, 1 thread, {kind} time")
     print(f"{'batch':>5} {'btf s':>7} {'numpy s':>7} {'btf/numpy':>9} {'torch s':>7} {'btf/torch':>9} {'loop/btf':>8}")
     for batch in (128, 10):
         net = btf.Graph(SIZES, LR, batch, seed=0)
@@ -134,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         torch_fn = torch_epoch_fn(X, Y, batch)
         if torch_fn:
             fns["torch"] = torch_fn[0]
-        best = best_interleaved(args.repeats, fns)
-        t_loop = best_interleaved(1, {"loop": lambda b=batch: reference_epoch(X, Y, b)})["loop"]
+        best = best_interleaved(args.repeats, fns, clock)
+        t_loop = best_interleaved(1, {"loop": lambda b=batch: reference_epoch(X, Y, b)}, clock)["loop"]
         t_btf, t_torch = best["btf"], best.get("torch")
         print(
             f"{batch:>5} {t_btf:7.3f} {best['numpy']:7.3f} {t_btf / best['numpy']:8.2f}x {shown(t_torch, '7.3f')}"
