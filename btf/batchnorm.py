@@ -1,4 +1,4 @@
-"""BatchNorm for btf.Graph stacks: normalise each feature (dense) or channel (conv, channels-last) by batch statistics.
+"""BatchNorm for btf.Graph: normalise each feature (dense) or channel (conv, channels-last) by batch statistics.
 
 Training normalises with the batch's own mean and variance and keeps running averages of
 them; predicting uses the running averages only, so an answer never depends on the rest of

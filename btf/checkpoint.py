@@ -1,17 +1,18 @@
 """Pickle-free model checkpoints: ``np.savez_compressed`` files of plain numeric and string arrays.
 
-Layout (format version 1), every entry loadable with ``np.load(..., allow_pickle=False)``:
+Layout (format version 2, which ``write`` writes), every entry loadable with
+``np.load(..., allow_pickle=False)``:
 
-    format          "btf-checkpoint"            format_version  int64 scalar (1)
-    sizes           int64 (layers,)             activation, cost  str scalars
-    learning_rate   float64 scalar              batch_size, epochs  int64 scalars
-    l2              float64 scalar              metadata        str scalar (a JSON object)
-    W0..W{k-1}      float32 (n_in, n_out)       b0..b{k-1}      float32 (n_out,)
+    format          "btf-checkpoint"            format_version  int64 scalar (2)
+    layers          str (k,): one spec each     input_shape     int64 (1 to 3 sizes)
+    optimizer, cost str scalars                 learning_rate, l2  float64 scalars
+    batch_size, epochs  int64 scalars           metadata        str scalar (a JSON object)
+    P0..P{n-1}      float32: every layer's parameters in layer order (``Layer.params``)
 
-Format version 2, which ``write`` writes, stores ``layers`` (one spec each, e.g.
-``conv32:3:relu``), ``input_shape``, ``optimizer`` and the parameters P0..P{k-1} in layer
-order, in place of sizes, activation and W/b. Format 1 (the original dense network) is read
-into the same form, as ``btf.specs.dense_layers``, and will keep loading.
+Format version 1, the original dense network's, holds ``sizes`` (int64), ``activation`` and
+W0.., b0.. (float32 (n_in, n_out) and (n_out,)) in place of layers, input_shape, optimizer and
+P0..; it is read into the same form (``btf.specs.dense_layers``, trained with SGD) and will
+keep loading.
 
 ``read`` trusts nothing: it refuses object arrays (the original project's ragged pickled
 format), oversized entries, unknown versions, shapes that do not chain, layer lists a Graph

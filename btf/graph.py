@@ -44,6 +44,9 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 class Graph:
     """A network of layers: ``sizes`` = (inputs, hidden..., outputs) dense neurons, or a list of btf.layers.
 
+    ``activation`` and ``init`` shape the sizes form; a list of layers says its own. The
+    layers of a list become this Graph's (built, and trained in place): give each Graph its own.
+
     Initialisation (``init``, for the sizes form): the default, ``"scaled"``, draws weights
     from N(0, 1/fan_in) (2/fan_in before relu) and sets biases to zero. The original
     ``"normal"`` draws N(0, 1); with 784 inputs that gives hidden pre-activations with a
@@ -154,10 +157,16 @@ class Graph:
         a = X.reshape(len(X), *self.input_shape)
         for layer in self.layers:
             a = layer.forward(a, training)
+        if training and self.layers[-1].activation is not None:
+            a = a.copy()  # the last layer keeps its activated output for backward: the cost's output works in place
         return costs.output(self.cost, a)
 
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
-        """Gradients of the mean cost over the batch (X, one-hot Y), one per ``trainable`` array, weight decay excluded."""
+        """Gradients of the mean cost over the batch (X, one-hot Y), one per ``trainable`` array, weight decay excluded.
+
+        The forward pass is a training one: BatchNorm updates its running statistics and
+        Dropout draws its masks, as in a training step.
+        """
         return self._gradients(X, Y, np.float32(1 / len(X)))[0]
 
     def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: np.float32) -> tuple[list[np.ndarray], np.ndarray]:
@@ -182,6 +191,10 @@ class Graph:
         """
         if self.train_data is None:
             raise DataError("no training data: call feed(train, val) first")
+        if self.learning_rate * self.l2 >= 1:
+            raise ConfigError(
+                f"learning_rate * l2 must be below 1 (weight decay would flip weights' signs), got {self.learning_rate * self.l2:g}"
+            )
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
         targets = costs.one_hot(self.train_data[1], self.sizes[-1])
@@ -296,17 +309,20 @@ class Graph:
         )  # fmt: skip
 
     @classmethod
-    def load(cls, source: str | Path | bytes | IO[bytes], limits: Limits | None = None) -> Graph:
+    def load(
+        cls, source: str | Path | bytes | IO[bytes], limits: Limits | None = None, *, seed: int | None = None
+    ) -> Graph:
         """Read and validate a checkpoint (format 1 or 2) from a path, bytes or a binary file object.
 
         Refuses, with a CheckpointError, a file that is not a valid checkpoint or whose model
         is over ``limits`` (default: btf.footprint.LIMITS). The reader checks every rule that
         building the Graph does; should building still fail, that is a CheckpointError too.
+        ``seed`` seeds the generator that shuffles and drops out, should the loaded model train on.
         """
         saved = checkpoint.read(source, limits)
         graph = cls.__new__(cls)
         try:
-            graph._assemble(saved.layers, saved.input_shape, np.random.default_rng(), saved.params, **saved.hyper)
+            graph._assemble(saved.layers, saved.input_shape, np.random.default_rng(seed), saved.params, **saved.hyper)
         except Exception as exc:  # the loader's boundary, as in checkpoint.read
             raise CheckpointError(f"<checkpoint>: cannot build the model ({type(exc).__name__}: {exc})") from None
         graph.epochs, graph.metadata = saved.epochs, saved.metadata

@@ -27,7 +27,7 @@ class Layer:
 
     params: list[np.ndarray]  # everything a checkpoint stores, in order
     activation: str | None = None
-    # False for a stack's first layer: nothing needs dLoss/dinput there, and for a convolution
+    # False for a Graph's first layer: nothing needs dLoss/dinput there, and for a convolution
     # it is a third of backward's work (a BLAS product and col2im). backward then returns None.
     input_grad: bool = True
     weight_init = "scaled"  # or "normal": see init()
@@ -258,9 +258,10 @@ class Dropout(Layer):
     """Zeroes a ``rate`` share of its inputs while training, scaling the rest by 1/(1-rate); inert otherwise."""
 
     def __init__(self, rate: float) -> None:
-        if not 0 <= float(rate) < 1:
+        # Six decimals at most: what a checkpoint's spec ("dropout0.3") writes and reads back.
+        if not 0 <= round(float(rate), 6) < 1:
             raise ConfigError(f"Dropout rate must be in [0, 1), not {rate}")
-        self.rate = float(rate)
+        self.rate = round(float(rate), 6)
 
     def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
         self.params, self.rng = [], rng  # the Graph's: seeded runs drop the same units
@@ -277,4 +278,4 @@ class Dropout(Layer):
         return (grad if self._keep is None else grad * self._keep), []
 
     def spec(self) -> str:
-        return f"dropout{self.rate:g}"
+        return "dropout" + (f"{self.rate:.6f}".rstrip("0").rstrip(".") or "0")

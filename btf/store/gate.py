@@ -67,7 +67,9 @@ def decide(
     if policy not in POLICIES:
         raise BtfError(f"--promote must be one of {POLICIES}, not {policy!r}")
     mine, mine_rej = (
-        (scored["read"], scored.get("rejection")) if scored else _read_and_flagged(candidate, test, negatives)
+        (scored["read"], scored.get("rejection"))
+        if scored is not None
+        else _read_and_flagged(candidate, test, negatives)
     )
     current = registry.latest_version(store)
     if current is None:

@@ -142,8 +142,44 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal error; it has been logged", request)
 
 
+class CatchAll:
+    """The innermost middleware: a bug becomes the JSON 500, logged once, inside the other middlewares.
+
+    Starlette sends a handler for ``Exception`` to its outermost layer, outside AccessLog and
+    CORS (no request id, no nosniff, no CORS headers on the answer), and re-raises it there, so
+    Mangum logs a second, plain-text traceback. Caught here, a 500 is an answer like any other.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:  # half an answer is out: nothing to replace it with but the server's own handling
+                raise
+            log.exception("unhandled error")
+            scope.setdefault("state", {})["outcome"] = "internal_error"
+            await error_response(500, "internal_error", "internal error; it has been logged")(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
-    """Answer every failure in the one shape: a handler per kind, and the 500 for anything else."""
+    """Answer every failure in the one shape: a handler per kind, and the 500 for anything else.
+
+    Call it before adding any other middleware: CatchAll must be the innermost.
+    """
     for kind, mapping in MAPPING.items():
         app.add_exception_handler(kind, _handler(mapping))
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, _unexpected)  # the last resort, should CatchAll ever be bypassed
+    app.add_middleware(CatchAll)

@@ -12,9 +12,14 @@ memory, since the body is bounded already: nothing is spooled to disk.
 from __future__ import annotations
 
 import codecs
+import logging
 from typing import NamedTuple
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+# Its warnings are about the malformed bodies this module answers with a JSON 400 anyway; as
+# plain text on stderr they would only break the one-JSON-line-per-request log.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
 MAX_FIELD_BYTES = 1 << 20
 

@@ -79,6 +79,8 @@ CHAINS = {
     "odd-sizes-two-convs": ("conv2:2:sigmoid,conv3:3:relu,pool2,dense3", (9, 7, 2), "cross_entropy"),
     "same-padding-quadratic": ("conv2:3:relu:same,pool3,dense5:sigmoid,dense3", (6, 6, 1), "quadratic"),
     "dense-only": ("dense6:relu,dense4:sigmoid,dense3", (5,), "cross_entropy"),
+    "activated-last-layer": ("dense6:relu,dense3:relu", (5,), "quadratic"),  # the cost's sigmoid after a relu
+    "activated-last-layer-softmax": ("dense6:sigmoid,dense3:sigmoid", (5,), "cross_entropy"),
     "conv-batchnorm-relu": ("conv3:3,bn,pool2,dense4,bn,dense3", (8, 8, 2), "cross_entropy"),
     "batchnorm-sigmoid-quadratic": ("conv2:3:linear,bn:sigmoid,dense5:relu,bn:linear,dense3", (6, 5, 1), "quadratic"),
 }
@@ -113,6 +115,14 @@ def test_the_forward_pass_matches_the_oracle():
     ours = net.feedforward(X)
     theirs = 1 / (1 + np.exp(-_oracle_forward(net.layers, X.reshape(4, 10, 10, 2).astype(np.float64))))
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [0.3, 1e-5, 0.1234564, 0.0, 0.999999])
+def test_dropout_rates_round_trip_through_their_spec(rate):
+    layers = parse_layers(f"dense4,{Dropout(rate).spec()},dense3", flatten=False)
+    assert layers[1].rate == pytest.approx(rate, abs=5e-7) and layers[1].spec() == Dropout(rate).spec()
+    net = btf.Graph(layers, input_shape=(5,), seed=0)
+    assert [layer.spec() for layer in btf.Graph.load(net.to_bytes()).layers] == [layer.spec() for layer in net.layers]
 
 
 def test_dropout_trains_only_and_backprops_through_its_mask():

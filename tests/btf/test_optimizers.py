@@ -100,3 +100,22 @@ def test_the_reported_loss_counts_the_decayed_weights_only(blobs):
     plain = net.evaluate(blobs[1])["loss"] - 0.05 * sum(float(np.square(layer.params[0]).sum()) for layer in net.layers)
     net.l2 = 0.0
     assert plain == pytest.approx(net.evaluate(blobs[1])["loss"], rel=1e-5)
+
+
+def test_a_decay_that_would_flip_weights_is_refused_before_training(blobs):
+    net = btf.Graph((12, 8, 3), learning_rate=3.0, batch_size=16, l2=0.5, seed=0)
+    net.feed(*blobs)
+    with pytest.raises(btf.ConfigError, match="learning_rate \\* l2"):
+        net.run(1, progress=False, log=None)
+
+
+def test_a_loaded_graph_trains_reproducibly_with_a_seed(blobs):
+    blob = btf.Graph((12, 8, 3), seed=0).to_bytes()
+    runs = []
+    for _ in range(2):
+        net = btf.Graph.load(blob, seed=7)
+        net.feed(*blobs)
+        net.run(1, progress=False, log=None)
+        runs.append(net.params)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
