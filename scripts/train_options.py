@@ -178,6 +178,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
     args = p.parse_args(argv)
+    if args.learning_rate * args.l2 >= 1:
+        p.error(
+            f"--learning-rate x --l2 must be below 1 (weight decay would flip the weights' signs), got {args.learning_rate * args.l2:g}"
+        )
     args.activation = args.activation or ("relu" if args.layers else "sigmoid")
     outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]
     if outputs != (11 if args.not_digit else 10):
