@@ -28,7 +28,8 @@ MAX_CUTS = 10
 PATH_ROWS = 64
 DRIFT_COST = 0.05
 MAX_SPAN = 3
-_SPACING, _DRIFT = 0.2, 0.25  # of the group's height: between candidate cuts; a path's reach
+_SPACING, _DRIFT = 0.12, 0.25  # of the group's height: between candidate cuts; a path's reach
+_PER_HEIGHT = 4  # candidate cuts wanted per row height of the group's width
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _columns(ink: np.ndarray, h: int) -> list[int]:
         round(w * k / n) for n in range(2, most + 1) for k in range(1, n)
     ]
     chosen: list[int] = []
-    wanted = min(MAX_CUTS, max(2, round(2.5 * w / h)))
+    wanted = min(MAX_CUTS, max(2, round(_PER_HEIGHT * w / h)))
     for c in ranked:
         if lo <= c < hi and all(abs(c - d) >= _SPACING * h for d in chosen):
             chosen.append(int(c))

@@ -114,6 +114,7 @@ class _Candidate:
     input: np.ndarray | None = None  # None: too faint to read, never chosen
     confidences: np.ndarray | None = None
     is_digit: bool = True
+    not_digit: float = 0.0  # the model's not-a-digit score: high for fragments and joined pairs
 
 
 @dataclass
@@ -162,8 +163,9 @@ def _classify(candidates: list[_Candidate], predict: Predict) -> None:
             pass
     reading = predict(inputs)
     confidences = np.asarray(reading.confidences, dtype=np.float64).reshape(len(inputs), -1)
-    for candidate, row, flag in zip(candidates, confidences, reading.is_digit.tolist()):
-        candidate.confidences, candidate.is_digit = row, bool(flag)
+    flags, scores = reading.is_digit.tolist(), np.asarray(reading.not_digit, dtype=np.float64).tolist()
+    for candidate, row, flag, nd in zip(candidates, confidences, flags, scores):
+        candidate.confidences, candidate.is_digit, candidate.not_digit = row, bool(flag), nd
 
 
 def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
@@ -200,6 +202,8 @@ SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
 PIECE_COST, CUT_COST = 0.25, 0.3
+NOT_DIGIT_WEIGHT = 2.0
+ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
 JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.25
@@ -213,11 +217,32 @@ def _score(candidate: _Candidate, unit: _Unit) -> float:
     height = unit.height
     label = int(candidate.confidences.argmax())
     score = math.log(max(float(candidate.confidences[label]), 1e-6))
+    score += NOT_DIGIT_WEIGHT * math.log(max(1.0 - candidate.not_digit, 1e-6))
     z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
     score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
     score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
     score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
     return score - PIECE_COST
+
+
+def _choosable(unit: _Unit) -> list[_Candidate]:
+    """The candidates the row may choose from in a group: the whole, and the pieces that are digits.
+
+    A split must explain the group's ink as digits: a letter (an M, an X) cut into strokes always
+    has some that read as confident 1s and 7s, and reading those would make a number of a
+    drawing that is none. Only a group too wide for one character, which no single "?" can
+    explain, may keep pieces that are not digits, when its digits alone cannot cover it.
+    """
+    last = len(unit.cut_costs) + 1
+    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None]
+    reach = {0}
+    for candidate in sorted(digits_, key=lambda c: c.piece.start):
+        if candidate.piece.start in reach:
+            reach.add(candidate.piece.end)
+    h, w = unit.ink.shape
+    if last in reach or w <= ONE_CHARACTER * unit.height:
+        return unit.candidates[:1] + digits_
+    return unit.candidates
 
 
 def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tuple[float, float]) -> Reading:
@@ -229,10 +254,12 @@ def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tupl
     for g, unit in enumerate(groups):
         for k, cost in enumerate(unit.cut_costs):
             costs[firsts[g] + k] = cost * CUT_COST  # node firsts[g] + k + 1, listed from node 1
-        for candidate in unit.candidates:
+        for candidate in _choosable(unit):
             run = (firsts[g] + candidate.piece.start, firsts[g] + candidate.piece.end)
             scores[run], chosen[run] = _score(candidate, unit), (candidate, unit)
     for unit, first, last in joins:
+        if not unit.candidates[0].is_digit:
+            continue
         run = (firsts[first], firsts[last + 1])
         scores[run], chosen[run] = _score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
     ends = {firsts[g + 1]: g for g in range(len(groups))}
