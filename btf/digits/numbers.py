@@ -234,7 +234,7 @@ def _choosable(unit: _Unit) -> list[_Candidate]:
     explain, may keep pieces that are not digits, when its digits alone cannot cover it.
     """
     last = len(unit.cut_costs) + 1
-    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None]
+    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and _whole_height(c, unit)]
     reach = {0}
     for candidate in sorted(digits_, key=lambda c: c.piece.start):
         if candidate.piece.start in reach:
@@ -243,6 +243,11 @@ def _choosable(unit: _Unit) -> list[_Candidate]:
     if last in reach or w <= ONE_CHARACTER * unit.height:
         return unit.candidates[:1] + digits_
     return unit.candidates
+
+
+def _whole_height(candidate: _Candidate, unit: _Unit) -> bool:
+    """A piece as tall as a digit of the row (not a fragment: a letter's foot reads as a confident 1)."""
+    return candidate.piece.box[3] >= FRAGMENT_BELOW * unit.height
 
 
 def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tuple[float, float]) -> Reading:
