@@ -10,7 +10,8 @@ taller than ``ROW_HEIGHT``; extract the ink as ``btf.images.vision`` does; lay o
 (``to_input``: crop, stroke width, 20 px box, centre of mass in 28x28), all in one call of
 ``predict``; only for the groups whose whole reading a split could beat, offer candidate cuts
 (``btf.digits.cuts``) and read all their pieces in a second call; then one dynamic programme over
-the row keeps the pieces whose confidences and shapes score best. A piece the classifier
+the row keeps the pieces whose confidences, not-a-digit scores and shapes score best, a
+group being cut only into pieces that are digits (``_choosable``). A piece the classifier
 calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads as ``?``.
 
 Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
@@ -192,7 +193,8 @@ def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
 
 
 # How a candidate piece is scored (tuned with scripts.eval_numbers): its classifier log
-# confidence; a Gaussian log-prior against a piece too wide for the digit it is read as (per
+# confidence; NOT_DIGIT_WEIGHT times log(1 - its not-a-digit score) (a fragment or two joined
+# digits often reads as a confident digit that is not one); a Gaussian log-prior against a piece too wide for the digit it is read as (per
 # class, the mean and spread of log(width / height) of the MNIST training digits); penalties
 # for a fragment much shorter than its group and for a sliver; and a cost for each piece and
 # for each stroke width of ink a cut crosses, which keep two weak pieces from beating one good one.
@@ -202,7 +204,7 @@ SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
 PIECE_COST, CUT_COST = 0.25, 0.3
-NOT_DIGIT_WEIGHT = 2.0
+NOT_DIGIT_WEIGHT = 2.0  # a ten-output model's score is 1 - its top confidence: this weighs that more
 ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
