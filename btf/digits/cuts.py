@@ -10,7 +10,8 @@ Over-segment, then let recognition choose (the classic scheme for touching handw
    column and inside the group's ink columns), so it slips between overlapping strokes
    instead of slicing through them; its cost is the ink it still crosses, in stroke widths;
 3. every run of up to ``MAX_SPAN`` consecutive segments (and the whole group) is a candidate
-   piece, for the caller to classify in one batch;
+   piece, for the caller to classify in one batch; the caller may also cut the same runs with
+   ``straight`` cuts (each path's mean column), for digits whose strokes cross;
 4. ``best_split`` picks the sequence of pieces that maximises the sum of their scores minus
    the cuts' costs (dynamic programming over the cut positions).
 
@@ -134,6 +135,11 @@ def _paths(ink: np.ndarray, columns: np.ndarray, reach: int) -> np.ndarray:
         move = moves[row][which, index]
         index = index - (move == 1) + (move == 2)
     return paths
+
+
+def straight(paths: list[np.ndarray]) -> list[np.ndarray]:
+    """Each cut as a vertical line at its mean column: where two digits' strokes cross, no winding path parts them."""
+    return [np.full_like(path, round(float(path.mean()))) for path in paths]
 
 
 def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:

@@ -181,7 +181,11 @@ def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
         if score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
             continue
         found = cuts.candidate_cuts(group.ink, stroke)
-        more = [_Candidate(p) for p in cuts.pieces(group.ink, [path for path, _ in found], whole=False)]
+        paths = [path for path, _ in found]
+        # Each run of segments twice: between the cuts as they wind, and between straight
+        # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
+        pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
+        more = [_Candidate(p) for p in pieces]
         if found and len(more) <= budget:
             whole = group.candidates[0]
             whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
@@ -236,7 +240,9 @@ def _choosable(unit: _Unit) -> list[_Candidate]:
     explain, may keep pieces that are not digits, when its digits alone cannot cover it.
     """
     last = len(unit.cut_costs) + 1
-    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and _whole_height(c, unit)]
+    # Digits as tall as the row: a letter's foot, a fragment, reads as a confident 1.
+    tall = FRAGMENT_BELOW * unit.height
+    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and c.piece.box[3] >= tall]
     reach = {0}
     for candidate in sorted(digits_, key=lambda c: c.piece.start):
         if candidate.piece.start in reach:
@@ -245,11 +251,6 @@ def _choosable(unit: _Unit) -> list[_Candidate]:
     if last in reach or w <= ONE_CHARACTER * unit.height:
         return unit.candidates[:1] + digits_
     return unit.candidates
-
-
-def _whole_height(candidate: _Candidate, unit: _Unit) -> bool:
-    """A piece as tall as a digit of the row (not a fragment: a letter's foot reads as a confident 1)."""
-    return candidate.piece.box[3] >= FRAGMENT_BELOW * unit.height
 
 
 def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tuple[float, float]) -> Reading:
@@ -263,7 +264,9 @@ def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tupl
             costs[firsts[g] + k] = cost * CUT_COST  # node firsts[g] + k + 1, listed from node 1
         for candidate in _choosable(unit):
             run = (firsts[g] + candidate.piece.start, firsts[g] + candidate.piece.end)
-            scores[run], chosen[run] = _score(candidate, unit), (candidate, unit)
+            score = _score(candidate, unit)
+            if score > scores.get(run, -math.inf):
+                scores[run], chosen[run] = score, (candidate, unit)
     for unit, first, last in joins:
         if not unit.candidates[0].is_digit:
             continue

@@ -171,7 +171,17 @@ def _touching_pairs(seed: int, count: int) -> list[tuple[bytes, str]]:
 
 
 def test_touching_t10k_pairs_are_split_by_recognition():
-    # 100 numbers on a fixed seed, measured with v7: 74 read whole (71 before the not-a-digit
-    # score chose among the cuts); the margin absorbs BLAS differences between CPUs.
+    # 100 numbers on a fixed seed, measured with v7: 77 read whole (71 before the not-a-digit
+    # score and straight cuts chose among the pieces); the margin absorbs BLAS differences between CPUs.
     right = [numbers.read_image(image, predict).text == text for image, text in _touching_pairs(7, 100)]
-    assert sum(right) >= 68, sum(right)
+    assert sum(right) >= 72, sum(right)
+
+
+OVERLAPPING = ["75", "02", "51", "16", "14", "38", "47", "90", "63", "28", "57", "34", "86", "20", "43", "95"]
+
+
+def test_pen_drawn_neighbours_that_overlap_are_split_by_recognition():
+    # Each pair drawn 4, 10 and 16 px into its neighbour (digits 100 px tall, strokes 9 px):
+    # measured with v7, 19 of the 48 read whole (9 with shape priors alone and winding cuts).
+    right = [read(pen_number(text, gap=-gap)).text == text for gap in (4, 10, 16) for text in OVERLAPPING]
+    assert sum(right) >= 15, sum(right)
