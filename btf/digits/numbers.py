@@ -198,10 +198,11 @@ def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
 
 # How a candidate piece is scored (tuned with scripts.eval_numbers): its classifier log
 # confidence; NOT_DIGIT_WEIGHT times log(1 - its not-a-digit score) (a fragment or two joined
-# digits often reads as a confident digit that is not one); a Gaussian log-prior against a piece too wide for the digit it is read as (per
-# class, the mean and spread of log(width / height) of the MNIST training digits); penalties
-# for a fragment much shorter than its group and for a sliver; and a cost for each piece and
-# for each stroke width of ink a cut crosses, which keep two weak pieces from beating one good one.
+# digits often reads as a confident digit that is not one); a Gaussian log-prior against a
+# piece too wide for the digit it is read as (per class, the mean and spread of
+# log(width / height) of the MNIST training digits); penalties for a fragment much shorter
+# than its group and for a sliver; and a cost for each piece and for each stroke width of
+# ink a cut crosses, which keep two weak pieces from beating one good one.
 _LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
 _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
@@ -247,8 +248,7 @@ def _choosable(unit: _Unit) -> list[_Candidate]:
     for candidate in sorted(digits_, key=lambda c: c.piece.start):
         if candidate.piece.start in reach:
             reach.add(candidate.piece.end)
-    h, w = unit.ink.shape
-    if last in reach or w <= ONE_CHARACTER * unit.height:
+    if last in reach or unit.ink.shape[1] <= ONE_CHARACTER * unit.height:
         return unit.candidates[:1] + digits_
     return unit.candidates
 
@@ -269,7 +269,7 @@ def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tupl
                 scores[run], chosen[run] = score, (candidate, unit)
     for unit, first, last in joins:
         if not unit.candidates[0].is_digit:
-            continue
+            continue  # neighbours are joined only into a digit
         run = (firsts[first], firsts[last + 1])
         scores[run], chosen[run] = _score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
     ends = {firsts[g + 1]: g for g in range(len(groups))}
