@@ -10,7 +10,8 @@ Over-segment, then let recognition choose (the classic scheme for touching handw
    column and inside the group's ink columns), so it slips between overlapping strokes
    instead of slicing through them; its cost is the ink it still crosses, in stroke widths;
 3. every run of up to ``MAX_SPAN`` consecutive segments (and the whole group) is a candidate
-   piece, for the caller to classify in one batch;
+   piece, for the caller to classify in one batch; the caller may also cut the same runs with
+   ``straight`` cuts (each path's mean column), for digits whose strokes cross;
 4. ``best_split`` picks the sequence of pieces that maximises the sum of their scores minus
    the cuts' costs (dynamic programming over the cut positions).
 
@@ -28,7 +29,8 @@ MAX_CUTS = 10
 PATH_ROWS = 64
 DRIFT_COST = 0.05
 MAX_SPAN = 3
-_SPACING, _DRIFT = 0.2, 0.25  # of the group's height: between candidate cuts; a path's reach
+_SPACING, _DRIFT = 0.12, 0.25  # of the group's height: between candidate cuts; a path's reach
+_PER_HEIGHT = 4  # candidate cuts wanted per row height of the group's width
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _columns(ink: np.ndarray, h: int) -> list[int]:
         round(w * k / n) for n in range(2, most + 1) for k in range(1, n)
     ]
     chosen: list[int] = []
-    wanted = min(MAX_CUTS, max(2, round(2.5 * w / h)))
+    wanted = min(MAX_CUTS, max(2, round(_PER_HEIGHT * w / h)))
     for c in ranked:
         if lo <= c < hi and all(abs(c - d) >= _SPACING * h for d in chosen):
             chosen.append(int(c))
@@ -133,6 +135,11 @@ def _paths(ink: np.ndarray, columns: np.ndarray, reach: int) -> np.ndarray:
         move = moves[row][which, index]
         index = index - (move == 1) + (move == 2)
     return paths
+
+
+def straight(paths: list[np.ndarray]) -> list[np.ndarray]:
+    """Each cut as a vertical line at its mean column: where two digits' strokes cross, no winding path parts them."""
+    return [np.full_like(path, round(float(path.mean()))) for path in paths]
 
 
 def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:

@@ -10,7 +10,8 @@ taller than ``ROW_HEIGHT``; extract the ink as ``btf.images.vision`` does; lay o
 (``to_input``: crop, stroke width, 20 px box, centre of mass in 28x28), all in one call of
 ``predict``; only for the groups whose whole reading a split could beat, offer candidate cuts
 (``btf.digits.cuts``) and read all their pieces in a second call; then one dynamic programme over
-the row keeps the pieces whose confidences and shapes score best. A piece the classifier
+the row keeps the pieces whose confidences, not-a-digit scores and shapes score best, a
+group being cut only into pieces that are digits (``_choosable``). A piece the classifier
 calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads as ``?``.
 
 Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
@@ -114,6 +115,7 @@ class _Candidate:
     input: np.ndarray | None = None  # None: too faint to read, never chosen
     confidences: np.ndarray | None = None
     is_digit: bool = True
+    not_digit: float = 0.0  # the model's not-a-digit score: high for fragments and joined pairs
 
 
 @dataclass
@@ -162,8 +164,9 @@ def _classify(candidates: list[_Candidate], predict: Predict) -> None:
             pass
     reading = predict(inputs)
     confidences = np.asarray(reading.confidences, dtype=np.float64).reshape(len(inputs), -1)
-    for candidate, row, flag in zip(candidates, confidences, reading.is_digit.tolist()):
-        candidate.confidences, candidate.is_digit = row, bool(flag)
+    flags, scores = reading.is_digit.tolist(), np.asarray(reading.not_digit, dtype=np.float64).tolist()
+    for candidate, row, flag, nd in zip(candidates, confidences, flags, scores):
+        candidate.confidences, candidate.is_digit, candidate.not_digit = row, bool(flag), nd
 
 
 def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
@@ -178,7 +181,11 @@ def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
         if score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
             continue
         found = cuts.candidate_cuts(group.ink, stroke)
-        more = [_Candidate(p) for p in cuts.pieces(group.ink, [path for path, _ in found], whole=False)]
+        paths = [path for path, _ in found]
+        # Each run of segments twice: between the cuts as they wind, and between straight
+        # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
+        pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
+        more = [_Candidate(p) for p in pieces]
         if found and len(more) <= budget:
             whole = group.candidates[0]
             whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
@@ -190,16 +197,20 @@ def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
 
 
 # How a candidate piece is scored (tuned with scripts.eval_numbers): its classifier log
-# confidence; a Gaussian log-prior against a piece too wide for the digit it is read as (per
-# class, the mean and spread of log(width / height) of the MNIST training digits); penalties
-# for a fragment much shorter than its group and for a sliver; and a cost for each piece and
-# for each stroke width of ink a cut crosses, which keep two weak pieces from beating one good one.
+# confidence; NOT_DIGIT_WEIGHT times log(1 - its not-a-digit score) (a fragment or two joined
+# digits often reads as a confident digit that is not one); a Gaussian log-prior against a
+# piece too wide for the digit it is read as (per class, the mean and spread of
+# log(width / height) of the MNIST training digits); penalties for a fragment much shorter
+# than its group and for a sliver; and a cost for each piece and for each stroke width of
+# ink a cut crosses, which keep two weak pieces from beating one good one.
 _LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
 _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
 PIECE_COST, CUT_COST = 0.25, 0.3
+NOT_DIGIT_WEIGHT = 2.0  # a ten-output model's score is 1 - its top confidence: this weighs that more
+ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
 JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.25
@@ -213,11 +224,33 @@ def _score(candidate: _Candidate, unit: _Unit) -> float:
     height = unit.height
     label = int(candidate.confidences.argmax())
     score = math.log(max(float(candidate.confidences[label]), 1e-6))
+    score += NOT_DIGIT_WEIGHT * math.log(max(1.0 - candidate.not_digit, 1e-6))
     z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
     score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
     score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
     score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
     return score - PIECE_COST
+
+
+def _choosable(unit: _Unit) -> list[_Candidate]:
+    """The candidates the row may choose from in a group: the whole, and the pieces that are digits.
+
+    A split must explain the group's ink as digits: a letter (an M, an X) cut into strokes always
+    has some that read as confident 1s and 7s, and reading those would make a number of a
+    drawing that is none. Only a group too wide for one character, which no single "?" can
+    explain, may keep pieces that are not digits, when its digits alone cannot cover it.
+    """
+    last = len(unit.cut_costs) + 1
+    # Digits as tall as the row: a letter's foot, a fragment, reads as a confident 1.
+    tall = FRAGMENT_BELOW * unit.height
+    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and c.piece.box[3] >= tall]
+    reach = {0}
+    for candidate in sorted(digits_, key=lambda c: c.piece.start):
+        if candidate.piece.start in reach:
+            reach.add(candidate.piece.end)
+    if last in reach or unit.ink.shape[1] <= ONE_CHARACTER * unit.height:
+        return unit.candidates[:1] + digits_
+    return unit.candidates
 
 
 def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tuple[float, float]) -> Reading:
@@ -229,10 +262,14 @@ def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tupl
     for g, unit in enumerate(groups):
         for k, cost in enumerate(unit.cut_costs):
             costs[firsts[g] + k] = cost * CUT_COST  # node firsts[g] + k + 1, listed from node 1
-        for candidate in unit.candidates:
+        for candidate in _choosable(unit):
             run = (firsts[g] + candidate.piece.start, firsts[g] + candidate.piece.end)
-            scores[run], chosen[run] = _score(candidate, unit), (candidate, unit)
+            score = _score(candidate, unit)
+            if score > scores.get(run, -math.inf):
+                scores[run], chosen[run] = score, (candidate, unit)
     for unit, first, last in joins:
+        if not unit.candidates[0].is_digit:
+            continue  # neighbours are joined only into a digit
         run = (firsts[first], firsts[last + 1])
         scores[run], chosen[run] = _score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
     ends = {firsts[g + 1]: g for g in range(len(groups))}

@@ -58,6 +58,19 @@ def pen_number(text: str, gap: int = 35, height: int = 100, variants: dict | Non
     return canvas[:, : x + 30 - gap]
 
 
+PAGE_PEN = 18  # the page's pen on its 560x280 canvas
+
+
+def page_drawing(strokes: list[list[tuple[int, int]]]) -> np.ndarray:
+    """Mouse strokes (canvas pixels) drawn as the page draws them: a round pen, dark on white, 560x280."""
+    canvas = np.full((280, 560), 255, np.uint8)
+    for stroke in strokes:
+        cv2.polylines(canvas, [np.array(stroke, np.int32)], False, 0, PAGE_PEN, cv2.LINE_AA)
+        for x, y in (stroke[0], stroke[-1]):  # round caps
+            cv2.circle(canvas, (x, y), PAGE_PEN // 2, 0, -1, cv2.LINE_AA)
+    return canvas
+
+
 def png(img: np.ndarray) -> bytes:
     return cv2.imencode(".png", img)[1].tobytes()
 

@@ -113,3 +113,16 @@ def test_paths_are_found_on_a_bounded_grid_whatever_the_height(rows, monkeypatch
     found = cuts.candidate_cuts(ink, stroke=rows / 10)
     assert found and all(path.shape == (rows,) for path, _ in found)
     assert all(shape[0] <= cuts.PATH_ROWS for shape in seen)
+
+
+def test_straight_cuts_stand_at_each_paths_mean_column_in_order():
+    ink = touching_pair()
+    paths = [path for path, _ in cuts.candidate_cuts(ink, stroke=5)]
+    lines = cuts.straight(paths)
+    assert len(lines) == len(paths)
+    for path, line in zip(paths, lines):
+        assert line.shape == path.shape and np.ptp(line) == 0 and abs(line[0] - path.mean()) <= 0.5
+    assert [line[0] for line in lines] == sorted(line[0] for line in lines)
+    # The pieces between straight cuts are read as the winding ones are: every run, framed, with ink.
+    found = cuts.pieces(ink, lines, whole=False)
+    assert found and all(piece.ink.any() for piece in found)
