@@ -27,8 +27,8 @@ def fake(aws_env, monkeypatch):
 
 @pytest.fixture
 def api(fake, make_api):
-    """The app on the fake S3, each request's store calls sharing one deadline of 1 s."""
-    return make_api("s3://btf-models/m/", store_timeout=1.0)
+    """The app on the fake S3, each request's store calls sharing one deadline of 2 s (room for a loaded machine)."""
+    return make_api("s3://btf-models/m/", store_timeout=2.0)
 
 
 def test_models_takes_one_deadline_however_many_sidecars_hang(fake, api):
