@@ -259,7 +259,8 @@ class Graph:
         x = np.asarray(x, dtype=np.float32)
         single = x.ndim == 1
         out = self.feedforward(x[None, :] if single else x)
-        out /= np.maximum(out.sum(axis=1, keepdims=True), np.float32(1e-30))
+        if self.cost != "cross_entropy":  # softmax's rows sum to 1 already
+            out /= np.maximum(out.sum(axis=1, keepdims=True), np.float32(1e-30))
         labels = out.argmax(axis=1)
         return (int(labels[0]), out[0]) if single else (labels, out)
 

@@ -7,14 +7,15 @@ which is what a prediction of one to a few images spends its time on:
 - A conv or dense layer's product is finished by one per-channel scale and shift. Its bias,
   and a BatchNorm that follows a linear conv or dense layer, fold into them:
   ``bn(x @ W + b) = (x @ W) * s + ((b - mean) * s + beta)`` with ``s = gamma / sqrt(var + eps)``.
-  ``s`` and the shift are computed on each call from the live parameters (vectors of one
-  value per channel), so training or editing a model never leaves a stale folded copy.
+  ``s`` and the shift are remade whenever the parameters they come from change (``_Block._fold``),
+  so training or editing a model never leaves a stale folded copy.
 - A max-pool after a convolution runs on the raw product, before the scale, shift and
   activation: the maximum commutes with adding a per-channel constant, with multiplying by a
   positive one, and with a non-decreasing activation (relu, sigmoid), so those then touch a
   quarter of the elements. A channel scaled by zero or less (or NaN) keeps the layers' order.
-- The im2col matrix is one strided copy (``as_strided``: ``sliding_window_view``'s checks
-  cost as much as the copy itself for one image); Dropout is skipped; Flatten is a reshape.
+- The im2col matrix is one strided copy of a view made by ``np.ndarray`` (``sliding_window_view``
+  and ``as_strided`` cost as much as the copy itself for one image), laid out so that the copy's
+  innermost loop is the longer one; Dropout is skipped; Flatten is a reshape.
 
 Any other layer, or a sequence these rules do not cover, runs its own ``forward``.
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from btf import activations
 from btf.batchnorm import EPSILON, BatchNorm
@@ -40,18 +40,29 @@ class _Block:
     def __init__(self, main: Conv2D | Dense, bn: BatchNorm | None, pool: MaxPool2D | None) -> None:
         self.main, self.bn, self.pool = main, bn, pool
         self.activation = bn.activation if bn is not None else main.activation
+        self._folded: tuple[bytes, tuple] = (b"", ())  # (the vectors' bytes, what _fold made of them)
 
-    def _scale_shift(self) -> tuple[np.ndarray | None, np.ndarray]:
-        """(per-channel scale or None for 1, per-channel shift) that finish the product."""
-        bias = self.main.params[1]
+    def _fold(self) -> tuple[np.ndarray | None, np.ndarray, bool]:
+        """(per-channel scale or None for 1, per-channel shift, whether the pool may run first).
+
+        BatchNorm's fold is remade whenever the vectors it comes from differ, byte for byte, from
+        those it was made from: comparing them costs a third of remaking it, and no edit of the
+        parameters (training, a test's, a user's) can leave it stale.
+        """
         if self.bn is None:
-            return None, bias
-        gamma, beta, mean, var = self.bn.params
-        scale = gamma / np.sqrt(var + np.float32(EPSILON))
-        return scale, (bias - mean) * scale + beta
+            return None, self.main.params[1], self.activation in _NON_DECREASING
+        vectors = np.concatenate([self.main.params[1], *self.bn.params]).tobytes()
+        made_from, folded = self._folded
+        if vectors != made_from:
+            gamma, beta, mean, var = self.bn.params
+            scale = gamma / np.sqrt(var + np.float32(EPSILON))
+            monotone = self.activation in _NON_DECREASING and bool(np.minimum.reduce(scale) > 0)
+            folded = scale, (self.main.params[1] - mean) * scale + beta, monotone
+            self._folded = vectors, folded  # one assignment: a concurrent reader sees the old pair or the new
+        return folded
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        scale, shift = self._scale_shift()
+        scale, shift, pool_first = self._fold()
         if isinstance(self.main, Dense):
             return self._finish(x @ self.main.params[0], scale, shift)
         p = self.pool.pool_size if self.pool is not None else 1
@@ -59,9 +70,9 @@ class _Block:
         if p == 1:
             return self._finish(z[0], scale, shift)
         # z's first axis is the offset within the pool window, so the maximum over it is the pooling.
-        if self.activation in _NON_DECREASING and (scale is None or bool((scale > 0).all())):
-            return self._finish(z.max(axis=0), scale, shift)
-        return self._finish(z, scale, shift).max(axis=0)
+        if pool_first:
+            return self._finish(np.maximum.reduce(z), scale, shift)
+        return np.maximum.reduce(self._finish(z, scale, shift))
 
     def _finish(self, z: np.ndarray, scale: np.ndarray | None, shift: np.ndarray) -> np.ndarray:
         """The product's scale, shift and activation, in place."""
@@ -79,18 +90,24 @@ def _conv_product(conv: Conv2D, x: np.ndarray, p: int) -> np.ndarray:
     Returns (p*p, n, oh // p, ow // p, filters): entry [dy*p + dx, i, y, x] is the output at
     (p*y + dy, p*x + dx). The rows and columns the pool would drop are never computed.
     """
-    xp = conv._pad(x)
-    if not xp.flags.c_contiguous:
-        xp = np.ascontiguousarray(xp)
+    xp = np.ascontiguousarray(conv._pad(x))
     n, h, w, c = xp.shape
     k = conv.kernel_size
     ph, pw = (h - k + 1) // p, (w - k + 1) // p
     sn, sh, sw, sc = xp.strides
-    # The im2col rows as a view, (dy, dx, n, y, x, ky, kx, c) with each row in the weights' (ky, kx, c)
-    # order; reshape makes them one matrix in one copy (the windows overlap).
-    windows = as_strided(xp, (p, p, n, ph, pw, k, k, c), (sh, sw, sn, p * sh, p * sw, sh, sw, sc), writeable=False)
-    cols = windows.reshape(p * p * n * ph * pw, k * k * c)
-    return (cols @ conv.params[0]).reshape(p * p, n, ph, pw, conv.filters)
+    # The im2col matrix as a view of xp, (dy, dx, n, y, x) rows of (ky, kx, c) columns (the weights'
+    # row order). np.ndarray checks the view lies within xp, and costs a fifth of as_strided.
+    shape, strides = (p, p, n, ph, pw, k, k, c), (sh, sw, sn, p * sh, p * sw, sh, sw, sc)
+    windows = np.ndarray(shape, xp.dtype, xp, 0, strides)
+    rows, cols = p * p * n * ph * pw, k * k * c
+    # One copy makes the matrix (the windows overlap); its innermost loop runs along a row's k*c
+    # neighbouring values, or, when fewer than a row of outputs (a first layer's one channel), along
+    # the outputs: then the matrix is built transposed, which BLAS takes as it is.
+    if k * c >= pw:
+        matrix = windows.reshape(rows, cols)
+    else:
+        matrix = windows.transpose(5, 6, 7, 0, 1, 2, 3, 4).reshape(cols, rows).T
+    return (matrix @ conv.params[0]).reshape(p * p, n, ph, pw, conv.filters)
 
 
 def _steps(layers: Sequence[Layer]) -> list:
