@@ -182,13 +182,16 @@ def _dark_ink(bgra: np.ndarray) -> bool | None:
     """
     step = max(1, math.ceil((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))  # at most _SAMPLE_PIXELS
     sample = _every(bgra, step)
-    alpha = sample[:, :, 3]
+    alpha = cv2.extractChannel(sample, 3)  # contiguous: OpenCV's reductions below take a fraction of numpy's
+    low, high, _, _ = cv2.minMaxLoc(alpha)
     full = 65535 if bgra.dtype == np.uint16 else 255
-    if alpha.min() == full and bgra[:, :, 3].min() == full:
+    if low == full and bgra[:, :, 3].min() == full:
         return None
-    opaque = alpha > (alpha.max() // 2 if alpha.max() > full // 2 else 0)
+    opaque = alpha > (int(high) // 2 if high > full // 2 else 0)
+    if not cv2.countNonZero(opaque.view(np.uint8)):
+        return True
     gray = cv2.cvtColor(_to8(sample), cv2.COLOR_BGRA2GRAY)
-    return float(gray[opaque].mean()) < 128 if opaque.any() else True
+    return float(gray[opaque].mean()) < 128  # numpy's mean: exact for these sums (cv2.mean is not, at 128)
 
 
 def _every(bgra: np.ndarray, step: int) -> np.ndarray:

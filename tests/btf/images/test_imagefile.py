@@ -91,6 +91,18 @@ def test_a_pixel_subsample_is_the_strided_slice(dtype, step):
         assert got.flags.c_contiguous and np.array_equal(got, image[::step, ::step])
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("level,dark", [(127, True), (128, False), (0, True), (255, False)])
+def test_ink_is_dark_when_the_opaque_pixels_average_under_128(dtype, level, dark):
+    scale = 257 if dtype == np.uint16 else 1
+    bgra = np.zeros((300, 290, 4), dtype)  # subsampled: more pixels than the sample holds
+    bgra[100:200, 50:250] = np.array([level, level, level, 255], dtype) * scale
+    bgra[5, 5, 3] = 3 * scale  # nearly transparent: not counted as ink
+    assert imagefile._dark_ink(bgra) is dark
+    bgra[..., 3] = 255 * scale
+    assert imagefile._dark_ink(bgra) is None  # every pixel opaque: no transparency to composite
+
+
 def test_sixteen_bit_and_alpha_strips_composite_like_the_whole_image():
     rgba = np.zeros((2000, 2000, 4), np.uint16)
     cv2.circle(rgba, (1000, 1000), 600, (0, 0, 0, 65535), 120)  # dark ink on transparent
