@@ -98,7 +98,7 @@ class Graph:
             *(layer.units for layer in self.layers if isinstance(layer, Dense)),
         )
         self._footprint = of_layers(self.layers, self.input_shape)  # sizes every forward pass's chunks
-        self._inference = Inference(self.layers)  # prediction's fused path; reads the parameters live
+        self._inference = Inference(self.layers)  # prediction's fused path (btf.inference)
         self.trainable = [p for layer in self.layers for p in layer.trainable]  # updated in place, never replaced
         self.epochs, self.metadata = 0, {}
         self.train_data: Data | None = None

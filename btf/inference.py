@@ -12,7 +12,8 @@ which is what a prediction of one to a few images spends its time on:
 - A max-pool after a convolution runs on the raw product, before the scale, shift and
   activation: the maximum commutes with adding a per-channel constant, with multiplying by a
   positive one, and with a non-decreasing activation (relu, sigmoid), so those then touch a
-  quarter of the elements. A channel scaled by zero or less (or NaN) keeps the layers' order.
+  quarter of the elements. If any channel's scale is zero or less (or NaN), the block keeps
+  the layers' order: scale, shift and activation first, then the maximum.
 - The im2col matrix is one strided copy of a view made by ``np.ndarray`` (``sliding_window_view``
   and ``as_strided`` cost as much as the copy itself for one image), laid out so that the copy's
   innermost loop is the longer one; Dropout is skipped; Flatten is a reshape.
