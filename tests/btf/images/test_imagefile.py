@@ -71,7 +71,7 @@ def test_strip_reduction_matches_a_whole_image_area_resize():
     assert ours.shape == whole.shape and np.abs(ours.astype(int) - whole).max() <= 1
 
 
-@pytest.mark.parametrize("fy,fx", [(1, 1), (2, 2), (3, 1), (1, 125), (22, 22), (257, 2), (7, 3)])
+@pytest.mark.parametrize("fy,fx", [(1, 1), (2, 2), (3, 1), (1, 125), (22, 22), (257, 2), (7, 3), (7, 8), (300, 9)])
 def test_a_block_mean_is_the_mean_of_each_block(fy, fx):
     rng = np.random.default_rng(fy * 1000 + fx)
     plane = rng.integers(0, 256, (fy * 5, fx * 4), dtype=np.uint8)
