@@ -69,12 +69,13 @@ class BatchNorm(Layer):
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
         axes = tuple(range(grad.ndim - 1))
-        xhat = self._xhat
+        xhat, inv_std = self._xhat, self._inv_std
+        self._xhat = self._inv_std = None
         dgamma = (grad * xhat).sum(axis=axes)
         dbeta = grad.sum(axis=axes)
         count = grad.size // grad.shape[-1]
         # d/dx of the normalisation, through the batch's mean and variance (Ioffe and Szegedy, 2015).
-        dx = (grad - (dbeta + xhat * dgamma) / np.float32(count)) * (self.params[0] * self._inv_std)
+        dx = (grad - (dbeta + xhat * dgamma) / np.float32(count)) * (self.params[0] * inv_std)
         return dx.astype(grad.dtype, copy=False), [dgamma, dbeta]
 
     def spec(self) -> str:

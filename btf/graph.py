@@ -32,6 +32,7 @@ from btf import checkpoint, costs
 from btf.data import check_pair
 from btf.errors import CheckpointError, ConfigError, DataError
 from btf.footprint import Footprint, Limits, of_layers, rows_per_chunk
+from btf.inference import Inference
 from btf.layers import Dense, Layer
 from btf.optimizers import Optimizer
 from btf.progress import epoch_line, progress_bar
@@ -100,6 +101,7 @@ class Graph:
             *(layer.units for layer in self.layers if isinstance(layer, Dense)),
         )
         self._footprint = of_layers(self.layers, self.input_shape)  # sizes every forward pass's chunks
+        self._inference = Inference(self.layers)  # prediction's fused path (btf.inference)
         self.trainable = [p for layer in self.layers for p in layer.trainable]  # updated in place, never replaced
         self.epochs, self.metadata = 0, {}
         self.train_data: Data | None = None
@@ -249,11 +251,17 @@ class Graph:
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise DataError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
-        out = np.empty((len(X), self.sizes[-1]), dtype=np.float32)
         rows = rows_per_chunk(self._footprint)
+        if 0 < len(X) <= rows:
+            return self._infer(X)  # one chunk: no second output array to copy it into
+        out = np.empty((len(X), self.sizes[-1]), dtype=np.float32)
         for start in range(0, len(X), rows):
-            out[start : start + rows] = self._forward(X[start : start + rows], training=False)
+            out[start : start + rows] = self._infer(X[start : start + rows])
         return out
+
+    def _infer(self, X: np.ndarray) -> np.ndarray:
+        """``_forward(X, training=False)``, computed by btf.inference's fused steps."""
+        return costs.output(self.cost, self._inference(X.reshape(len(X), *self.input_shape)))
 
     def predict(self, x: np.ndarray) -> tuple[Any, np.ndarray]:
         """Label and confidences for one input vector, or labels and (n, outputs) for a batch.
@@ -264,7 +272,8 @@ class Graph:
         x = np.asarray(x, dtype=np.float32)
         single = x.ndim == 1
         out = self.feedforward(x[None, :] if single else x)
-        out /= np.maximum(out.sum(axis=1, keepdims=True), np.float32(1e-30))
+        if self.cost != "cross_entropy":  # softmax's rows sum to 1 already
+            out /= np.maximum(out.sum(axis=1, keepdims=True), np.float32(1e-30))
         labels = out.argmax(axis=1)
         return (int(labels[0]), out[0]) if single else (labels, out)
 

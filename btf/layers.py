@@ -68,7 +68,11 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """dLoss/dinput and dLoss/dparams, given dLoss/doutput; uses what forward kept."""
+        """dLoss/dinput and dLoss/dparams, given dLoss/doutput; uses what forward kept, and lets it go.
+
+        Between batches a layer holds nothing, so the next forward's arrays never sit in memory
+        beside the last batch's (that would double an epoch's peak), and a prediction after
+        training finds nothing to drop."""
         raise NotImplementedError
 
     def spec(self) -> str:
@@ -81,7 +85,8 @@ class Layer:
         return z
 
     def _deactivate(self, grad: np.ndarray) -> np.ndarray:
-        return grad if self.activation is None else activations.scale_by_derivative(self.activation, grad, self._out)
+        out, self._out = self._out, None
+        return grad if self.activation is None else activations.scale_by_derivative(self.activation, grad, out)
 
 
 def _check_activation(activation: str | None) -> str | None:
@@ -111,7 +116,8 @@ class Dense(Layer):
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         grad = self._deactivate(grad)
-        grads = [self._x.T @ grad, grad.sum(axis=0)]
+        x, self._x = self._x, None
+        grads = [x.T @ grad, grad.sum(axis=0)]
         return (grad @ self.params[0].T if self.input_grad else None), grads
 
     def spec(self) -> str:
@@ -169,6 +175,7 @@ class Conv2D(Layer):
         oh, ow = h - self.kernel_size + 1, w - self.kernel_size + 1
         flat = grad.reshape(-1, self.filters)
         grads = [self._cols.T @ flat, flat.sum(axis=0)]
+        self._cols = None  # before dcols, as large, is made
         if not self.input_grad:
             return None, grads
         dcols = (flat @ self.params[0].T).reshape(n, oh, ow, self.kernel_size, self.kernel_size, c)
@@ -220,10 +227,11 @@ class MaxPool2D(Layer):
         p, oh, ow = self.pool_size, h // self.pool_size, w // self.pool_size
         blocks = self._x[:, : oh * p, : ow * p, :].reshape(n, oh, p, ow, p, c)
         mask = blocks == self._out[:, :, None, :, None, :]  # every tied maximum gets the gradient
+        self._x = self._out = None
         pooled = (mask * grad[:, :, None, :, None, :]).reshape(n, oh * p, ow * p, c)
         if (oh * p, ow * p) == (h, w):
             return pooled, []  # nothing left over: no zeroed copy needed
-        dx = np.zeros(self._x.shape, grad.dtype)
+        dx = np.zeros((n, h, w, c), grad.dtype)
         dx[:, : oh * p, : ow * p, :] = pooled
         return dx, []
 
@@ -275,7 +283,8 @@ class Dropout(Layer):
         return x * self._keep
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        return (grad if self._keep is None else grad * self._keep), []
+        keep, self._keep = self._keep, None
+        return (grad if keep is None else grad * keep), []
 
     def spec(self) -> str:
         return "dropout" + (f"{self.rate:.6f}".rstrip("0").rstrip(".") or "0")

@@ -180,9 +180,12 @@ def test_layers_keep_nothing_of_their_last_batch_outside_training(spec):
     net = btf.Graph(parse_layers(spec), cost="cross_entropy", seed=0)
     X = np.random.default_rng(0).random((16, 784), dtype=np.float32)
     net.feed((X, np.arange(16) % 10))
-    net.train_epoch()  # training keeps what backward needs...
+    net._forward(X, training=True)  # a training forward keeps what backward needs...
     assert any(_buffers(net).values())
-    net.predict(X)  # ...a prediction drops it and keeps nothing
+    net.predict(X)  # ...which no prediction uses or keeps
+    net.train_epoch()  # each backward lets go of what its forward kept: between batches, nothing is held
+    assert not any(_buffers(net).values()), _buffers(net)
+    net.predict(X)
     assert not any(_buffers(net).values()), _buffers(net)
     check_digit_model(net)
     assert not any(_buffers(net).values())

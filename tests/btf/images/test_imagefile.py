@@ -71,6 +71,38 @@ def test_strip_reduction_matches_a_whole_image_area_resize():
     assert ours.shape == whole.shape and np.abs(ours.astype(int) - whole).max() <= 1
 
 
+@pytest.mark.parametrize("fy,fx", [(1, 1), (2, 2), (3, 1), (1, 125), (22, 22), (257, 2), (7, 3), (7, 8), (300, 9)])
+def test_a_block_mean_is_the_mean_of_each_block(fy, fx):
+    rng = np.random.default_rng(fy * 1000 + fx)
+    plane = rng.integers(0, 256, (fy * 5, fx * 4), dtype=np.uint8)
+    plane[: fy * 2] = 255  # whole blocks of the largest value: the sums that need the most bits
+    expected = plane.reshape(5, fy, 4, fx).astype(np.float64).mean(axis=(1, 3))
+    got = imagefile._block_mean(plane, fy, fx)
+    assert got.dtype == np.float32 and got.shape == (5, 4)
+    assert np.abs(got - expected).max() <= 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_a_pixel_subsample_is_the_strided_slice(dtype, step):
+    bgra = np.random.default_rng(step).integers(0, 250, (61, 47, 4)).astype(dtype)
+    for image in (bgra, bgra[3:, 5:], bgra[::-1], bgra[:, :, ::-1]):  # contiguous, cropped, flipped, reordered
+        got = imagefile._every(image, step)
+        assert got.flags.c_contiguous and np.array_equal(got, image[::step, ::step])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("level,dark", [(127, True), (128, False), (0, True), (255, False)])
+def test_ink_is_dark_when_the_opaque_pixels_average_under_128(dtype, level, dark):
+    scale = 257 if dtype == np.uint16 else 1
+    bgra = np.zeros((300, 290, 4), dtype)  # subsampled: more pixels than the sample holds
+    bgra[100:200, 50:250] = np.array([level, level, level, 255], dtype) * scale
+    bgra[5, 5, 3] = 3 * scale  # nearly transparent: not counted as ink
+    assert imagefile._dark_ink(bgra) is dark
+    bgra[..., 3] = 255 * scale
+    assert imagefile._dark_ink(bgra) is None  # every pixel opaque: no transparency to composite
+
+
 def test_sixteen_bit_and_alpha_strips_composite_like_the_whole_image():
     rgba = np.zeros((2000, 2000, 4), np.uint16)
     cv2.circle(rgba, (1000, 1000), 600, (0, 0, 0, 65535), 120)  # dark ink on transparent

@@ -7,9 +7,12 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from btf.images.vision import ImageError, decode_gray, image_size, image_to_input, to_input
+from btf.images.vision import ImageError, _percentile, decode_gray, image_size, image_to_input, to_input
 from tests.conftest import SHARED_MNIST
 from tests.support.images import draw_seven, encode
 
@@ -161,3 +164,14 @@ def test_hairline_and_marker_strokes_are_normalised_towards_mnist(width):
     x = image_to_input(encode(draw_seven(width=width)))
     assert 1.6 <= _stroke_width(x) <= 4.2
     assert similar(x, reference()) > 0.75
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=arrays(np.float32, st.integers(1, 300), elements=st.floats(0, 1e4, width=32)),
+    q=st.sampled_from([0.0, 1.0, 50.0, 99.0, 99.9, 100.0]),
+)
+@example(values=np.array([3.0], np.float32), q=99.0)
+@example(values=np.array([1.0, 255.0], np.float32), q=99.0)
+def test_the_percentile_is_numpys_to_the_bit(values, q):
+    assert _percentile(values, q) == float(np.percentile(values, q))

@@ -1,0 +1,43 @@
+"""The benchmarks' references measure what they say: the PyTorch twin answers as btf does, the peak growth sees a peak."""
+
+import numpy as np
+import pytest
+
+import btf
+from benchmarks.bench_memory import _peak_growth, _reset_peak
+from btf.specs import parse_layers
+from tests.conftest import ROOT
+
+
+def test_the_peak_growth_counts_a_transient_allocation_and_not_what_came_before():
+    if not _reset_peak():
+        pytest.skip("this system cannot reset the peak resident size")
+    big = np.ones(64 << 20, np.uint8)  # a peak before the measurement...
+    del big
+    assert _peak_growth(lambda: None) < 16  # ...is not counted
+    assert 30 <= _peak_growth(lambda: np.ones(40 << 20, np.uint8).sum()) < 60
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        btf.Graph.load(ROOT / "models" / "model-v7.npz"),
+        btf.Graph(parse_layers("conv4:3:sigmoid:same,pool3,dense6,bn:relu,dense10"), input_shape=(13, 17, 2), seed=0),
+    ],
+    ids=["v7", "same-padding-channels"],
+)
+def test_the_pytorch_twin_answers_as_btf_does(graph):
+    torch = pytest.importorskip("torch")
+    from benchmarks.twins import torch_twin
+
+    X = np.random.default_rng(0).random((5, graph.sizes[0]), dtype=np.float32)
+    with torch.inference_mode():
+        logits = torch_twin(graph)(torch.from_numpy(X)).numpy()
+    assert np.allclose(logits, _logits(graph, X), atol=1e-4)
+
+
+def _logits(graph: btf.Graph, X: np.ndarray) -> np.ndarray:
+    a = X.reshape(len(X), *graph.input_shape)
+    for layer in graph.layers:
+        a = layer.forward(a, False)
+    return a
