@@ -13,12 +13,12 @@ import numpy as np
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-z), in place.
 
-    z is first clipped to [-87, 87], where e^-z neither overflows nor underflows float32, so no
-    floating-point warning is raised; past it, sigmoid is 1 to float32's precision, or below 2e-38.
-    (The tanh form, (1 + tanh(z/2)) / 2, needs no clip, but float32 tanh has no SIMD loop on
-    AVX2 CPUs: it takes twice exp's time.)
+    z is first raised to at least -87, below which e^-z would overflow float32 (no warning
+    then; sigmoid(-87) is below 2e-38). A large positive z gives e^-z = 0 and sigmoid 1, which
+    numpy counts as an underflow, ignored by default. (The tanh form, (1 + tanh(z/2)) / 2, needs
+    no clamp, but float32 tanh has no SIMD loop on AVX2 CPUs: it takes twice exp's time.)
     """
-    np.clip(z, -87.0, 87.0, out=z)
+    np.maximum(z, np.float32(-87), out=z)
     np.negative(z, out=z)
     np.exp(z, out=z)
     z += 1.0
