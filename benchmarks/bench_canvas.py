@@ -33,7 +33,7 @@ import btf  # noqa: E402
 from benchmarks.bench_infer import timed  # noqa: E402
 from btf import digits  # noqa: E402
 from btf.images import imagefile, vision  # noqa: E402
-from btf.store import open_store, registry  # noqa: E402
+from scripts.cli import promoted_shipped_model  # noqa: E402
 from scripts.make_events import canvas_seven  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=50)
     args = parser.parse_args(argv)
     if args.model is None:
-        args.model = str(ROOT / "models" / f"model-v{registry.latest_version(open_store(str(ROOT / 'models')))}.npz")
+        args.model = str(promoted_shipped_model())
     cv2.setNumThreads(1)  # as the function runs
     graph, png = btf.Graph.load(args.model), canvas_seven()
     ours = digits.read(graph, vision.image_to_input(png)[None])

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 import btf  # noqa: E402
 from benchmarks.common import ratio, shown  # noqa: E402
-from btf.store import open_store, registry  # noqa: E402
+from scripts.cli import promoted_shipped_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=100)
     args = parser.parse_args(argv)
     if args.model is None:
-        args.model = str(ROOT / "models" / f"model-v{registry.latest_version(open_store(str(ROOT / 'models')))}.npz")
+        args.model = str(promoted_shipped_model())
     graph = btf.Graph.load(args.model)
     others = {"onnxruntime": onnxruntime_predict(graph), "torch": torch_predict(graph)}
     X = digits(16)

@@ -14,13 +14,18 @@ from pathlib import Path
 from typing import NoReturn
 
 import btf
-from btf.store import BaseStore, open_store
+from btf.store import BaseStore, open_store, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 # The commands' default store: a gitignored folder of the checkout, seeded from the shipped
 # models/ on first use, so training and promoting locally never touch tracked files.
 DEFAULT_STORE = str(ROOT / ".models")
 SHIPPED_MODELS = str(ROOT / "models")
+
+
+def promoted_shipped_model() -> Path:
+    """The checkpoint ``latest`` names in the shipped models/: what the evaluations and benchmarks read by default."""
+    return Path(SHIPPED_MODELS) / f"model-v{registry.latest_version(open_store(SHIPPED_MODELS))}.npz"
 
 
 class OneLineParser(argparse.ArgumentParser):

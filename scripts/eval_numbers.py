@@ -32,7 +32,7 @@ from btf import digits
 from btf.data import load
 from btf.digits.numbers import read_image
 from btf.images.vision import ImageError
-from btf.store import open_store, registry
+from scripts.cli import promoted_shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,9 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--show-errors", type=int, default=0, metavar="K", help="print K misreads per category")
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
-    net = btf.Graph.load(
-        args.model or ROOT / "models" / f"model-v{registry.latest_version(open_store(str(ROOT / 'models')))}.npz"
-    )
+    net = btf.Graph.load(args.model or promoted_shipped_model())
     sets = categories(X, y, args.n, args.seed)
     total = right = 0
     start = time.process_time()

@@ -30,7 +30,7 @@ from btf import digits
 from btf.data import load
 from btf.digits import calibration
 from btf.images.vision import ImageError, image_to_input
-from btf.store import open_store, registry
+from scripts.cli import promoted_shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # Stroke style -> morphology on the 280x280 mask (negative: erode, positive: dilate), in pixels.
@@ -149,8 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
     X, y = X[: args.n], y[: args.n]
-    shipped = ROOT / "models"
-    models = args.model or [str(shipped / f"model-v{registry.latest_version(open_store(str(shipped)))}.npz")]
+    models = args.model or [str(promoted_shipped_model())]
     nets = [btf.Graph.load(m) for m in models]
     sets = {f"t10k {name}": ([render(image, change) for image in X], y) for name, change in STYLES.items()}
     sets["t10k stretched to a 16x16 box, binary"] = ([boxed(image) for image in X], y)
