@@ -70,6 +70,14 @@ class Checkpoint:
     epochs: int
     metadata: dict[str, Any]
 
+    @classmethod
+    def of(cls, graph: Any, metadata: dict[str, Any]) -> Checkpoint:
+        """What a ``btf.Graph`` saves."""
+        hyper = {k: getattr(graph, k) for k in ("learning_rate", "batch_size", "cost", "l2", "epochs")}
+        return cls(
+            graph.layers, graph.input_shape, graph.params, optimizer=graph.optimizer.name, metadata=metadata, **hyper
+        )
+
     @property
     def hyper(self) -> dict[str, Any]:
         """The training settings a Graph is built with."""

@@ -3,26 +3,21 @@
 The vocabulary is the original project's: ``Graph(sizes, learning_rate, batch_size)``,
 ``feed``, ``batchify``, ``run(epochs)``, ``validate``, ``predict``, ``save``, ``load``.
 
-One engine, two ways to say what it runs. ``Graph((784, 30, 10), 3.0, 10)`` is shorthand
-for the original network: dense layers with sigmoid hidden units, the quadratic cost and
-plain SGD (``btf.specs.dense_layers``); it trains as network.py's per-sample loop does, to
-float32's precision (tests/support/network_py.py is the oracle). Opt in to
-``cost="cross_entropy"`` (softmax output), ``activation="relu"``, ``l2`` and
-``optimizer="momentum"|"adam"``. ``Graph([Conv2D(32, 3), MaxPool2D(), Flatten(), Dense(10)],
-input_shape=(28, 28, 1), ...)`` runs any list of layers the same way.
-
-How a mini-batch trains (``_gradients`` and ``train_epoch``): each layer's ``forward`` in
-turn, the cost's output function (sigmoid or softmax) on the last, the cost's delta dC/dz,
-then each layer's ``backward`` in reverse, which turns dC/doutput into dC/dinput and the
-gradients of its parameters; the optimizer then steps every parameter. Inputs are always
-(n, features) rows in [0, 1], reshaped to ``input_shape``. Everything is float32.
-Limits: CPU only, the data set in memory.
+One engine: ``Graph((784, 30, 10), 3.0, 10)`` is shorthand for the original network (dense
+sigmoid layers, quadratic cost, plain SGD), which trains as network.py's per-sample loop does
+to float32's precision; ``Graph([Conv2D(32, 3), MaxPool2D(), Flatten(), Dense(10)], ...)``
+runs any list of btf.layers the same way. A mini-batch: each layer's ``forward``, the cost's
+output (sigmoid or softmax), its delta dC/dz, each layer's ``backward`` in reverse (dC/doutput
+to dC/dinput and its parameters' gradients), one optimizer step. Inputs are (n, features)
+rows in [0, 1], reshaped to ``input_shape``; everything is float32. Limits: CPU only, the
+data set in memory.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,16 +38,12 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class Graph:
-    """A network of layers: ``sizes`` = (inputs, hidden..., outputs) dense neurons, or a list of btf.layers.
+    """A network of layers: ``sizes`` = (inputs, hidden..., outputs) dense neurons, or a list of btf.layers
+    (which become this Graph's, built and trained in place; ``activation`` and ``init`` shape the sizes form).
 
-    ``activation`` and ``init`` shape the sizes form; a list of layers says its own. The
-    layers of a list become this Graph's (built, and trained in place): give each Graph its own.
-
-    Initialisation (``init``, for the sizes form): the default, ``"scaled"``, draws weights
-    from N(0, 1/fan_in) (2/fan_in before relu) and sets biases to zero. The original
-    ``"normal"`` draws N(0, 1); with 784 inputs that gives hidden pre-activations with a
-    standard deviation near 28, which pins sigmoids at 0 or 1 where their gradient vanishes,
-    so learning stalls (about 87% against 93% for the original config on the dev data).
+    ``init="scaled"`` (the default) draws weights from N(0, 1/fan_in), 2/fan_in before relu. The
+    original ``"normal"``, N(0, 1), gives 784-input sigmoids pre-activations near 28 in standard
+    deviation: they saturate, and learning stalls (about 87% against 93% on the dev data).
     """
 
     def __init__(
@@ -125,18 +116,13 @@ class Graph:
 
     def __repr__(self) -> str:
         trained = f", trained {self.epochs} epochs" if self.epochs else ""  # a count so far, not a setting
-        return (
-            f"Graph({[layer.spec() for layer in self.layers]}, input_shape={self.input_shape},"
-            f" optimizer={self.optimizer.name!r}, learning_rate={self.learning_rate}, batch_size={self.batch_size},"
-            f" cost={self.cost!r}, l2={self.l2}{trained})"
-        )
+        settings = f"learning_rate={self.learning_rate}, batch_size={self.batch_size}, cost={self.cost!r}, l2={self.l2}"
+        specs = [layer.spec() for layer in self.layers]
+        return f"Graph({specs}, input_shape={self.input_shape}, optimizer={self.optimizer.name!r}, {settings}{trained})"
 
     # ----------------------------------------------------------------- data
     def feed(self, train: Data, val: Data | None = None) -> None:
-        """Give the network its training data and, optionally, validation data.
-
-        Each is ``(X, y)``: X of shape (n, inputs) with values in [0, 1], y of n int labels.
-        """
+        """Give the network its training data and, optionally, validation data: each ``(X, y)``, X (n, inputs) in [0, 1], y n int labels."""
         self.train_data = self._check_data(train, "train")
         self.val_data = None if val is None else self._check_data(val, "val")
 
@@ -144,11 +130,8 @@ class Graph:
         return check_pair(data, self.sizes[0], self.sizes[-1], name)
 
     def batchify(self, X: np.ndarray, Y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Shuffle once (one permutation per epoch) and yield the mini-batches in that order.
-
-        Each batch is gathered straight from the permutation, so every sample is copied once
-        per epoch into a batch-sized array, never into a second full copy of the data set.
-        """
+        """Shuffle once (one permutation per epoch) and yield the mini-batches, each gathered straight from
+        the permutation: every sample is copied once per epoch, never into a second copy of the data set."""
         order = self.rng.permutation(len(X))
         for start in range(0, len(X), self.batch_size):
             batch = order[start : start + self.batch_size]
@@ -172,10 +155,8 @@ class Graph:
         return self._gradients(X, Y, np.float32(1 / len(X)))[0]
 
     def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: np.float32) -> tuple[list[np.ndarray], np.ndarray]:
-        """(gradients times ``scale``, the network's output): one forward and one backward pass.
-
-        ``scale`` folds the mean's 1/m (and SGD's learning rate) into the first delta: one multiply.
-        """
+        """(gradients times ``scale``, the output): one forward and one backward pass. ``scale`` folds the
+        mean's 1/m (and SGD's learning rate) into the first delta: one multiply."""
         out = self._forward(X, training=True)
         delta = costs.output_delta(self.cost, out, Y)
         delta *= scale
@@ -186,23 +167,17 @@ class Graph:
         return [g for layer_grads in reversed(grads) for g in layer_grads], out
 
     def train_epoch(self, progress: Any = None, augment: Augment | None = None) -> float:
-        """One pass over the fed training data; returns its wall time in seconds.
-
-        ``augment(X, rng)``, if given, returns a distorted copy of the training inputs that
-        this epoch trains on instead (see btf.augment.distort).
-        """
+        """One pass over the fed training data; returns its wall time in seconds. ``augment(X, rng)``, if
+        given, returns a distorted copy of the inputs to train on instead (see btf.augment.distort)."""
         if self.train_data is None:
             raise DataError("no training data: call feed(train, val) first")
-        if self.learning_rate * self.l2 >= 1:
-            raise ConfigError(
-                f"learning_rate * l2 must be below 1 (weight decay would flip weights' signs), got {self.learning_rate * self.l2:g}"
-            )
+        if self.learning_rate * self.l2 >= 1:  # the decay's factor 1 - lr * l2 would flip weights' signs
+            raise ConfigError(f"learning_rate * l2 must be below 1, got {self.learning_rate * self.l2:g}")
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
         targets = costs.one_hot(self.train_data[1], self.sizes[-1])
-        # Every batch's output and targets, in the order trained: the epoch's loss and accuracy are
-        # computed from them once at the end (as Keras reports them, means over the mini-batches
-        # seen while training), not per batch, where small reductions cost more than the copies.
+        # Each batch's output and targets, kept: the epoch's loss and accuracy (Keras's: means over the
+        # batches as trained) come from them once at the end; small per-batch reductions cost more.
         outputs, seen, at = np.empty_like(targets), np.empty_like(targets), 0
         for X, Y in self.batchify(inputs, targets):
             grads, out = self._gradients(X, Y, self.optimizer.gradient_scale / np.float32(len(X)))
@@ -220,23 +195,16 @@ class Graph:
     def run(
         self, epochs: int, *, progress: bool = True, log: Any = print, augment: Augment | None = None
     ) -> list[dict[str, float]]:
-        """Train for ``epochs`` epochs; return one dict of figures per epoch.
-
-        Each epoch shows a progress bar (when tqdm is installed and ``progress`` is true) and
-        a one-line summary through ``log`` (pass ``None`` for silence).
-        """
+        """Train for ``epochs`` epochs; return one dict of figures per epoch. Each shows a progress bar (with
+        tqdm installed and ``progress`` true) and a one-line summary through ``log`` (``None``: silence)."""
         if self.train_data is None:
             raise DataError("no training data: call feed(train, val) first")
         bar = progress_bar() if progress else None
         n_batches = -(-len(self.train_data[0]) // self.batch_size)
         history = []
         for _ in range(int(epochs)):
-            pbar = bar(total=n_batches, desc=f"epoch {self.epochs + 1}", leave=False) if bar else None
-            try:
+            with bar(total=n_batches, desc=f"epoch {self.epochs + 1}", leave=False) if bar else nullcontext() as pbar:
                 seconds = self.train_epoch(pbar, augment)
-            finally:
-                if pbar is not None:
-                    pbar.close()
             row = {"epoch": self.epochs, "seconds": seconds, **self.last_train}
             if self.val_data is not None:
                 row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
@@ -264,11 +232,8 @@ class Graph:
         return costs.output(self.cost, self._inference(X.reshape(len(X), *self.input_shape)))
 
     def predict(self, x: np.ndarray) -> tuple[Any, np.ndarray]:
-        """Label and confidences for one input vector, or labels and (n, outputs) for a batch.
-
-        Confidences sum to 1: softmax probabilities for a cross-entropy network, and the
-        sigmoid outputs normalised by their sum for a quadratic one.
-        """
+        """Label and confidences for one input vector, or labels and (n, outputs) for a batch. Confidences sum
+        to 1: softmax's probabilities, or a quadratic network's sigmoid outputs normalised by their sum."""
         x = np.asarray(x, dtype=np.float32)
         single = x.ndim == 1
         out = self.feedforward(x[None, :] if single else x)
@@ -311,23 +276,15 @@ class Graph:
         return checkpoint.dumps(self._checkpoint(metadata))
 
     def _checkpoint(self, metadata: dict[str, Any] | None) -> checkpoint.Checkpoint:
-        hyper = {"learning_rate": self.learning_rate, "batch_size": self.batch_size, "cost": self.cost, "l2": self.l2}
-        return checkpoint.Checkpoint(
-            self.layers, self.input_shape, self.params, **hyper, optimizer=self.optimizer.name,
-            epochs=self.epochs, metadata={**self.metadata, **(metadata or {})},
-        )  # fmt: skip
+        return checkpoint.Checkpoint.of(self, {**self.metadata, **(metadata or {})})
 
     @classmethod
     def load(
         cls, source: str | Path | bytes | IO[bytes], limits: Limits | None = None, *, seed: int | None = None
     ) -> Graph:
-        """Read and validate a checkpoint (format 1 or 2) from a path, bytes or a binary file object.
-
-        Refuses, with a CheckpointError, a file that is not a valid checkpoint or whose model
-        is over ``limits`` (default: btf.footprint.LIMITS). The reader checks every rule that
-        building the Graph does; should building still fail, that is a CheckpointError too.
-        ``seed`` seeds the generator that shuffles and drops out, should the loaded model train on.
-        """
+        """Read and validate a checkpoint (format 1 or 2) from a path, bytes or a binary file object; seed the
+        generator that shuffles and drops out with ``seed``. A file that is not a valid checkpoint, or whose
+        model is over ``limits`` (default btf.footprint.LIMITS), or that fails to build: CheckpointError."""
         saved = checkpoint.read(source, limits)
         graph = cls.__new__(cls)
         try:

@@ -1,14 +1,10 @@
 """Layers for btf.Graph: each with its forward and backward pass side by side, and its own parameters.
 
-Tensors are float32 and channels-last: (n, height, width, channels) between convolutional
-layers, (n, features) from Flatten on. Every layer is a few whole-batch numpy operations;
-convolution is im2col through ``sliding_window_view`` and one BLAS product (its backward
-pass loops over the kernel's k*k offsets, never over pixels or samples).
-
-A layer is built in two steps, as in Keras: ``Conv2D(32, 3)`` says what it is, and
-``build(input_shape, rng)`` makes its parameters once the shape it receives is known.
-``spec()`` is its one-line description (``conv32:3``), which checkpoints store and
-``parse_layers`` reads back.
+Tensors are float32 and channels-last: (n, height, width, channels) between convolutions,
+(n, features) from Flatten on. Each layer is a few whole-batch numpy operations; convolution
+is im2col and one BLAS product (its backward loops over the k*k kernel offsets, never pixels).
+As in Keras, ``Conv2D(32, 3)`` says what a layer is and ``build(input_shape, rng)`` makes its
+parameters; ``spec()`` (``conv32:3:relu``) is what checkpoints store and ``parse_layers`` reads.
 """
 
 from __future__ import annotations
@@ -42,11 +38,8 @@ class Layer:
         return input_shape, []
 
     def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
-        """Make the parameters for ``input_shape`` and return the output shape.
-
-        New parameters are drawn from ``rng`` (see ``init``); a checkpoint's ``params``, whose
-        shapes its reader has checked against ``shapes``, are taken as they are.
-        """
+        """Make the parameters for ``input_shape`` (drawn from ``rng``, or a checkpoint's ``params``, whose
+        shapes its reader checked); returns the output shape."""
         out, shapes = self.shapes(input_shape)
         self.params = list(params) if params is not None else [self.init(shape, rng) for shape in shapes]
         return out
@@ -68,11 +61,8 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """dLoss/dinput and dLoss/dparams, given dLoss/doutput; uses what forward kept, and lets it go.
-
-        Between batches a layer holds nothing, so the next forward's arrays never sit in memory
-        beside the last batch's (that would double an epoch's peak), and a prediction after
-        training finds nothing to drop."""
+        """dLoss/dinput and dLoss/dparams, given dLoss/doutput, from what forward kept, which it lets go: between
+        batches a layer holds nothing, so two batches' arrays never sit in memory together."""
         raise NotImplementedError
 
     def spec(self) -> str:
@@ -138,30 +128,25 @@ class Conv2D(Layer):
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
         if len(input_shape) != 3:
             raise ConfigError(f"Conv2D takes (height, width, channels), got {input_shape}")
-        h, w, c = input_shape
-        pad = self.kernel_size - 1 if self.padding == "same" else 0
-        if h + pad < self.kernel_size or w + pad < self.kernel_size:
-            raise ConfigError(f"a {self.kernel_size}x{self.kernel_size} kernel does not fit a {h}x{w} input")
+        (h, w, c), k = input_shape, self.kernel_size
+        pad = k - 1 if self.padding == "same" else 0
+        if h + pad < k or w + pad < k:
+            raise ConfigError(f"a {k}x{k} kernel does not fit a {h}x{w} input")
         # Weights in the im2col layout: (k*k*channels, filters).
-        return (h + pad - self.kernel_size + 1, w + pad - self.kernel_size + 1, self.filters), [
-            (self.kernel_size * self.kernel_size * c, self.filters),
-            (self.filters,),
-        ]
+        return (h + pad - k + 1, w + pad - k + 1, self.filters), [(k * k * c, self.filters), (self.filters,)]
 
     def _pad(self, x: np.ndarray) -> np.ndarray:
         if self.padding == "valid":
             return x
-        before = (self.kernel_size - 1) // 2
-        return np.pad(
-            x, ((0, 0), (before, self.kernel_size - 1 - before), (before, self.kernel_size - 1 - before), (0, 0))
-        )
+        before, after = (self.kernel_size - 1) // 2, self.kernel_size // 2
+        return np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        xp = self._pad(x)
+        xp, k = self._pad(x), self.kernel_size
         n, h, w, c = xp.shape
-        oh, ow = h - self.kernel_size + 1, w - self.kernel_size + 1
+        oh, ow = h - k + 1, w - k + 1
         # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy.
-        windows = sliding_window_view(xp, (self.kernel_size, self.kernel_size), axis=(1, 2))
+        windows = sliding_window_view(xp, (k, k), axis=(1, 2))
         cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
         # The im2col matrix is the largest array here (k*k times the input): kept only for backward.
         self._cols, self._shape = (cols, (n, h, w, c)) if training else (None, None)
@@ -170,28 +155,27 @@ class Conv2D(Layer):
         return self._activate(z.reshape(n, oh, ow, self.filters), training)
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        grad = self._deactivate(grad)
+        grad, k = self._deactivate(grad), self.kernel_size
         n, h, w, c = self._shape
-        oh, ow = h - self.kernel_size + 1, w - self.kernel_size + 1
+        oh, ow = h - k + 1, w - k + 1
         flat = grad.reshape(-1, self.filters)
         grads = [self._cols.T @ flat, flat.sum(axis=0)]
         self._cols = None  # before dcols, as large, is made
         if not self.input_grad:
             return None, grads
-        dcols = (flat @ self.params[0].T).reshape(n, oh, ow, self.kernel_size, self.kernel_size, c)
+        dcols = (flat @ self.params[0].T).reshape(n, oh, ow, k, k, c)
         dx = np.zeros(self._shape, grad.dtype)
-        for ky in range(self.kernel_size):  # col2im: one strided add per kernel offset
-            for kx in range(self.kernel_size):
+        for ky in range(k):  # col2im: one strided add per kernel offset
+            for kx in range(k):
                 dx[:, ky : ky + oh, kx : kx + ow, :] += dcols[:, :, :, ky, kx, :]
         if self.padding == "same":
-            before = (self.kernel_size - 1) // 2
-            dx = dx[:, before : before + h - self.kernel_size + 1, before : before + w - self.kernel_size + 1, :]
+            before = (k - 1) // 2
+            dx = dx[:, before : before + h - k + 1, before : before + w - k + 1, :]
         return dx, grads
 
     def spec(self) -> str:
-        return f"conv{self.filters}:{self.kernel_size}:{self.activation or 'linear'}" + (
-            ":same" if self.padding == "same" else ""
-        )
+        same = ":same" if self.padding == "same" else ""
+        return f"conv{self.filters}:{self.kernel_size}:{self.activation or 'linear'}{same}"
 
 
 class MaxPool2D(Layer):
@@ -203,10 +187,10 @@ class MaxPool2D(Layer):
         self.pool_size = int(pool_size)
 
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
-        if len(input_shape) != 3 or input_shape[0] < self.pool_size or input_shape[1] < self.pool_size:
-            raise ConfigError(f"MaxPool2D({self.pool_size}) cannot pool an input of shape {input_shape}")
-        h, w, c = input_shape
-        return (h // self.pool_size, w // self.pool_size, c), []
+        p = self.pool_size
+        if len(input_shape) != 3 or input_shape[0] < p or input_shape[1] < p:
+            raise ConfigError(f"MaxPool2D({p}) cannot pool an input of shape {input_shape}")
+        return (input_shape[0] // p, input_shape[1] // p, input_shape[2]), []
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         p, oh, ow = self.pool_size, x.shape[1] // self.pool_size, x.shape[2] // self.pool_size
@@ -241,9 +225,6 @@ class MaxPool2D(Layer):
 
 class Flatten(Layer):
     """(n, h, w, c) -> (n, h*w*c)."""
-
-    def __init__(self) -> None:
-        pass
 
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
         size = 1
