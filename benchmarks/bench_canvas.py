@@ -20,7 +20,6 @@ Then where btf's time goes, step by step (CPU time per call, each step timed on 
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -31,9 +30,9 @@ import numpy as np  # noqa: E402
 
 import btf  # noqa: E402
 from benchmarks.bench_infer import timed  # noqa: E402
+from benchmarks.common import model_arguments  # noqa: E402
 from btf import digits  # noqa: E402
 from btf.images import imagefile, vision  # noqa: E402
-from scripts.cli import promoted_shipped_model  # noqa: E402
 from scripts.make_events import canvas_seven  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,13 +64,7 @@ def handler_steps(graph: btf.Graph, png: bytes) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="a checkpoint (default: the promoted model in models/)")
-    parser.add_argument("--blocks", type=int, default=20)
-    parser.add_argument("--calls", type=int, default=50)
-    args = parser.parse_args(argv)
-    if args.model is None:
-        args.model = str(promoted_shipped_model())
+    args = model_arguments(__doc__, 50, argv)
     cv2.setNumThreads(1)  # as the function runs
     graph, png = btf.Graph.load(args.model), canvas_seven()
     ours = digits.read(graph, vision.image_to_input(png)[None])

@@ -20,7 +20,6 @@ onnxruntime columns read n/a when they are not installed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from collections.abc import Callable
@@ -31,8 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import btf  # noqa: E402
-from benchmarks.common import ratio, shown  # noqa: E402
-from scripts.cli import promoted_shipped_model  # noqa: E402
+from benchmarks.common import model_arguments, ratio, shown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -106,13 +104,7 @@ def timed(runners: dict[str, Callable[[], object]], blocks: int, calls: int) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="a checkpoint (default: the promoted model in models/)")
-    parser.add_argument("--blocks", type=int, default=20)
-    parser.add_argument("--calls", type=int, default=100)
-    args = parser.parse_args(argv)
-    if args.model is None:
-        args.model = str(promoted_shipped_model())
+    args = model_arguments(__doc__, 100, argv)
     graph = btf.Graph.load(args.model)
     others = {"onnxruntime": onnxruntime_predict(graph), "torch": torch_predict(graph)}
     X = digits(16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -52,3 +53,16 @@ def shown(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
 def ratio(a: float | None, b: float | None) -> float | None:
     """a / b, or None when either was not measured."""
     return None if a is None or b is None else a / b
+
+
+def model_arguments(doc: str | None, calls: int, argv: list[str] | None) -> argparse.Namespace:
+    """The predict benchmarks' options: ``--model`` (default: the promoted shipped model), ``--blocks``, ``--calls``."""
+    from scripts.cli import promoted_shipped_model
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="a checkpoint (default: the promoted model in models/)")
+    parser.add_argument("--blocks", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=calls)
+    args = parser.parse_args(argv)
+    args.model = args.model or str(promoted_shipped_model())
+    return args

@@ -6,7 +6,6 @@ the footprint is an upper bound of what a forward pass really allocates; and a m
 predicted keeps nothing of its last batch.
 """
 
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import btf
 from btf import checkpoint, footprint, npz
 from btf.digits import check_digit_model
 from btf.specs import parse_layers
+from tests.support.memory import traced_peak
 from tests.support.models import OVER_LIMITS, format1_arrays, layered_model, npz_bytes
 
 MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("model-v*.npz"))
@@ -133,12 +133,7 @@ def test_footprint_bounds_what_a_forward_pass_allocates(spec, shape):
     cost = net.footprint()
     X = np.random.default_rng(0).random((8, int(np.prod(shape))), dtype=np.float32)
     net.feedforward(X)  # warm: BLAS's own buffers are not the model's
-    tracemalloc.start()
-    try:
-        net.feedforward(X)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = traced_peak(lambda: net.feedforward(X))
     assert peak <= 8 * cost.peak_bytes + 64 * 1024, (peak, cost)
 
 
@@ -146,12 +141,7 @@ def test_dense_format_footprint_bounds_its_forward_pass():
     net = btf.Graph((784, 300, 100, 10), seed=0)
     X = np.random.default_rng(0).random((8, 784), dtype=np.float32)
     net.feedforward(X)
-    tracemalloc.start()
-    try:
-        net.feedforward(X)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = traced_peak(lambda: net.feedforward(X))
     assert peak <= 8 * net.footprint().peak_bytes + 64 * 1024
 
 
@@ -161,12 +151,7 @@ def test_a_batch_runs_in_chunks_that_fit_the_working_memory_budget():
     rows = footprint.rows_per_chunk(net.footprint())
     assert 1 < rows < 100
     X = np.random.default_rng(0).random((100, 784), dtype=np.float32)
-    tracemalloc.start()
-    try:
-        net.feedforward(X)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = traced_peak(lambda: net.feedforward(X))
     assert peak <= footprint.WORK_BYTES + (1 << 20)
 
 
