@@ -51,16 +51,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return z
 
 
-# The one table the layers, the checkpoint reader and the trainer's choices all read.
+# The one table the layers, the checkpoint reader and the trainer's choices all read:
+# name -> (f, f' as a function of (delta, a = f(z))), both in place.
 TABLE = {"sigmoid": (sigmoid, sigmoid_derivative), "relu": (relu, relu_derivative)}
 ACTIVATIONS = tuple(TABLE)
-
-
-def activate(name: str, z: np.ndarray) -> np.ndarray:
-    """``name``'s activation of z, in place."""
-    return TABLE[name][0](z)
-
-
-def scale_by_derivative(name: str, delta: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """delta * f'(z), with f'(z) written in terms of a = f(z); modifies delta in place."""
-    return TABLE[name][1](delta, a)

@@ -71,9 +71,10 @@ class Checkpoint:
     metadata: dict[str, Any]
 
     @classmethod
-    def of(cls, graph: Any, metadata: dict[str, Any]) -> Checkpoint:
-        """What a ``btf.Graph`` saves."""
+    def of(cls, graph: Any, metadata: dict[str, Any] | None = None) -> Checkpoint:
+        """What a ``btf.Graph`` saves: its layers, settings and metadata, with ``metadata`` added."""
         hyper = {k: getattr(graph, k) for k in ("learning_rate", "batch_size", "cost", "l2", "epochs")}
+        metadata = {**graph.metadata, **(metadata or {})}
         return cls(
             graph.layers, graph.input_shape, graph.params, optimizer=graph.optimizer.name, metadata=metadata, **hyper
         )

@@ -87,12 +87,9 @@ class Graph:
             at += count
         self.layers[0].input_grad = False  # nothing needs dC/dinput of the data
         # Dense units after the input's features: for a dense network, the original's sizes.
-        self.sizes = (
-            int(np.prod(self.input_shape)),
-            *(layer.units for layer in self.layers if isinstance(layer, Dense)),
-        )
-        self._footprint = of_layers(self.layers, self.input_shape)  # sizes every forward pass's chunks
-        self._inference = Inference(self.layers)  # prediction's fused path (btf.inference)
+        self.sizes = (int(np.prod(self.input_shape)), *(n.units for n in self.layers if isinstance(n, Dense)))
+        self._footprint = of_layers(self.layers, self.input_shape)
+        self._inference = Inference(self.layers, rows_per_chunk(self._footprint))  # prediction's fused path
         self.trainable = [p for layer in self.layers for p in layer.trainable]  # updated in place, never replaced
         self.epochs, self.metadata = 0, {}
         self.train_data: Data | None = None
@@ -207,7 +204,7 @@ class Graph:
                 seconds = self.train_epoch(pbar, augment)
             row = {"epoch": self.epochs, "seconds": seconds, **self.last_train}
             if self.val_data is not None:
-                row.update({f"val_{k}": v for k, v in self._evaluate(*self.val_data).items()})
+                row.update({f"val_{k}": v for k, v in self.evaluate().items()})
             history.append(row)
             if log is not None:
                 log(epoch_line(row))
@@ -215,20 +212,11 @@ class Graph:
 
     # ----------------------------------------------------------- inference
     def feedforward(self, X: np.ndarray) -> np.ndarray:
-        """Output activations for a batch (n, inputs), in chunks of rows that fit btf.footprint.WORK_BYTES."""
+        """Output activations for a batch (n, inputs): ``_forward(X, training=False)``, computed by btf.inference's
+        fused steps in chunks of rows that fit btf.footprint.WORK_BYTES."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise DataError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
-        rows = rows_per_chunk(self._footprint)
-        if 0 < len(X) <= rows:
-            return self._infer(X)  # one chunk: no second output array to copy it into
-        out = np.empty((len(X), self.sizes[-1]), dtype=np.float32)
-        for start in range(0, len(X), rows):
-            out[start : start + rows] = self._infer(X[start : start + rows])
-        return out
-
-    def _infer(self, X: np.ndarray) -> np.ndarray:
-        """``_forward(X, training=False)``, computed by btf.inference's fused steps."""
         return costs.output(self.cost, self._inference(X.reshape(len(X), *self.input_shape)))
 
     def predict(self, x: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -244,13 +232,9 @@ class Graph:
 
     def evaluate(self, data: Data | None = None) -> dict[str, float]:
         """Loss (with weight decay), accuracy and number correct on ``(X, y)`` (default: the fed val data)."""
-        if data is not None:
-            return self._evaluate(*self._check_data(data, "evaluation"))
-        if self.val_data is None:
+        if data is None and self.val_data is None:
             raise DataError("no validation data: pass (X, y) or feed(train, val) first")
-        return self._evaluate(*self.val_data)
-
-    def _evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        X, y = self.val_data if data is None else self._check_data(data, "evaluation")
         out = self.feedforward(X)
         correct = int((out.argmax(axis=1) == y).sum())
         loss = costs.loss(self.cost, out, costs.one_hot(y, self.sizes[-1])) + self._penalty()
@@ -269,14 +253,13 @@ class Graph:
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path | IO[bytes], metadata: dict[str, Any] | None = None) -> None:
-        """Write a pickle-free checkpoint (see btf.checkpoint). A path is written atomically."""
-        checkpoint.write(path, self._checkpoint(metadata))
+        """Write a pickle-free checkpoint (see btf.checkpoint), ``metadata`` added to ``self.metadata``. A path is
+        written atomically."""
+        checkpoint.write(path, checkpoint.Checkpoint.of(self, metadata))
 
     def to_bytes(self, metadata: dict[str, Any] | None = None) -> bytes:
-        return checkpoint.dumps(self._checkpoint(metadata))
-
-    def _checkpoint(self, metadata: dict[str, Any] | None) -> checkpoint.Checkpoint:
-        return checkpoint.Checkpoint.of(self, {**self.metadata, **(metadata or {})})
+        """What ``save`` writes, as bytes."""
+        return checkpoint.dumps(checkpoint.Checkpoint.of(self, metadata))
 
     @classmethod
     def load(

@@ -23,6 +23,7 @@ Any other layer, or a sequence these rules do not cover, runs its own ``forward`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -81,7 +82,7 @@ class _Block:
             z *= scale
         z += shift
         if self.activation is not None:
-            activations.activate(self.activation, z)
+            activations.TABLE[self.activation][0](z)
         return z
 
 
@@ -126,7 +127,7 @@ def _steps(layers: Sequence[Layer]) -> list:
             steps.append(_Block(layer, bn, pool))
             i = at + (pool is not None)
         elif isinstance(layer, Flatten):
-            steps.append(lambda x: x.reshape(len(x), -1))
+            steps.append(lambda x: x.reshape(len(x), math.prod(x.shape[1:])))  # -1 cannot size an empty batch
             i += 1
         elif isinstance(layer, Dropout):
             i += 1  # the identity outside training
@@ -137,12 +138,16 @@ def _steps(layers: Sequence[Layer]) -> list:
 
 
 class Inference:
-    """``Inference(layers)(x)``: the last layer's output for a batch ``x`` shaped as the first layer takes it."""
+    """``Inference(layers, rows)(x)``: the last layer's output for a batch ``x`` shaped as the first layer
+    takes it, computed ``rows`` images at a time (btf.footprint.rows_per_chunk: a chunk's working memory
+    stays within its budget however large the batch)."""
 
-    def __init__(self, layers: Sequence[Layer]) -> None:
-        self.steps = _steps(layers)
+    def __init__(self, layers: Sequence[Layer], rows: int = 1 << 30) -> None:
+        self.steps, self.rows = _steps(layers), max(1, int(rows))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if len(x) > self.rows:  # only the chunks' small outputs are copied, into one array
+            return np.concatenate([self(x[start : start + self.rows]) for start in range(0, len(x), self.rows)])
         for step in self.steps:
             x = step(x)
         return x

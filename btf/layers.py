@@ -9,6 +9,8 @@ parameters; ``spec()`` (``conv32:3:relu``) is what checkpoints store and ``parse
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -70,13 +72,13 @@ class Layer:
 
     def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation is not None:
-            activations.activate(self.activation, z)
+            activations.TABLE[self.activation][0](z)
         self._out = z if training else None
         return z
 
     def _deactivate(self, grad: np.ndarray) -> np.ndarray:
         out, self._out = self._out, None
-        return grad if self.activation is None else activations.scale_by_derivative(self.activation, grad, out)
+        return grad if self.activation is None else activations.TABLE[self.activation][1](grad, out)
 
 
 def _check_activation(activation: str | None) -> str | None:
@@ -227,10 +229,7 @@ class Flatten(Layer):
     """(n, h, w, c) -> (n, h*w*c)."""
 
     def shapes(self, input_shape: Shape) -> tuple[Shape, list[Shape]]:
-        size = 1
-        for d in input_shape:
-            size *= int(d)
-        return (size,), []
+        return (math.prod(int(d) for d in input_shape),), []
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self._shape = x.shape

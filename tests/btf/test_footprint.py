@@ -102,7 +102,7 @@ def test_every_rule_of_the_stack_is_a_checkpoint_error_from_read(spec, shape):
 
 
 def test_a_learning_rate_past_float32_is_refused():
-    arrays = checkpoint._arrays(btf.Graph((784, 8, 10), seed=0)._checkpoint({}))
+    arrays = checkpoint._arrays(checkpoint.Checkpoint.of(btf.Graph((784, 8, 10), seed=0)))
     with pytest.raises(btf.CheckpointError, match="learning_rate"):
         checkpoint.read(npz_bytes(arrays | {"learning_rate": np.array(1e300)}))
 

@@ -177,7 +177,7 @@ def test_layered_checkpoints_round_trip_bit_identically(tmp_path):
 
 def test_layered_checkpoints_are_validated(tmp_path):
     net = btf.Graph(parse_layers("conv3:3,pool2,dense4"), input_shape=(8, 8, 1), seed=1)
-    arrays = checkpoint._arrays(net._checkpoint({}))
+    arrays = checkpoint._arrays(checkpoint.Checkpoint.of(net))
     for change, message in [
         ({"P0": np.zeros((5, 3), np.float32)}, "P0 has shape"),
         ({"layers": np.array(["conv3:3:relu", "pool2", "bogus"])}, "layers do not fit"),
