@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +29,7 @@ from btf.footprint import Footprint, Limits, of_layers, rows_per_chunk
 from btf.inference import Inference
 from btf.layers import Dense, Layer
 from btf.optimizers import Optimizer
-from btf.progress import epoch_line, progress_bar
+from btf.progress import bar, epoch_line
 from btf.specs import dense_layers, plan
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -120,11 +119,8 @@ class Graph:
     # ----------------------------------------------------------------- data
     def feed(self, train: Data, val: Data | None = None) -> None:
         """Give the network its training data and, optionally, validation data: each ``(X, y)``, X (n, inputs) in [0, 1], y n int labels."""
-        self.train_data = self._check_data(train, "train")
-        self.val_data = None if val is None else self._check_data(val, "val")
-
-    def _check_data(self, data: Data, name: str) -> Data:
-        return check_pair(data, self.sizes[0], self.sizes[-1], name)
+        self.train_data = check_pair(train, self.sizes[0], self.sizes[-1], "train")
+        self.val_data = None if val is None else check_pair(val, self.sizes[0], self.sizes[-1], "val")
 
     def batchify(self, X: np.ndarray, Y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Shuffle once (one permutation per epoch) and yield the mini-batches, each gathered straight from
@@ -196,11 +192,9 @@ class Graph:
         tqdm installed and ``progress`` true) and a one-line summary through ``log`` (``None``: silence)."""
         if self.train_data is None:
             raise DataError("no training data: call feed(train, val) first")
-        bar = progress_bar() if progress else None
-        n_batches = -(-len(self.train_data[0]) // self.batch_size)
-        history = []
+        n_batches, history = -(-len(self.train_data[0]) // self.batch_size), []
         for _ in range(int(epochs)):
-            with bar(total=n_batches, desc=f"epoch {self.epochs + 1}", leave=False) if bar else nullcontext() as pbar:
+            with bar(progress, n_batches, f"epoch {self.epochs + 1}") as pbar:
                 seconds = self.train_epoch(pbar, augment)
             row = {"epoch": self.epochs, "seconds": seconds, **self.last_train}
             if self.val_data is not None:
@@ -234,7 +228,7 @@ class Graph:
         """Loss (with weight decay), accuracy and number correct on ``(X, y)`` (default: the fed val data)."""
         if data is None and self.val_data is None:
             raise DataError("no validation data: pass (X, y) or feed(train, val) first")
-        X, y = self.val_data if data is None else self._check_data(data, "evaluation")
+        X, y = self.val_data if data is None else check_pair(data, self.sizes[0], self.sizes[-1], "evaluation")
         out = self.feedforward(X)
         correct = int((out.argmax(axis=1) == y).sum())
         loss = costs.loss(self.cost, out, costs.one_hot(y, self.sizes[-1])) + self._penalty()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
-def progress_bar():
-    """tqdm's ``tqdm.auto.tqdm``, or None; prediction never imports it."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm
+
+def bar(shown: bool, total: int, desc: str) -> AbstractContextManager[Any]:
+    """A tqdm bar of ``total`` steps if ``shown`` and tqdm is installed, else a context that gives None.
+    Prediction never imports tqdm."""
+    if shown:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return nullcontext()
+        return tqdm(total=total, desc=desc, leave=False)
+    return nullcontext()
 
 
 def epoch_line(row: dict[str, float]) -> str:
