@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 import btf  # noqa: E402
 from benchmarks.common import model_arguments, ratio, shown  # noqa: E402
+from btf import costs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -103,6 +104,14 @@ def timed(runners: dict[str, Callable[[], object]], blocks: int, calls: int) -> 
     return {name: (float(np.median(cpu[name])), float(np.median(wall[name]))) for name in runners}
 
 
+def layer_by_layer(graph: btf.Graph, rows: np.ndarray) -> np.ndarray:
+    """The output as the layers' own ``forward`` passes compute it (btf.inference's reference)."""
+    a = rows.reshape(len(rows), *graph.input_shape)
+    for layer in graph.layers:
+        a = layer.forward(a, False)
+    return costs.output(graph.cost, a)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = model_arguments(__doc__, 100, argv)
     graph = btf.Graph.load(args.model)
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = x[None] if n == 1 else x
         runners = {"btf": lambda x=x: graph.predict(x)}
         runners.update({k: (lambda fn=fn, rows=rows: fn(rows)) for k, fn in others.items() if fn})
-        runners["layers"] = lambda rows=rows: graph._forward(rows, training=False)
+        runners["layers"] = lambda rows=rows: layer_by_layer(graph, rows)
         results[n] = timed(runners, args.blocks, args.calls)
         for i, clock in enumerate(("CPU", "wall")):
             cells = [shown(results[n][k][i] * 1e3 if k in results[n] else None, "9.3f")

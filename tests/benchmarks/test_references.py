@@ -41,3 +41,11 @@ def _logits(graph: btf.Graph, X: np.ndarray) -> np.ndarray:
     for layer in graph.layers:
         a = layer.forward(a, False)
     return a
+
+
+def test_the_layer_by_layer_reference_answers_as_predict_does():
+    from benchmarks.bench_infer import layer_by_layer
+
+    graph = btf.Graph.load(ROOT / "models" / "model-v7.npz")
+    X = np.random.default_rng(1).random((4, graph.sizes[0]), dtype=np.float32)
+    assert np.allclose(layer_by_layer(graph, X), graph.feedforward(X), atol=1e-5)
