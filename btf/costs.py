@@ -51,6 +51,7 @@ def loss(cost: str, out: np.ndarray, target: np.ndarray) -> float:
     return -float(np.vdot(target, np.log(np.clip(out, 1e-12, 1.0)))) / len(out)
 
 
-def penalty(l2: float, weights: Iterable[np.ndarray]) -> float:
-    """The weight decay's term of the loss, l2/2 * sum(w^2), over weights (not biases, as the optimizer decays)."""
-    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in weights) if l2 else 0.0
+def penalty(l2: float, params: Iterable[np.ndarray]) -> float:
+    """The weight decay's term of the loss, l2/2 * sum(w^2), over the weights among ``params``: arrays of two
+    or more dimensions, never biases (as btf.optimizers decays them)."""
+    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in params if w.ndim > 1) if l2 else 0.0

@@ -181,7 +181,7 @@ class Graph:
                 progress.update(1)
         self.epochs += 1
         right = int((outputs.argmax(axis=1) == seen.argmax(axis=1)).sum())
-        loss = costs.loss(self.cost, outputs, seen) + self._penalty()
+        loss = costs.loss(self.cost, outputs, seen) + costs.penalty(self.l2, self.trainable)
         self.last_train = {"train_loss": loss, "train_accuracy": right / len(inputs)}
         return time.perf_counter() - start
 
@@ -231,11 +231,8 @@ class Graph:
         X, y = self.val_data if data is None else check_pair(data, self.sizes[0], self.sizes[-1], "evaluation")
         out = self.feedforward(X)
         correct = int((out.argmax(axis=1) == y).sum())
-        loss = costs.loss(self.cost, out, costs.one_hot(y, self.sizes[-1])) + self._penalty()
+        loss = costs.loss(self.cost, out, costs.one_hot(y, self.sizes[-1])) + costs.penalty(self.l2, self.trainable)
         return {"loss": loss, "accuracy": correct / len(y), "correct": correct}
-
-    def _penalty(self) -> float:
-        return costs.penalty(self.l2, (p for p in self.trainable if p.ndim > 1))
 
     def validate(self, data: Data | None = None) -> int:
         """Number of correctly classified samples in ``data`` (default: the fed val data)."""
