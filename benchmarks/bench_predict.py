@@ -1,6 +1,6 @@
 """Benchmark the predict function: warm handler() calls against the bare pipeline, and cold start.
 
-    python -m benchmarks.bench_predict [--calls 2000] [--cold-runs 5]
+    python -m benchmarks.bench_predict [--calls 2000] [--cold-runs 5] [--cold-only] [--python PATH]
 
 Warm: a 280x280 canvas PNG (black ink on transparent) as a JSON data-URI API Gateway
 event, ``handler(event, ctx)`` against ``graph.predict(image_to_input(png))`` in the
@@ -85,17 +85,17 @@ def warm(calls: int) -> None:
     print(f"  handler / bare (median) {f[0] / b[0]:.2f}x  (target <= 1.5x)")
 
 
-def _child(args: list[str], env: dict) -> list[float]:
-    """Run ``benchmarks.cold_child ARGS`` in a fresh interpreter; it prints ms since spawn (then any phases).
+def _child(args: list[str], env: dict, python: str = sys.executable) -> list[float]:
+    """Run ``benchmarks.cold_child ARGS`` in a fresh ``python``; it prints ms since spawn (then any phases).
 
     Timing stops at the answer, not at exit: interpreter teardown is not part of a cold start.
     """
-    argv = [sys.executable, "-m", "benchmarks.cold_child", args[0], repr(time.time()), *args[1:]]
+    argv = [python, "-m", "benchmarks.cold_child", args[0], repr(time.time()), *args[1:]]
     out = subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # noqa: S603
     return [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
 
 
-def cold(runs: int) -> None:
+def cold(runs: int, python: str = sys.executable) -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
@@ -125,8 +125,8 @@ def cold(runs: int) -> None:
     try:
         base, full, imports, first = [], [], [], []
         for _ in range(runs):
-            base.append(_child(["base"], env)[0])
-            total, imported, answered = _child(["cold", str(png_file)], env)
+            base.append(_child(["base"], env, python)[0])
+            total, imported, answered = _child(["cold", str(png_file)], env, python)
             full.append(total)
             imports.append(imported)
             first.append(answered)
@@ -139,19 +139,19 @@ def cold(runs: int) -> None:
         print(
             f"              first answer        {statistics.median(first):.0f} ms (boto3, S3 client, list, get, load)"
         )
-        restores = _child(["snapstart", str(png_file), str(runs)], env)
+        restores = _child(["snapstart", str(png_file), str(runs)], env, python)
         print(f"  emulated SnapStart restore      {statistics.median(restores):.0f} ms "
               "(fork of an initialised process, after-restore hook, first answer)")  # fmt: skip
-        importtime(env)
+        importtime(env, python)
     finally:
         png_file.unlink(missing_ok=True)
         server.stop()
 
 
-def importtime(env: dict) -> None:
+def importtime(env: dict, python: str = sys.executable) -> None:
     code = "from functions.predict.app import handler; import btf.store.s3"
     out = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [python, "-X", "importtime", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stderr
     first_seen: dict[str, int] = {}
     for line in out.splitlines():
@@ -168,9 +168,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--cold-only", action="store_true", help="skip the warm figures")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter of the cold-start children (default: this one), e.g. a venv of the template's"
+        " runtime with functions/predict/requirements.txt and boto3 installed",
+    )
     args = parser.parse_args(argv)
-    warm(args.calls)
-    cold(args.cold_runs)
+    if not args.cold_only:
+        warm(args.calls)
+    cold(args.cold_runs, args.python)
 
 
 if __name__ == "__main__":
