@@ -121,7 +121,7 @@ def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     Reduces by an integer factor per axis (the mean of each block), a strip of rows at a
     time; an axis shorter than the factor collapses to one pixel, so a 1 x 20,000 sliver costs
     no more than a square. Transparency is composited after reducing, which is exact because
-    the average is linear: reduce the premultiplied gray and the alpha, then add the background.
+    the average is linear: reduce the premultiplied colour and the alpha, then add the background.
     """
     h, w = image.shape[:2]
     factor = -(-max(h, w) // side)
@@ -129,54 +129,67 @@ def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     h, w = h // fy * fy, w // fx * fx
     alpha = image.ndim == 3 and image.shape[2] == 4
     dark_ink = _dark_ink(image) if alpha else None
-    out = np.empty((h // fy, w // fx), np.float32)
+    out = np.empty((h // fy, w // fx), np.uint8)
     out_alpha = np.empty_like(out) if dark_ink is not None else None
+    targets = (out,) if out_alpha is None else (out, out_alpha)
     step = max(1, _STRIP_PIXELS // max(w, 1) // fy) * fy
     for top in range(0, h, step):
         strip = _to8(image[top : min(top + step, h), :w])  # a view: OpenCV reads strided rows as they are
         rows = slice(top // fy, (top + strip.shape[0]) // fy)
-        planes = _planes(strip, premultiply=dark_ink is not None)
-        targets = (out,) if out_alpha is None else (out, out_alpha)
-        for plane, target in zip(planes, targets):
-            target[rows] = _block_mean(plane, fy, fx)
-    if out_alpha is not None:
-        # composite = premultiplied ink + background * (1 - alpha); dark ink goes on white, light on black.
-        out += (255.0 if dark_ink else 0.0) * (1.0 - out_alpha / 255.0)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        for plane, target in zip(_reduced_planes(strip, fy, fx, dark_ink is not None), targets):
+            target[rows] = plane
+    if dark_ink:
+        # composite = premultiplied ink + background * (1 - alpha): dark ink goes on white (255 - alpha),
+        # light ink on black (nothing to add). Each mean is rounded once: within a level of the exact sum.
+        cv2.add(out, cv2.bitwise_not(out_alpha), dst=out)
+    return out
 
 
-def _planes(strip: np.ndarray, premultiply: bool) -> tuple[np.ndarray, ...]:
-    """A uint8 strip -> (gray,) or, for transparency to composite, (gray * alpha / 255, alpha)."""
-    if strip.ndim == 2:
-        return (strip,)
-    if strip.shape[2] == 1:
-        return (strip[:, :, 0],)
-    if strip.shape[2] == 3:
-        return (cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY),)
-    gray = cv2.cvtColor(strip, cv2.COLOR_BGRA2GRAY)
-    if not premultiply:
-        return (gray,)
-    alpha = cv2.extractChannel(strip, 3)
-    # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
-    return cv2.multiply(gray, alpha, scale=1 / 255), alpha
+def _reduced_planes(strip: np.ndarray, fy: int, fx: int, premultiply: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 strip -> its block means: (gray,) or, for transparency to composite, (premultiplied gray, alpha).
+
+    Blocks narrower than 8 pixels (a canvas a few times the working side): the colour image is
+    reduced first, all its channels in one pass of OpenCV's area resize (the mean of each block,
+    rounded to uint8), then split into planes at the reduced size; premultiplying is then one
+    pass over the colour image, before the means. Wider blocks: planes first, at full size, then
+    integer sums of each plane (``_block_mean``), which beat summing every channel.
+    """
+    if fx < 8:
+        if premultiply:
+            strip = cv2.cvtColor(strip, cv2.COLOR_RGBA2mRGBA)
+        if fy > 1 or fx > 1:
+            strip = cv2.resize(strip, (strip.shape[1] // fx, strip.shape[0] // fy), interpolation=cv2.INTER_AREA)
+        return _planes(strip, with_alpha=premultiply)
+    planes = _planes(strip, with_alpha=premultiply)
+    if premultiply:
+        gray, alpha = planes
+        # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
+        planes = cv2.multiply(gray, alpha, scale=1 / 255), alpha
+    return tuple(_block_mean(plane, fy, fx) for plane in planes)
+
+
+def _planes(image: np.ndarray, with_alpha: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 image -> (gray,), or (gray, alpha) for transparency to composite."""
+    if image.ndim == 2:
+        return (image,)
+    if image.shape[2] == 1:
+        return (image[:, :, 0],)
+    if image.shape[2] == 3:
+        return (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return (gray, cv2.extractChannel(image, 3)) if with_alpha else (gray,)
 
 
 def _block_mean(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
-    """The mean of each fy x fx block of a uint8 plane, as float32.
+    """The mean of each fy x fx block of a uint8 plane, rounded to uint8: integer sums only, no per-pixel floats.
 
-    Blocks narrower than 8 pixels (a canvas a few times the working side): OpenCV's area resize
-    by whole factors, which is that mean, from a float copy of the strip (at most 4 *
-    _STRIP_PIXELS bytes); numpy sums rows of such narrow blocks several times slower. Wider
-    blocks: two integer sums, no per-pixel floats, faster than making that copy.
+    For blocks at least 8 pixels wide, faster than OpenCV's area resize (``_reduced_planes``).
     """
-    if fy == fx == 1:
-        return plane.astype(np.float32)
     h, w = plane.shape
-    if fx < 8:
-        return cv2.resize(plane.astype(np.float32), (w // fx, h // fy), interpolation=cv2.INTER_AREA)
     rows = plane.reshape(h // fy, fy, w).sum(axis=1, dtype=np.uint16 if fy <= 257 else np.uint32)
-    blocks = rows.reshape(h // fy, w // fx, fx).sum(axis=2, dtype=np.uint32 if fy * fx <= 16_843_009 else np.uint64)
-    return blocks.astype(np.float32) * np.float32(1.0 / (fy * fx))
+    blocks = rows.reshape(h // fy, w // fx, fx).sum(axis=2, dtype=np.uint32 if fy * fx <= 1 << 24 else np.uint64)
+    area = fy * fx
+    return ((blocks + area // 2) // area).astype(np.uint8)  # to the nearest (255.5 * 2**24 < 2**32)
 
 
 def _dark_ink(bgra: np.ndarray) -> bool | None:
@@ -192,11 +205,13 @@ def _dark_ink(bgra: np.ndarray) -> bool | None:
     full = 65535 if bgra.dtype == np.uint16 else 255
     if low == full and bgra[:, :, 3].min() == full:
         return None
-    opaque = alpha > (int(high) // 2 if high > full // 2 else 0)
-    if not cv2.countNonZero(opaque.view(np.uint8)):
+    opaque = (alpha > (int(high) // 2 if high > full // 2 else 0)).view(np.uint8)
+    count = cv2.countNonZero(opaque)
+    if not count:
         return True
     gray = cv2.cvtColor(_to8(sample), cv2.COLOR_BGRA2GRAY)
-    return float(gray[opaque].mean()) < 128  # numpy's mean: exact for these sums (cv2.mean is not, at 128)
+    # Mean under 128, compared as whole numbers (a sum of bytes is exact in a double; cv2.mean is not, at 128).
+    return cv2.sumElems(cv2.bitwise_and(gray, gray, mask=opaque))[0] < 128 * count
 
 
 def _every(bgra: np.ndarray, step: int) -> np.ndarray:
