@@ -50,6 +50,8 @@ __all__ = [
 _STRIP_PIXELS = 1 << 20
 # Enough pixels to tell dark ink from light, few enough to gather in well under a millisecond.
 _SAMPLE_PIXELS = 1 << 16
+# XOR-ing a BGRA pixel, read as one 32-bit word, with this turns its alpha into transparency (255 - alpha).
+_ALPHA_WORD = np.array([0, 0, 0, 255], np.uint8).view(np.uint32)[0]
 _REDUCED = {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2}
 
 
@@ -128,48 +130,53 @@ def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     fy, fx = min(factor, h), min(factor, w)
     h, w = h // fy * fy, w // fx * fx
     alpha = image.ndim == 3 and image.shape[2] == 4
-    dark_ink = _dark_ink(image) if alpha else None
     out = np.empty((h // fy, w // fx), np.uint8)
-    out_alpha = np.empty_like(out) if dark_ink is not None else None
-    targets = (out,) if out_alpha is None else (out, out_alpha)
+    out_clear = np.empty_like(out) if alpha else None
+    targets = (out,) if out_clear is None else (out, out_clear)
     step = max(1, _STRIP_PIXELS // max(w, 1) // fy) * fy
     for top in range(0, h, step):
         strip = _to8(image[top : min(top + step, h), :w])  # a view: OpenCV reads strided rows as they are
         rows = slice(top // fy, (top + strip.shape[0]) // fy)
-        for plane, target in zip(_reduced_planes(strip, fy, fx, dark_ink is not None), targets):
+        for plane, target in zip(_reduced_planes(strip, fy, fx, alpha), targets):
             target[rows] = plane
-    if dark_ink:
-        # composite = premultiplied ink + background * (1 - alpha): dark ink goes on white (255 - alpha),
-        # light ink on black (nothing to add). Each mean is rounded once: within a level of the exact sum.
-        cv2.add(out, cv2.bitwise_not(out_alpha), dst=out)
+    if out_clear is not None and _dark_ink(image, out, out_clear):
+        # composite = premultiplied ink + background * (1 - alpha): dark ink goes on white (+ the
+        # transparency), light ink on black (nothing to add; opaque pixels likewise).
+        cv2.add(out, out_clear, dst=out)
     return out
 
 
-def _reduced_planes(strip: np.ndarray, fy: int, fx: int, premultiply: bool) -> tuple[np.ndarray, ...]:
-    """A uint8 strip -> its block means: (gray,) or, for transparency to composite, (premultiplied gray, alpha).
+def _reduced_planes(strip: np.ndarray, fy: int, fx: int, alpha: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 strip -> its block means, rounded: (gray,), or with alpha (premultiplied gray, transparency).
+
+    The transparency (255 - alpha) is what gets reduced, not the alpha, so that dark ink on a
+    transparent canvas (black, premultiplied gray 0) composites to exactly the rounded mean of
+    the composite: premultiplied gray + transparency. Anywhere else within a level of it.
 
     Blocks narrower than 8 pixels (a canvas a few times the working side): the colour image is
-    reduced first, all its channels in one pass of OpenCV's area resize (the mean of each block,
-    rounded to uint8), then split into planes at the reduced size; premultiplying is then one
-    pass over the colour image, before the means. Wider blocks: planes first, at full size, then
-    integer sums of each plane (``_block_mean``), which beat summing every channel.
+    reduced first, all its channels in one pass of OpenCV's area resize (the mean of each block),
+    then split into planes at the reduced size; premultiplying is one more pass over the colour
+    image, before the means. Wider blocks: planes first, at full size, then integer sums of each
+    plane (``_block_mean``), which beat summing every channel.
     """
     if fx < 8:
-        if premultiply:
-            strip = cv2.cvtColor(strip, cv2.COLOR_RGBA2mRGBA)
+        if alpha:
+            strip = cv2.cvtColor(strip, cv2.COLOR_RGBA2mRGBA)  # a new array: ours to change
+            words = strip.view(np.uint32)
+            np.bitwise_xor(words, _ALPHA_WORD, out=words)
         if fy > 1 or fx > 1:
             strip = cv2.resize(strip, (strip.shape[1] // fx, strip.shape[0] // fy), interpolation=cv2.INTER_AREA)
-        return _planes(strip, with_alpha=premultiply)
-    planes = _planes(strip, with_alpha=premultiply)
-    if premultiply:
-        gray, alpha = planes
+        return _planes(strip, alpha)
+    planes = _planes(strip, alpha)
+    if alpha:
+        gray, opacity = planes
         # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
-        planes = cv2.multiply(gray, alpha, scale=1 / 255), alpha
+        planes = cv2.multiply(gray, opacity, scale=1 / 255), cv2.bitwise_not(opacity)
     return tuple(_block_mean(plane, fy, fx) for plane in planes)
 
 
-def _planes(image: np.ndarray, with_alpha: bool) -> tuple[np.ndarray, ...]:
-    """A uint8 image -> (gray,), or (gray, alpha) for transparency to composite."""
+def _planes(image: np.ndarray, fourth: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 image -> (gray,), or (gray, its fourth channel) when ``fourth``."""
     if image.ndim == 2:
         return (image,)
     if image.shape[2] == 1:
@@ -177,7 +184,7 @@ def _planes(image: np.ndarray, with_alpha: bool) -> tuple[np.ndarray, ...]:
     if image.shape[2] == 3:
         return (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),)
     gray = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    return (gray, cv2.extractChannel(image, 3)) if with_alpha else (gray,)
+    return (gray, cv2.extractChannel(image, 3)) if fourth else (gray,)
 
 
 def _block_mean(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
@@ -192,19 +199,32 @@ def _block_mean(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
     return ((blocks + area // 2) // area).astype(np.uint8)  # to the nearest (255.5 * 2**24 < 2**32)
 
 
-def _dark_ink(bgra: np.ndarray) -> bool | None:
-    """Whether the visible (opaque) pixels are dark, from a subsample; None if every pixel is opaque.
+def _dark_ink(bgra: np.ndarray, premultiplied: np.ndarray, clear: np.ndarray) -> bool:
+    """Whether the visible pixels of an image with transparency are dark: at least half as opaque as the most
+    opaque pixel (any opacity at all when none is half opaque).
 
     A canvas ``toDataURL()`` is ink on fully transparent pixels whose colour is (0,0,0): plain
     grayscale would make the whole image black. Dark ink goes on white, light ink on black.
+    When some block of the working canvas (its premultiplied gray and transparency) is fully
+    opaque, as a drawing's strokes are, so is some pixel: the visible blocks are those over half
+    opaque, and their gray is the premultiplied gray over alpha. Otherwise the blocks understate
+    a faint or thin stroke's opacity, so a subsample of the image itself decides.
     """
-    step = max(1, math.ceil((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))  # at most _SAMPLE_PIXELS
+    alpha = cv2.bitwise_not(clear)
+    if cv2.minMaxLoc(alpha)[1] < 255:
+        return _dark_ink_sampled(bgra)
+    visible = cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1]
+    gray = cv2.divide(premultiplied, alpha, scale=255.0, dtype=cv2.CV_32F)
+    return cv2.mean(gray, mask=visible)[0] < 128
+
+
+def _dark_ink_sampled(bgra: np.ndarray) -> bool:
+    """``_dark_ink`` from at most ``_SAMPLE_PIXELS`` pixels of the image, at full resolution."""
+    step = max(1, math.ceil((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))
     sample = _every(bgra, step)
     alpha = cv2.extractChannel(sample, 3)  # contiguous: OpenCV's reductions below take a fraction of numpy's
-    low, high, _, _ = cv2.minMaxLoc(alpha)
+    high = cv2.minMaxLoc(alpha)[1]
     full = 65535 if bgra.dtype == np.uint16 else 255
-    if low == full and bgra[:, :, 3].min() == full:
-        return None
     opaque = (alpha > (int(high) // 2 if high > full // 2 else 0)).view(np.uint8)
     count = cv2.countNonZero(opaque)
     if not count:

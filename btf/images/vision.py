@@ -131,13 +131,13 @@ def _ink_box(ink: np.ndarray, otsu: float) -> tuple[int, int, int, int] | None:
     if count <= 1:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
-    if areas.max() < 3:  # a few stray pixels are noise, not a digit
+    largest = int(areas.max())
+    if largest < 3:  # a few stray pixels are noise, not a digit
         return None
-    keep = stats[1:][areas >= areas.max() * 0.05]
-    x0, y0 = keep[:, 0].min(), keep[:, 1].min()
-    x1 = (keep[:, 0] + keep[:, 2]).max()
-    y1 = (keep[:, 1] + keep[:, 3]).max()
-    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+    keep = stats[1:][areas >= largest * 0.05]
+    x0, y0 = keep[:, :2].min(axis=0).tolist()
+    x1, y1 = (keep[:, :2] + keep[:, 2:4]).max(axis=0).tolist()
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def _mask(ink: np.ndarray, otsu: float) -> np.ndarray:
@@ -188,15 +188,20 @@ def _percentile(values: np.ndarray, q: float) -> float:
 def _centre(digit: np.ndarray) -> np.ndarray:
     """Paste into 28x28 so the centre of mass lands on the centre, as MNIST did."""
     h, w = digit.shape
-    # From the row and column sums, in double precision. (Not cv2.moments: it reads an N x 2 array as N points.)
-    rows, cols = digit.sum(axis=1, dtype=np.float64), digit.sum(axis=0, dtype=np.float64)
-    total = float(rows.sum())
-    cy = float(rows @ np.arange(h)) / total if total else h / 2
-    cx = float(cols @ np.arange(w)) / total if total else w / 2
+    out = np.zeros((28, 28), dtype=np.float32)
+    out[:h, :w] = digit
+    # OpenCV's moments, in double precision, of the digit pasted at the corner: a 28x28 image, never
+    # read as a list of points (as an N x 2 digit would be). The total stays numpy's float32 sum, as
+    # it always was: a centre of mass on a half pixel rounds the same way, so every reading stays.
+    moments = cv2.moments(out)
+    total = float(digit.sum())
+    cy = moments["m01"] / total if total else h / 2
+    cx = moments["m10"] / total if total else w / 2
     top = min(max(round(_CENTRE - cy), 0), 28 - h)  # (np.clip takes microseconds on a scalar)
     left = min(max(round(_CENTRE - cx), 0), 28 - w)
-    out = np.zeros((28, 28), dtype=np.float32)
-    out[top : top + h, left : left + w] = digit
+    if top or left:
+        out[:h, :w] = 0
+        out[top : top + h, left : left + w] = digit
     out *= 1.0 / 255.0
     np.clip(out, 0.0, 1.0, out=out)  # interpolation can overshoot by an ulp
     return out.ravel()
