@@ -184,7 +184,7 @@ def _planes(image: np.ndarray, fourth: bool) -> tuple[np.ndarray, ...]:
     if image.shape[2] == 3:
         return (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),)
     gray = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    return (gray, cv2.extractChannel(image, 3)) if fourth else (gray,)
+    return (gray, image[:, :, 3]) if fourth else (gray,)  # a view: the caller copies it once, as it must
 
 
 def _block_mean(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
@@ -207,15 +207,17 @@ def _dark_ink(bgra: np.ndarray, premultiplied: np.ndarray, clear: np.ndarray) ->
     grayscale would make the whole image black. Dark ink goes on white, light ink on black.
     When some block of the working canvas (its premultiplied gray and transparency) is fully
     opaque, as a drawing's strokes are, so is some pixel: the visible blocks are those over half
-    opaque, and their gray is the premultiplied gray over alpha. Otherwise the blocks understate
-    a faint or thin stroke's opacity, so a subsample of the image itself decides.
+    opaque, and their gray is their premultiplied gray over their alpha, summed (the visible gray
+    weighted by its opacity). Otherwise the blocks understate a faint or thin stroke's opacity, so
+    a subsample of the image itself decides.
     """
-    alpha = cv2.bitwise_not(clear)
-    if cv2.minMaxLoc(alpha)[1] < 255:
+    if cv2.minMaxLoc(clear)[0] > 0:  # no block fully opaque
         return _dark_ink_sampled(bgra)
-    visible = cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1]
-    gray = cv2.divide(premultiplied, alpha, scale=255.0, dtype=cv2.CV_32F)
-    return cv2.mean(gray, mask=visible)[0] < 128
+    visible = cv2.threshold(clear, 127, 255, cv2.THRESH_BINARY_INV)[1]  # 255 where alpha > 127, else 0
+    count = cv2.countNonZero(visible)
+    ink = cv2.sumElems(cv2.bitwise_and(premultiplied, visible))[0]
+    alpha = 255 * count - cv2.sumElems(cv2.bitwise_and(clear, visible))[0]
+    return ink * 255 < 128 * alpha  # whole numbers, exact in a double
 
 
 def _dark_ink_sampled(bgra: np.ndarray) -> bool:
