@@ -167,11 +167,11 @@ def _reduced_planes(strip: np.ndarray, fy: int, fx: int, alpha: bool) -> tuple[n
         if fy > 1 or fx > 1:
             strip = cv2.resize(strip, (strip.shape[1] // fx, strip.shape[0] // fy), interpolation=cv2.INTER_AREA)
         return _planes(strip, alpha)
-    planes = _planes(strip, alpha)
+    planes = _planes(strip, fourth=False)
     if alpha:
-        gray, opacity = planes
+        opacity = cv2.extractChannel(strip, 3)
         # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
-        planes = cv2.multiply(gray, opacity, scale=1 / 255), cv2.bitwise_not(opacity)
+        planes = cv2.multiply(planes[0], opacity, scale=1 / 255), cv2.bitwise_not(opacity, dst=opacity)
     return tuple(_block_mean(plane, fy, fx) for plane in planes)
 
 
