@@ -176,3 +176,22 @@ def test_sixteen_bit_and_alpha_strips_composite_like_the_whole_image():
     data = cv2.imencode(".png", rgba)[1].tobytes()
     gray = imagefile.decode_gray(data)
     assert gray.max() == 255 and gray.min() < 80  # ink on white, not all black
+
+
+@pytest.mark.parametrize("side", [280, 300, 480, 640, 700, 960, 1200, 1400])
+def test_a_black_ink_canvas_is_the_exact_composite_rounded(side):
+    """A browser's canvas (black ink, soft edges, on transparent (0,0,0,0)): the working canvas is the
+    exact mean of each block of the composite on white, rounded half up, as the float reduction gave;
+    only a mean exactly halfway (blocks of 4x4 or 6x6) may round to even instead."""
+    bgra = np.zeros((side, side, 4), np.uint8)
+    cv2.line(bgra, (side // 4, side // 5), (3 * side // 4, side // 5), (0, 0, 0, 255), side // 14, cv2.LINE_AA)
+    cv2.circle(bgra, (side // 2, side // 2), side // 4, (0, 0, 0, 255), 1, cv2.LINE_AA)  # a hairline
+    f = -(-side // imagefile.WORK_SIDE)
+    n = side // f
+    composite = 255.0 - bgra[: n * f, : n * f, 3].astype(np.float64)
+    exact = composite.reshape(n, f, n, f).mean(axis=(1, 3))
+    got = imagefile.reduce_to_gray(bgra).astype(np.float64)
+    off = got != np.floor(exact + 0.5)
+    assert np.all(exact[off] % 1 == 0.5) and np.all(got[off] == np.rint(exact[off]))
+    if f == 2 or f % 2:  # the browser's 280 x 280 canvas (and any up to 320): no mean rounds otherwise
+        assert not off.any()
