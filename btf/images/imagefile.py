@@ -122,8 +122,10 @@ def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
 
     Reduces by an integer factor per axis (the mean of each block), a strip of rows at a
     time; an axis shorter than the factor collapses to one pixel, so a 1 x 20,000 sliver costs
-    no more than a square. Transparency is composited after reducing, which is exact because
-    the average is linear: reduce the premultiplied colour and the alpha, then add the background.
+    no more than a square. Transparency is composited after reducing, as the average is linear:
+    reduce the premultiplied colour and the transparency, then add the background. Every mean
+    is rounded to uint8 once (``_reduced_planes``): the result is within two levels of the exact
+    composite, and is it, rounded, for black ink on a transparent canvas.
     """
     h, w = image.shape[:2]
     factor = -(-max(h, w) // side)
@@ -151,7 +153,7 @@ def _reduced_planes(strip: np.ndarray, fy: int, fx: int, alpha: bool) -> tuple[n
 
     The transparency (255 - alpha) is what gets reduced, not the alpha, so that dark ink on a
     transparent canvas (black, premultiplied gray 0) composites to exactly the rounded mean of
-    the composite: premultiplied gray + transparency. Anywhere else within a level of it.
+    the composite: premultiplied gray + transparency. Anywhere else within two levels of it.
 
     Blocks narrower than 8 pixels (a canvas a few times the working side): the colour image is
     reduced first, all its channels in one pass of OpenCV's area resize (the mean of each block),
