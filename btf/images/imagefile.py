@@ -50,6 +50,8 @@ __all__ = [
 _STRIP_PIXELS = 1 << 20
 # Enough pixels to tell dark ink from light, few enough to gather in well under a millisecond.
 _SAMPLE_PIXELS = 1 << 16
+# XOR-ing a BGRA pixel, read as one 32-bit word, with this turns its alpha into transparency (255 - alpha).
+_ALPHA_WORD = np.array([0, 0, 0, 255], np.uint8).view(np.uint32)[0]
 _REDUCED = {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2}
 
 
@@ -120,83 +122,120 @@ def reduce_to_gray(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
 
     Reduces by an integer factor per axis (the mean of each block), a strip of rows at a
     time; an axis shorter than the factor collapses to one pixel, so a 1 x 20,000 sliver costs
-    no more than a square. Transparency is composited after reducing, which is exact because
-    the average is linear: reduce the premultiplied gray and the alpha, then add the background.
+    no more than a square. Transparency is composited after reducing, as the average is linear:
+    reduce the premultiplied colour and the transparency, then add the background. Every mean
+    is rounded to uint8 once (``_reduced_planes``): the result is within two levels of the exact
+    composite, and is it, rounded, for black ink on a transparent canvas.
     """
     h, w = image.shape[:2]
     factor = -(-max(h, w) // side)
     fy, fx = min(factor, h), min(factor, w)
     h, w = h // fy * fy, w // fx * fx
     alpha = image.ndim == 3 and image.shape[2] == 4
-    dark_ink = _dark_ink(image) if alpha else None
-    out = np.empty((h // fy, w // fx), np.float32)
-    out_alpha = np.empty_like(out) if dark_ink is not None else None
+    out = np.empty((h // fy, w // fx), np.uint8)
+    out_clear = np.empty_like(out) if alpha else None
+    targets = (out,) if out_clear is None else (out, out_clear)
     step = max(1, _STRIP_PIXELS // max(w, 1) // fy) * fy
     for top in range(0, h, step):
         strip = _to8(image[top : min(top + step, h), :w])  # a view: OpenCV reads strided rows as they are
         rows = slice(top // fy, (top + strip.shape[0]) // fy)
-        planes = _planes(strip, premultiply=dark_ink is not None)
-        targets = (out,) if out_alpha is None else (out, out_alpha)
-        for plane, target in zip(planes, targets):
-            target[rows] = _block_mean(plane, fy, fx)
-    if out_alpha is not None:
-        # composite = premultiplied ink + background * (1 - alpha); dark ink goes on white, light on black.
-        out += (255.0 if dark_ink else 0.0) * (1.0 - out_alpha / 255.0)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        for plane, target in zip(_reduced_planes(strip, fy, fx, alpha), targets):
+            target[rows] = plane
+    if out_clear is not None and _dark_ink(image, out, out_clear):
+        # composite = premultiplied ink + background * (1 - alpha): dark ink goes on white (+ the
+        # transparency), light ink on black (nothing to add; opaque pixels likewise).
+        cv2.add(out, out_clear, dst=out)
+    return out
 
 
-def _planes(strip: np.ndarray, premultiply: bool) -> tuple[np.ndarray, ...]:
-    """A uint8 strip -> (gray,) or, for transparency to composite, (gray * alpha / 255, alpha)."""
-    if strip.ndim == 2:
-        return (strip,)
-    if strip.shape[2] == 1:
-        return (strip[:, :, 0],)
-    if strip.shape[2] == 3:
-        return (cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY),)
-    gray = cv2.cvtColor(strip, cv2.COLOR_BGRA2GRAY)
-    if not premultiply:
-        return (gray,)
-    alpha = cv2.extractChannel(strip, 3)
-    # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
-    return cv2.multiply(gray, alpha, scale=1 / 255), alpha
+def _reduced_planes(strip: np.ndarray, fy: int, fx: int, alpha: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 strip -> its block means, rounded: (gray,), or with alpha (premultiplied gray, transparency).
+
+    The transparency (255 - alpha) is what gets reduced, not the alpha, so that dark ink on a
+    transparent canvas (black, premultiplied gray 0) composites to exactly the rounded mean of
+    the composite: premultiplied gray + transparency. Anywhere else within two levels of it.
+
+    Blocks narrower than 8 pixels (a canvas a few times the working side): the colour image is
+    reduced first, all its channels in one pass of OpenCV's area resize (the mean of each block),
+    then split into planes at the reduced size; premultiplying is one more pass over the colour
+    image, before the means. Wider blocks: planes first, at full size, then integer sums of each
+    plane (``_block_mean``), which beat summing every channel.
+    """
+    if fx < 8:
+        if alpha:
+            strip = cv2.cvtColor(strip, cv2.COLOR_RGBA2mRGBA)  # a new array: ours to change
+            words = strip.view(np.uint32)
+            np.bitwise_xor(words, _ALPHA_WORD, out=words)
+        if fy > 1 or fx > 1:
+            strip = cv2.resize(strip, (strip.shape[1] // fx, strip.shape[0] // fy), interpolation=cv2.INTER_AREA)
+        return _planes(strip, alpha)
+    planes = _planes(strip, fourth=False)
+    if alpha:
+        opacity = cv2.extractChannel(strip, 3)
+        # (Array-with-array calls only: OpenCV reads a bare scalar as a 4-vector on tiny images.)
+        planes = cv2.multiply(planes[0], opacity, scale=1 / 255), cv2.bitwise_not(opacity, dst=opacity)
+    return tuple(_block_mean(plane, fy, fx) for plane in planes)
+
+
+def _planes(image: np.ndarray, fourth: bool) -> tuple[np.ndarray, ...]:
+    """A uint8 image -> (gray,), or (gray, its fourth channel) when ``fourth``."""
+    if image.ndim == 2:
+        return (image,)
+    if image.shape[2] == 1:
+        return (image[:, :, 0],)
+    if image.shape[2] == 3:
+        return (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return (gray, image[:, :, 3]) if fourth else (gray,)  # a view: the caller copies it once, as it must
 
 
 def _block_mean(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
-    """The mean of each fy x fx block of a uint8 plane, as float32.
+    """The mean of each fy x fx block of a uint8 plane, rounded to uint8: integer sums only, no per-pixel floats.
 
-    Blocks narrower than 8 pixels (a canvas a few times the working side): OpenCV's area resize
-    by whole factors, which is that mean, from a float copy of the strip (at most 4 *
-    _STRIP_PIXELS bytes); numpy sums rows of such narrow blocks several times slower. Wider
-    blocks: two integer sums, no per-pixel floats, faster than making that copy.
+    For blocks at least 8 pixels wide, faster than OpenCV's area resize (``_reduced_planes``).
     """
-    if fy == fx == 1:
-        return plane.astype(np.float32)
     h, w = plane.shape
-    if fx < 8:
-        return cv2.resize(plane.astype(np.float32), (w // fx, h // fy), interpolation=cv2.INTER_AREA)
     rows = plane.reshape(h // fy, fy, w).sum(axis=1, dtype=np.uint16 if fy <= 257 else np.uint32)
-    blocks = rows.reshape(h // fy, w // fx, fx).sum(axis=2, dtype=np.uint32 if fy * fx <= 16_843_009 else np.uint64)
-    return blocks.astype(np.float32) * np.float32(1.0 / (fy * fx))
+    blocks = rows.reshape(h // fy, w // fx, fx).sum(axis=2, dtype=np.uint32 if fy * fx <= 1 << 24 else np.uint64)
+    area = fy * fx
+    return ((blocks + area // 2) // area).astype(np.uint8)  # to the nearest (255.5 * 2**24 < 2**32)
 
 
-def _dark_ink(bgra: np.ndarray) -> bool | None:
-    """Whether the visible (opaque) pixels are dark, from a subsample; None if every pixel is opaque.
+def _dark_ink(bgra: np.ndarray, premultiplied: np.ndarray, clear: np.ndarray) -> bool:
+    """Whether the visible pixels of an image with transparency are dark: at least half as opaque as the most
+    opaque pixel (any opacity at all when none is half opaque).
 
     A canvas ``toDataURL()`` is ink on fully transparent pixels whose colour is (0,0,0): plain
     grayscale would make the whole image black. Dark ink goes on white, light ink on black.
+    When some block of the working canvas (its premultiplied gray and transparency) is fully
+    opaque, as a drawing's strokes are, so is some pixel: the visible blocks are those over half
+    opaque, and their gray is their premultiplied gray over their alpha, summed (the visible gray
+    weighted by its opacity). Otherwise the blocks understate a faint or thin stroke's opacity, so
+    a subsample of the image itself decides.
     """
-    step = max(1, math.ceil((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))  # at most _SAMPLE_PIXELS
+    if cv2.minMaxLoc(clear)[0] > 0:  # no block fully opaque
+        return _dark_ink_sampled(bgra)
+    visible = cv2.threshold(clear, 127, 255, cv2.THRESH_BINARY_INV)[1]  # 255 where alpha > 127, else 0
+    count = cv2.countNonZero(visible)
+    ink = cv2.sumElems(cv2.bitwise_and(premultiplied, visible))[0]
+    alpha = 255 * count - cv2.sumElems(cv2.bitwise_and(clear, visible))[0]
+    return ink * 255 < 128 * alpha  # whole numbers, exact in a double
+
+
+def _dark_ink_sampled(bgra: np.ndarray) -> bool:
+    """``_dark_ink`` from at most ``_SAMPLE_PIXELS`` pixels of the image, at full resolution."""
+    step = max(1, math.ceil((bgra.shape[0] * bgra.shape[1] / _SAMPLE_PIXELS) ** 0.5))
     sample = _every(bgra, step)
     alpha = cv2.extractChannel(sample, 3)  # contiguous: OpenCV's reductions below take a fraction of numpy's
-    low, high, _, _ = cv2.minMaxLoc(alpha)
+    high = cv2.minMaxLoc(alpha)[1]
     full = 65535 if bgra.dtype == np.uint16 else 255
-    if low == full and bgra[:, :, 3].min() == full:
-        return None
-    opaque = alpha > (int(high) // 2 if high > full // 2 else 0)
-    if not cv2.countNonZero(opaque.view(np.uint8)):
+    opaque = (alpha > (int(high) // 2 if high > full // 2 else 0)).view(np.uint8)
+    count = cv2.countNonZero(opaque)
+    if not count:
         return True
     gray = cv2.cvtColor(_to8(sample), cv2.COLOR_BGRA2GRAY)
-    return float(gray[opaque].mean()) < 128  # numpy's mean: exact for these sums (cv2.mean is not, at 128)
+    # Mean under 128, compared as whole numbers (a sum of bytes is exact in a double; cv2.mean is not, at 128).
+    return cv2.sumElems(cv2.bitwise_and(gray, gray, mask=opaque))[0] < 128 * count
 
 
 def _every(bgra: np.ndarray, step: int) -> np.ndarray:

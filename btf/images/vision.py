@@ -14,6 +14,8 @@ a roughly uniform background.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -46,6 +48,7 @@ _STROKE, _STROKE_LOW, _STROKE_HIGH = 2.4, 1.5, 4.0
 # No structuring element is ever larger than this: on the bounded working canvas it is a
 # quarter of the side, enough to thin any real marker stroke to MNIST's width.
 _MAX_KERNEL = WORK_SIDE // 4 + 1
+_SQUARE = np.ones((3, 3), np.uint8)
 
 
 def to_input(gray: np.ndarray) -> np.ndarray:
@@ -75,22 +78,35 @@ def ink_layer(gray: np.ndarray) -> tuple[np.ndarray, float]:
     lighting flattened; raises ImageError ``no_digit`` when nothing contrasts with the paper.
     """
     border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    level = int(np.median(border))
+    level = _median(border)
     if level > 127:
         gray, border, level = 255 - gray, 255 - border, 255 - level
     ink = _flatten_background(gray, border, level)
-    peak = int(ink.max())
-    if peak < 40:
+    if cv2.minMaxLoc(ink)[1] < 40:
         raise ImageError("no_digit", "no digit found: the image is blank or has too little contrast")
     # Otsu separates ink from what is left of the background; half of it is the noise floor.
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    ink[ink < otsu * 0.5] = 0
+    cv2.threshold(ink, _below(otsu * 0.5), 0, cv2.THRESH_TOZERO, dst=ink)  # zero every value under it
     return ink, float(otsu)
+
+
+def _below(threshold: float) -> int:
+    """The integer t such that, for whole numbers v, v > t exactly when v >= threshold (OpenCV's test is v > t)."""
+    return math.ceil(threshold) - 1
+
+
+def _median(values: np.ndarray) -> int:
+    """``int(np.median(values))`` of a non-empty uint8 array, from one partial sort."""
+    half = len(values) // 2
+    if len(values) % 2:
+        return int(np.partition(values, half)[half])
+    part = np.partition(values, [half - 1, half])
+    return (int(part[half - 1]) + int(part[half])) // 2
 
 
 def _flatten_background(gray: np.ndarray, border: np.ndarray, level: int) -> np.ndarray:
     """Ink minus background. Photos get a smooth background model to cancel uneven light."""
-    if gray.shape[0] >= 64 and gray.shape[1] >= 64 and float(np.std(border)) > 12:
+    if gray.shape[0] >= 64 and gray.shape[1] >= 64 and _variance_over(border, 12 * 12):
         small = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA)
         # Ink is bright now, so a median over a wide window estimates the paper under it.
         background = cv2.resize(cv2.medianBlur(small, 9), gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
@@ -98,22 +114,35 @@ def _flatten_background(gray: np.ndarray, border: np.ndarray, level: int) -> np.
     return cv2.subtract(gray, np.full_like(gray, level)) if level else gray
 
 
+def _variance_over(values: np.ndarray, limit: int) -> bool:
+    """Whether the variance of whole numbers is over a whole ``limit``, in exact integer arithmetic:
+    n * sum(v^2) - sum(v)^2 > limit * n^2 (``np.std`` rounds)."""
+    n, v = len(values), values.astype(np.int64)
+    total = int(v.sum())
+    return n * int(v @ v) - total * total > limit * n * n
+
+
 def _ink_box(ink: np.ndarray, otsu: float) -> tuple[int, int, int, int] | None:
     """Bounding box of the ink, ignoring specks much smaller than the largest stroke."""
-    mask = (ink >= max(otsu, 1)).astype(np.uint8)
+    mask = _mask(ink, otsu)
     # 16-bit labels: the canvas is at most WORK_SIDE a side, so it has at most (WORK_SIDE / 2)^2 = 6,400
     # components, and OpenCV labels in 16 bits in a third of the time it takes in 32.
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
     if count <= 1:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
-    if areas.max() < 3:  # a few stray pixels are noise, not a digit
+    largest = int(areas.max())
+    if largest < 3:  # a few stray pixels are noise, not a digit
         return None
-    keep = stats[1:][areas >= areas.max() * 0.05]
-    x0, y0 = keep[:, 0].min(), keep[:, 1].min()
-    x1 = (keep[:, 0] + keep[:, 2]).max()
-    y1 = (keep[:, 1] + keep[:, 3]).max()
-    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+    keep = stats[1:][areas >= largest * 0.05]
+    x0, y0 = keep[:, :2].min(axis=0).tolist()
+    x1, y1 = (keep[:, :2] + keep[:, 2:4]).max(axis=0).tolist()
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _mask(ink: np.ndarray, otsu: float) -> np.ndarray:
+    """1 where ``ink >= max(otsu, 1)``, else 0 (uint8), in one OpenCV pass."""
+    return cv2.threshold(ink, _below(max(otsu, 1)), 1, cv2.THRESH_BINARY)[1]
 
 
 def _normalise_stroke(ink: np.ndarray, otsu: float, box: tuple[int, int, int, int]):
@@ -125,13 +154,13 @@ def _normalise_stroke(ink: np.ndarray, otsu: float, box: tuple[int, int, int, in
     """
     x, y, w, h = box
     # Padded with background, so ink flush with the box edge still counts as edge.
-    mask = cv2.copyMakeBorder(
-        (ink[y : y + h, x : x + w] >= max(otsu, 1)).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT
-    )
-    edge = int((mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))).sum())
+    mask = cv2.copyMakeBorder(_mask(ink[y : y + h, x : x + w], otsu), 1, 1, 1, 1, cv2.BORDER_CONSTANT)
+    # The edge is the ink that erosion removes (erosion by a 3x3 square keeps nothing outside the mask).
+    area = cv2.countNonZero(mask)
+    edge = area - cv2.countNonZero(cv2.erode(mask, _SQUARE))
     scale = 20.0 / max(w, h)
     # A stroke of width t and length L has area tL and perimeter 2(L + t): solve for t.
-    area, half = int(mask.sum()), max(edge, 1) / 4
+    half = max(edge, 1) / 4
     width = (half - max(half * half - area, 0.0) ** 0.5) * scale
     if _STROKE_LOW <= width <= _STROKE_HIGH:
         return ink, box
@@ -159,14 +188,20 @@ def _percentile(values: np.ndarray, q: float) -> float:
 def _centre(digit: np.ndarray) -> np.ndarray:
     """Paste into 28x28 so the centre of mass lands on the centre, as MNIST did."""
     h, w = digit.shape
-    total = float(digit.sum())
-    ys, xs = np.indices(digit.shape)
-    cy = float((ys * digit).sum() / total) if total else h / 2
-    cx = float((xs * digit).sum() / total) if total else w / 2
-    top = int(np.clip(round(_CENTRE - cy), 0, 28 - h))
-    left = int(np.clip(round(_CENTRE - cx), 0, 28 - w))
     out = np.zeros((28, 28), dtype=np.float32)
-    out[top : top + h, left : left + w] = digit
+    out[:h, :w] = digit
+    # OpenCV's moments, in double precision, of the digit pasted at the corner: a 28x28 image, never
+    # read as a list of points (as an N x 2 digit would be). The total stays numpy's float32 sum, as
+    # it always was: a centre of mass on a half pixel rounds the same way, so every reading stays.
+    moments = cv2.moments(out)
+    total = float(digit.sum())
+    cy = moments["m01"] / total if total else h / 2
+    cx = moments["m10"] / total if total else w / 2
+    top = min(max(round(_CENTRE - cy), 0), 28 - h)  # (np.clip takes microseconds on a scalar)
+    left = min(max(round(_CENTRE - cx), 0), 28 - w)
+    if top or left:
+        out[:h, :w] = 0
+        out[top : top + h, left : left + w] = digit
     out *= 1.0 / 255.0
     np.clip(out, 0.0, 1.0, out=out)  # interpolation can overshoot by an ulp
     return out.ravel()
