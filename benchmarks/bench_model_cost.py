@@ -105,7 +105,7 @@ def refused(name: str, blob: bytes) -> None:
 
 def admitted(name: str, net: btf.Graph) -> None:
     blob = random_weights(net)
-    cost = net.footprint()
+    cost = net.footprint
     load_ms = cpu_ms(lambda: check_digit_model(btf.Graph.load(blob)), 3)
     # The file is read inside the traced span (a fresh copy), as a cache miss holds it.
     load_mib = peak_mib(lambda: check_digit_model(btf.Graph.load(bytes(memoryview(blob)))))

@@ -87,16 +87,13 @@ class Graph:
         self.layers[0].input_grad = False  # nothing needs dC/dinput of the data
         # Dense units after the input's features: for a dense network, the original's sizes.
         self.sizes = (int(np.prod(self.input_shape)), *(n.units for n in self.layers if isinstance(n, Dense)))
-        self._footprint = of_layers(self.layers, self.input_shape)
-        self._inference = Inference(self.layers, rows_per_chunk(self._footprint))  # prediction's fused path
+        # What it costs to hold and run (parameters; working memory and multiply-adds per image).
+        self.footprint: Footprint = of_layers(self.layers, self.input_shape)
+        self._inference = Inference(self.layers, rows_per_chunk(self.footprint))  # prediction's fused path
         self.trainable = [p for layer in self.layers for p in layer.trainable]  # updated in place, never replaced
         self.epochs, self.metadata = 0, {}
         self.train_data: Data | None = None
         self.val_data: Data | None = None
-
-    def footprint(self) -> Footprint:
-        """What this network costs to hold and to run (parameters; working memory and multiply-adds per image)."""
-        return self._footprint
 
     @property
     def params(self) -> list[np.ndarray]:

@@ -39,7 +39,7 @@ def resident_bytes(graph: btf.Graph) -> int:
     Nothing else: layers keep no buffers of their last batch, and a forward pass's working
     memory is bounded per call (btf.footprint.WORK_BYTES), not held.
     """
-    return graph.footprint().parameter_bytes + _METADATA_BYTES_PER_CHAR * len(json.dumps(graph.metadata))
+    return graph.footprint.parameter_bytes + _METADATA_BYTES_PER_CHAR * len(json.dumps(graph.metadata))
 
 
 def build(

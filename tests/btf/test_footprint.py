@@ -27,7 +27,7 @@ ATTACKS = OVER_LIMITS
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_every_shipped_model_is_well_within_the_limits(path):
-    cost = btf.Graph.load(path).footprint()
+    cost = btf.Graph.load(path).footprint
     limits = footprint.LIMITS
     assert limits.problem(cost) is None
     assert cost.parameters * 4 <= limits.parameters and cost.work * 3 <= limits.work
@@ -130,7 +130,7 @@ def test_a_failure_building_the_graph_is_a_checkpoint_error(monkeypatch):
 )
 def test_footprint_bounds_what_a_forward_pass_allocates(spec, shape):
     net = btf.Graph(parse_layers(spec), input_shape=shape, cost="cross_entropy", seed=0)
-    cost = net.footprint()
+    cost = net.footprint
     X = np.random.default_rng(0).random((8, int(np.prod(shape))), dtype=np.float32)
     net.feedforward(X)  # warm: BLAS's own buffers are not the model's
     peak = traced_peak(lambda: net.feedforward(X))
@@ -142,13 +142,13 @@ def test_dense_format_footprint_bounds_its_forward_pass():
     X = np.random.default_rng(0).random((8, 784), dtype=np.float32)
     net.feedforward(X)
     peak = traced_peak(lambda: net.feedforward(X))
-    assert peak <= 8 * net.footprint().peak_bytes + 64 * 1024
+    assert peak <= 8 * net.footprint.peak_bytes + 64 * 1024
 
 
 def test_a_batch_runs_in_chunks_that_fit_the_working_memory_budget():
     # 1 MiB per image: chunks of 64 rows within WORK_BYTES, so 100 rows never take 100 MiB at once.
     net = btf.Graph(parse_layers("conv300:1,pool3,flatten,dense10"), cost="cross_entropy", seed=0)
-    rows = footprint.rows_per_chunk(net.footprint())
+    rows = footprint.rows_per_chunk(net.footprint)
     assert 1 < rows < 100
     X = np.random.default_rng(0).random((100, 784), dtype=np.float32)
     peak = traced_peak(lambda: net.feedforward(X))
