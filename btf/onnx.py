@@ -107,8 +107,9 @@ def _layers(b: _Builder, graph: Any) -> None:
         shape, _ = layer.shapes(shape)
 
 
-def to_onnx(graph: Any) -> Any:
-    """An ``onnx.ModelProto`` computing ``graph.predict``'s confidences; checked by onnx's checker."""
+def to_onnx(graph: Any, props: dict[str, str] | None = None) -> Any:
+    """An ``onnx.ModelProto`` computing ``graph.predict``'s confidences; checked by onnx's checker. ``props``:
+    more metadata properties for the file, beside what it says of the model itself."""
     onnx = _onnx()
     helper = onnx.helper
     b = _Builder(onnx)
@@ -131,7 +132,7 @@ def to_onnx(graph: Any) -> Any:
         opset_imports=[helper.make_opsetid("", OPSET)],
     )
     model.ir_version = 8  # the IR that opset 17 came with: older runtimes read it too
-    helper.set_model_props(model, _props(graph))
+    helper.set_model_props(model, {**_props(graph), **(props or {})})
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -146,11 +147,9 @@ def _props(graph: Any) -> dict[str, str]:
     return props
 
 
-def export(graph: Any, path: str | os.PathLike, *, overwrite: bool = False) -> int:
-    """Write ``graph`` as an ONNX file at ``path``, atomically; returns its size in bytes.
-
-    An existing file is kept (FileExistsError) unless ``overwrite``.
-    """
-    data = to_onnx(graph).SerializeToString()
+def export(graph: Any, path: str | os.PathLike, *, overwrite: bool = False, props: dict[str, str] | None = None) -> int:
+    """Write ``graph`` as an ONNX file at ``path`` (with ``props`` as ``to_onnx``), atomically; returns its size
+    in bytes. An existing file is kept (FileExistsError) unless ``overwrite``."""
+    data = to_onnx(graph, props).SerializeToString()
     write_atomic(path, data, exclusive=not overwrite)
     return len(data)

@@ -23,6 +23,7 @@ import shutil
 import sys
 
 import btf
+from btf import digits
 from btf.store import (
     MAX_VERSION,
     StoreError,
@@ -127,8 +128,14 @@ def export_onnx(store, version: int, path: str, force: bool) -> None:
     if os.path.isdir(path):
         raise btf.ConfigError(f"{path} is a folder; give a file name such as model.onnx")
     graph = btf.Graph.load(store.read(version).data)
+    decision = digits.rule(graph)  # how /predict reads the outputs: the file says it too
+    props = {
+        "btf_outputs": "digits 0-9" + (", then not a digit" if graph.sizes[-1] == 11 else ""),
+        "btf_not_digit_temperature": repr(decision.temperature),
+        "btf_not_digit_threshold": repr(decision.threshold),
+    }
     try:
-        size = export(graph, path, overwrite=force)
+        size = export(graph, path, overwrite=force, props=props)
     except FileExistsError:
         raise btf.ConfigError(f"{path} exists; pass --force to replace it") from None
     except OSError as exc:  # a missing folder, no permission, a full disk: nothing was written

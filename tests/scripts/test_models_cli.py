@@ -117,9 +117,11 @@ def test_listing_survives_tampered_sidecars_and_a_broken_alias(capsys, uri):
 
 def test_export_writes_onnx_that_answers_as_the_stored_model(capsys, uri, tmp_path):
     import numpy as np
+    import onnx
     import onnxruntime as ort
 
     import btf
+    from btf import digits
 
     out_path = tmp_path / "v2.onnx"
     code, out, _ = cli(capsys, uri, "export", "2", "--onnx", str(out_path))
@@ -128,6 +130,11 @@ def test_export_writes_onnx_that_answers_as_the_stored_model(capsys, uri, tmp_pa
     X = np.random.default_rng(0).random((50, 784), dtype=np.float32)
     session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
     assert np.abs(session.run(None, {"input": X})[0] - graph.predict(X)[1]).max() <= 1e-4
+    props = {p.key: p.value for p in onnx.load(str(out_path)).metadata_props}
+    decision = digits.rule(graph)  # the reading /predict applies, for runtimes that read the file
+    assert float(props["btf_not_digit_temperature"]) == decision.temperature
+    assert float(props["btf_not_digit_threshold"]) == decision.threshold
+    assert props["btf_outputs"].startswith("digits 0-9")
     # The store options go after the command too, as for the others.
     assert models.main(["export", "1", "--store", uri, "--onnx", str(tmp_path / "v1.onnx")]) == 0
 
