@@ -86,17 +86,25 @@ def list_versions(store) -> None:
     if not versions:
         print(f"{store.uri}: no versions published yet")
         return
-    print(f"{'':2}{'version':>7}  {'architecture':57} {'test acc':>8} {'size':>9}  created")
+    lines: list[tuple] = []  # a row of six cells, or (version, why it is unreadable)
     for version in versions:
         try:
             row = registry.listing_row(store, version, sidecar_for(version) in objects)
         except (btf.CheckpointError, StoreError) as exc:
-            print(f"{'':2}{version:>7}  unreadable: {str(exc).split(': ', 1)[-1]}")
+            lines.append((version, str(exc).split(": ", 1)[-1]))
             continue
         accuracy = f"{row['test_accuracy']:.2%}" if isinstance(row.get("test_accuracy"), float) else "-"
-        mark = "* " if version == latest else "  "
         size = f"{row.get('bytes', 0) / 1e6:.2f} MB"
-        print(f"{mark}{version:>7}  {_architecture(row):57} {accuracy:>8} {size:>9}  {row.get('created') or '-'}")
+        mark = "* " if version == latest else "  "
+        lines.append((mark, version, _architecture(row), accuracy, size, row.get("created") or "-"))
+    width = max([len("architecture")] + [len(line[2]) for line in lines if len(line) == 6])  # as wide as the widest
+    print(f"{'':2}{'version':>7}  {'architecture':{width}} {'test acc':>8} {'size':>9}  created")
+    for line in lines:
+        if len(line) == 2:
+            print(f"{'':2}{line[0]:>7}  unreadable: {line[1]}")
+        else:
+            mark, version, arch, accuracy, size, created = line
+            print(f"{mark}{version:>7}  {arch:{width}} {accuracy:>8} {size:>9}  {created}")
     alias = registry.read_alias(store)
     if alias.problem is not None:
         print(f"* latest (the alias cannot be used: {alias.problem}; `promote N` replaces it)")
