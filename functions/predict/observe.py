@@ -7,10 +7,11 @@
 - **One line per request**, written by the ``AccessLog`` middleware, which is also that
   request's metrics in CloudWatch's embedded metric format (EMF): CloudWatch turns the
   ``_aws`` block into metrics with no agent and no API call. Metrics, in namespace ``btf``:
-  ``Requests`` (count), ``Latency`` (ms), ``Answers`` (images answered), ``Confidence`` (their
-  mean top confidence), ``LowConfidence`` (how many were under LOW_CONFIDENCE) and
-  ``NotDigit`` (how many were answered ``is_digit: false``), by
-  ``Service``, by ``Outcome`` (ok, a 4xx code, or error) and by ``ModelVersion``.
+  ``Requests`` (count), ``Latency`` (ms), ``Answers`` (images answered, or a number's digits
+  read), ``Confidence`` (their mean top confidence), ``LowConfidence`` (how many were under
+  LOW_CONFIDENCE) and ``NotDigit`` (how many were answered ``is_digit: false``), by
+  ``Service`` (``predict`` for /predict, ``read`` for /read), by ``Outcome`` (ok, a 4xx code,
+  or error) and by ``ModelVersion``.
   LowConfidence / Answers is the share of answers the model was unsure of: it rises when
   people draw unlike MNIST.
 
@@ -29,6 +30,8 @@ import uuid
 
 NAMESPACE = "btf"
 SERVICE = "predict"
+# The endpoints whose requests are metrics, and the Service each is counted under.
+METERED = {"/predict": SERVICE, "/read": "read"}
 # An answer whose top confidence is under this counts as low-confidence.
 LOW_CONFIDENCE = 0.7
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -77,10 +80,10 @@ def _logger() -> logging.Logger:
 log = _logger()
 
 
-def emf(record: dict, metrics: dict[str, tuple[float, str]]) -> dict:
+def emf(record: dict, metrics: dict[str, tuple[float, str]], service: str = SERVICE) -> dict:
     """``record`` with an EMF block: each metric's value as a field, by Service, Outcome and ModelVersion."""
     record.update({name: value for name, (value, _) in metrics.items()})
-    record.update({"Service": SERVICE, "Outcome": record["outcome"], "ModelVersion": str(record["model_version"])})
+    record.update({"Service": service, "Outcome": record["outcome"], "ModelVersion": str(record["model_version"])})
     dimensions = [["Service"], ["Service", "Outcome"]]
     if record["model_version"] is not None:
         dimensions.append(["Service", "ModelVersion"])
@@ -141,7 +144,8 @@ class AccessLog:
             "model_version": state.get("model_version"),
             "latency_ms": round(latency_ms, 2),
         }
-        if scope.get("path") == "/predict":
+        service = METERED.get(scope.get("path"))
+        if service is not None:
             metrics = {"Requests": (1, "Count"), "Latency": (record["latency_ms"], "Milliseconds")}
             confidences = state.get("confidences")
             if confidences:  # one per image answered (a batch has several)
@@ -149,6 +153,6 @@ class AccessLog:
                 metrics["Confidence"] = (round(sum(confidences) / len(confidences), 6), "None")
                 metrics["LowConfidence"] = (sum(c < LOW_CONFIDENCE for c in confidences), "Count")
                 metrics["NotDigit"] = (int(state.get("not_digits", 0)), "Count")
-            record = emf(record, metrics)
+            record = emf(record, metrics, service)
         # Through the one logger, so the line has the same fields and time format as every other.
         log.log(logging.INFO if status < 500 else logging.ERROR, "request", extra=record)

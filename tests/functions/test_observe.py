@@ -1,4 +1,4 @@
-"""Observability: every log line is JSON with the request id, and /predict emits valid CloudWatch EMF."""
+"""Observability: every log line is JSON with the request id, and /predict and /read emit valid CloudWatch EMF."""
 
 import base64
 
@@ -64,3 +64,16 @@ def test_every_line_is_json_with_the_lambda_request_id(folder_store, api, capsys
     api.invoke(http_event("GET", "/health"))
     (health,) = lines(capsys)
     assert "_aws" not in health and health["path"] == "/health"
+
+
+def test_a_number_read_emits_its_metrics_under_its_own_service(api, capsys):
+    from scripts.make_events import canvas_number
+
+    capsys.readouterr()
+    status, _, body = api.invoke(json_event("/read", {"image": base64.b64encode(canvas_number()).decode()}))
+    assert status == 200
+    (record,) = [r for r in lines(capsys) if r.get("path") == "/read"]
+    metrics = assert_valid_emf(record)
+    assert {"Requests", "Latency", "Answers", "Confidence", "NotDigit"} <= set(metrics)
+    assert record["Service"] == "read" and record["Answers"] == len(body["digits"])
+    assert record["NotDigit"] == sum(not d["is_digit"] for d in body["digits"])
