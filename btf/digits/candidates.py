@@ -2,7 +2,7 @@
 
 ``btf.digits.numbers`` reads every digit group whole first. ``offer_cuts`` then cuts the groups
 whose whole reading a split could beat (``btf.digits.cuts``: winding paths, and the same runs
-between straight and slanted lines), worst first, within ``MAX_PIECES`` pieces a request.
+between straight lines), worst first, within ``MAX_PIECES`` pieces a request.
 ``score`` says how much a piece looks like one digit of the row, from the model's reading and
 its shape; ``choosable`` keeps a group's split to pieces that are digits, so a letter stays one
 "not a digit". numpy only; the pieces' inks come from ``btf.digits.cuts``.
@@ -18,7 +18,7 @@ import numpy as np
 
 from btf.digits import cuts, segment
 
-MAX_PIECES = 96
+MAX_PIECES = 64
 
 
 @dataclass
@@ -54,13 +54,9 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
             continue
         found = cuts.candidate_cuts(group.ink, stroke)
         paths = [path for path, _ in found]
-        # Each run of segments between the cuts as they wind, and between straight lines where
-        # they stand (strokes that cross defeat a winding cut); in slanted writing, between lines
-        # leaning as it does too (neighbours that overlap along their slant). The best one counts.
+        # Each run of segments twice: between the cuts as they wind, and between straight
+        # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
         pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
-        lean = cuts.slant(group.ink)
-        if abs(lean) >= SLANTED:
-            pieces += cuts.pieces(group.ink, cuts.slanted(group.ink, paths, lean), whole=False)
         more = [Candidate(p) for p in pieces]
         if found and len(more) <= budget:
             whole = group.candidates[0]
@@ -83,7 +79,6 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
 # keep two weak pieces from beating one good one.
 _LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
 _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
-SLANTED = 0.1  # columns a row: writing leaning less than this is cut by upright lines only
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 10.0, 0.65, 3.0

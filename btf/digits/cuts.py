@@ -142,55 +142,6 @@ def straight(paths: list[np.ndarray]) -> list[np.ndarray]:
     return [np.full_like(path, round(float(path.mean()))) for path in paths]
 
 
-_LEANS = np.linspace(-0.6, 0.6, 13)  # columns per row: the slants a hand writes with, and upright
-
-
-def slant(ink: np.ndarray) -> float:
-    """The writing's lean, in columns per row (negative when the tops lean right).
-
-    The shear that makes the ink's column profile sharpest (the largest sum of squared column
-    sums): slanted downstrokes, once sheared upright, pile into few columns.
-    """
-    ys, xs = np.nonzero(ink)
-    if ys.size < 2:
-        return 0.0
-    weights = ink[ys, xs].astype(np.float64)
-    rows = ys - (ink.shape[0] - 1) / 2
-    sharpness = []
-    for lean in _LEANS:
-        columns = np.round(xs - lean * rows).astype(np.int64)
-        profile = np.bincount(columns - columns.min(), weights=weights)
-        sharpness.append(float(profile @ profile))
-    return float(_LEANS[int(np.argmax(sharpness))])
-
-
-def slanted(ink: np.ndarray, paths: list[np.ndarray], lean: float) -> list[np.ndarray]:
-    """Each cut as a line leaning as the writing does (``lean`` columns a row), moved to the least ink near it.
-
-    Between slanted neighbours whose strokes cross, every vertical line cuts through both; with
-    the writing sheared upright, the gap between them stands in few columns. Each line sits at the
-    minimum of that sheared column profile within a quarter of the height of the cut's mean column.
-    """
-    h, w = ink.shape
-    middle = (h - 1) / 2
-    ys, xs = np.nonzero(ink)
-    upright = np.round(xs - lean * (ys - middle)).astype(np.int64)  # each ink pixel's column, sheared upright
-    low = int(upright.min()) if upright.size else 0
-    profile = np.bincount(upright - low, weights=ink[ys, xs].astype(np.float64)) if upright.size else np.zeros(1)
-    profile = np.convolve(profile, np.ones(3) / 3, mode="same")
-    reach = max(1, round(_DRIFT * h))
-    rows = np.arange(h) - middle
-    found, previous = [], -(10**9)
-    for path in paths:
-        centre = round(float(path.mean())) - low
-        a, b = max(centre - reach, 0), min(centre + reach + 1, profile.size)
-        column = (a + int(np.argmin(profile[a:b])) if b > a else centre) + low
-        column = max(column, previous)  # lines never cross: they are parallel, in order
-        previous = column
-        found.append(np.clip(np.round(column + lean * rows), 0, w).astype(np.int64))
-    return found
-
-
 def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:
     """Every run of up to MAX_SPAN segments between consecutive boundaries (and the whole group, if ``whole``)."""
     h, w = ink.shape

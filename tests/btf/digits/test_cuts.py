@@ -102,12 +102,6 @@ def test_any_ink_gives_bounded_cuts_and_pieces(height, width, strokes, seed):
     pieces = cuts.pieces(ink, [path for path, _ in found])
     segments = len(found) + 1
     assert len(pieces) <= segments * cuts.MAX_SPAN + 1
-    lean = cuts.slant(ink)
-    lines = cuts.slanted(ink, [path for path, _ in found], lean)
-    assert -0.6 <= lean <= 0.6 and len(lines) == len(found)
-    for line, right in zip(lines, lines[1:]):
-        assert (right >= line).all()  # parallel, in order: they never cross
-    assert all(line.shape == (height,) and line.min() >= 0 and line.max() <= width for line in lines)
 
 
 @pytest.mark.parametrize("rows", [cuts.PATH_ROWS, 4 * cuts.PATH_ROWS, 20 * cuts.PATH_ROWS])
@@ -132,31 +126,3 @@ def test_straight_cuts_stand_at_each_paths_mean_column_in_order():
     # The pieces between straight cuts are read as the winding ones are: every run, framed, with ink.
     found = cuts.pieces(ink, lines, whole=False)
     assert found and all(piece.ink.any() for piece in found)
-
-
-def leaning_pair(lean: float) -> tuple[np.ndarray, np.ndarray]:
-    """Two strokes leaning ``lean`` columns a row (negative: tops to the right), sharing columns but not ink."""
-    left, right = np.zeros((60, 70), np.uint8), np.zeros((60, 70), np.uint8)
-    for ink, x in ((left, 20), (right, 38)):
-        cv2.line(ink, (round(x - lean * 25), 5), (round(x + lean * 25), 55), 255, 5, cv2.LINE_AA)
-    return left, right
-
-
-@pytest.mark.parametrize("lean", [-0.45, -0.3, 0.0, 0.3, 0.45])
-def test_slant_is_the_lean_of_the_writing(lean):
-    left, right = leaning_pair(lean)
-    assert cuts.slant(np.maximum(left, right)) == pytest.approx(lean, abs=0.06)
-    assert cuts.slant(np.zeros((20, 20), np.uint8)) == 0.0
-
-
-def test_a_slanted_line_parts_leaning_neighbours_that_no_upright_line_parts():
-    left, right = leaning_pair(-0.45)
-    ink = np.maximum(left, right)
-    columns = np.arange(ink.shape[1])
-    # Their strokes share columns: any upright line leaves ink of both on one side.
-    assert not any(left[:, c:].sum() == 0 and right[:, :c].sum() == 0 for c in columns)
-    paths = [path for path, _ in cuts.candidate_cuts(ink, stroke=5)]
-    lines = cuts.slanted(ink, paths, cuts.slant(ink))
-    side = columns[None, :] < np.array(lines)[:, :, None]  # (line, row, column): left of the line
-    parted = [(left * ~s).sum() <= 0.02 * left.sum() and (right * s).sum() <= 0.02 * right.sum() for s in side]
-    assert any(parted)
