@@ -82,7 +82,8 @@ _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21,
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 10.0, 0.65, 3.0
-BASELINE_FREE, OFF_BASELINE = 0.1, 15.0  # a gap under a cut piece (of its group's height): free up to 0.1, then 15 a unit
+# A gap under a cut piece, of its group's height: free up to BASELINE_FREE, then OFF_BASELINE a unit.
+BASELINE_FREE, OFF_BASELINE = 0.1, 15.0
 PIECE_COST, CUT_COST = 0.25, 0.45
 NOT_DIGIT_WEIGHT = 3.5  # a ten-output model's score is 1 - its top confidence: this weighs that more
 ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
