@@ -9,9 +9,10 @@ taller than ``ROW_HEIGHT``; extract the ink as ``btf.images.vision`` does; lay o
 (``btf.digits.segment``); read each digit group whole, normalised exactly as a single digit is
 (``to_input``: crop, stroke width, 20 px box, centre of mass in 28x28), all in one call of
 ``predict``; only for the groups whose whole reading a split could beat, offer candidate cuts
-(``btf.digits.cuts``) and read all their pieces in a second call; then one dynamic programme over
-the row keeps the pieces whose confidences, not-a-digit scores and shapes score best, a
-group being cut only into pieces that are digits (``_choosable``). A piece the classifier
+(``btf.digits.candidates``, ``btf.digits.cuts``) and read all their pieces in a second call;
+then one dynamic programme over the row keeps the pieces whose confidences, not-a-digit
+scores and shapes score best (``candidates.score``), a group being cut only into pieces that
+are digits (``candidates.choosable``). A piece the classifier
 calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads as ``?``.
 
 Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
@@ -21,7 +22,6 @@ pieces a request (a group that would go over keeps its whole reading) and two mo
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,14 +30,15 @@ import cv2
 import numpy as np
 
 from btf import digits
-from btf.digits import cuts, segment
+from btf.digits import candidates, cuts, segment
+from btf.digits.candidates import CUT_COST, Candidate, Unit, choosable, offer_cuts, score
 from btf.images.imagefile import DEFAULT_MAX_PIXELS, ImageError, decode, working_gray
 from btf.images.vision import ink_layer, to_input
 
 READ_SIDE = 480
 ROW_HEIGHT = 48
 MAX_DIGITS = segment.MAX_DIGITS
-MAX_PIECES = 64
+MAX_PIECES = candidates.MAX_PIECES
 # How a model reads pieces: btf.digits.read bound to it (closest digits, calibrated confidences, is_digit).
 Predict = Callable[[np.ndarray], digits.Reading]
 
@@ -100,7 +101,7 @@ def read(prepared: Prepared, predict: Predict) -> Reading:
     groups = [_unit(lay, [g]) for g in lay.groups]
     joins = _joins(lay)
     _classify([g.candidates[0] for g in groups + [j for j, _, _ in joins]], predict)
-    _classify(_split_candidates(groups, lay.stroke), predict)
+    _classify(offer_cuts(groups, lay.stroke), predict)
     return _assemble(lay, groups, joins, prepared.scale)
 
 
@@ -109,35 +110,15 @@ def read_image(data: bytes, predict: Predict, max_pixels: int = DEFAULT_MAX_PIXE
     return read(prepare(data, max_pixels), predict)
 
 
-@dataclass
-class _Candidate:
-    piece: cuts.Piece
-    input: np.ndarray | None = None  # None: too faint to read, never chosen
-    confidences: np.ndarray | None = None
-    is_digit: bool = True
-    not_digit: float = 0.0  # the model's not-a-digit score: high for fragments and joined pairs
-
-
-@dataclass
-class _Unit:
-    """Ink read together: one digit group (or neighbours joined), where its crop sits, its candidate pieces."""
-
-    ink: np.ndarray
-    origin: segment.Box
-    height: float  # the row's height here: the taller of the unit and the row
-    candidates: list[_Candidate]  # the whole first
-    cut_costs: list[float] = field(default_factory=list)
-
-
-def _unit(lay: segment.Layout, parts: list[segment.Group]) -> _Unit:
+def _unit(lay: segment.Layout, parts: list[segment.Group]) -> Unit:
     box = parts[0].box
     for part in parts[1:]:
         box = box.union(part.box)
     ink, origin = segment.group_ink(lay, segment.Group(box, [label for p in parts for label in p.labels]))
-    return _Unit(ink, origin, max(box.h, lay.height), [_Candidate(cuts.pieces(ink, [])[0])])
+    return Unit(ink, origin, max(box.h, lay.height), [Candidate(cuts.pieces(ink, [])[0])])
 
 
-def _joins(lay: segment.Layout) -> list[tuple[_Unit, int, int]]:
+def _joins(lay: segment.Layout) -> list[tuple[Unit, int, int]]:
     """Neighbouring groups that may be one digit broken in parts (a 9's loop and its tail): (unit, first, last)."""
     found = []
     groups = lay.groups
@@ -151,7 +132,7 @@ def _joins(lay: segment.Layout) -> list[tuple[_Unit, int, int]]:
     return found
 
 
-def _classify(candidates: list[_Candidate], predict: Predict) -> None:
+def _classify(candidates: list[Candidate], predict: Predict) -> None:
     """Normalise each piece as a single digit is, and read them all in one call of ``predict``."""
     if not candidates:
         return
@@ -169,109 +150,30 @@ def _classify(candidates: list[_Candidate], predict: Predict) -> None:
         candidate.confidences, candidate.is_digit, candidate.not_digit = row, bool(flag), nd
 
 
-def _split_candidates(groups: list[_Unit], stroke: float) -> list[_Candidate]:
-    """Cut candidates for the groups whose whole reading a split could beat, worst first, within MAX_PIECES."""
-    budget, added = MAX_PIECES, []
-    doubtful = [(_score(g.candidates[0], g), k) for k, g in enumerate(groups)]
-    for score, k in sorted(doubtful):
-        group = groups[k]
-        h, w = group.ink.shape
-        # Any split scores at most -2 * PIECE_COST (every piece costs that, every other term is <= 0),
-        # so a whole reading above -2 * PIECE_COST can never lose: no need to look further.
-        if score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
-            continue
-        found = cuts.candidate_cuts(group.ink, stroke)
-        paths = [path for path, _ in found]
-        # Each run of segments twice: between the cuts as they wind, and between straight
-        # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
-        pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
-        more = [_Candidate(p) for p in pieces]
-        if found and len(more) <= budget:
-            whole = group.candidates[0]
-            whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
-            group.candidates += more
-            group.cut_costs = [cost for _, cost in found]
-            budget -= len(more)
-            added += more
-    return added
-
-
-# How a candidate piece is scored (tuned with scripts.eval_numbers): its classifier log
-# confidence; NOT_DIGIT_WEIGHT times log(1 - its not-a-digit score) (a fragment or two joined
-# digits often reads as a confident digit that is not one); a Gaussian log-prior against a
-# piece too wide for the digit it is read as (per class, the mean and spread of
-# log(width / height) of the MNIST training digits); penalties for a fragment much shorter
-# than its group and for a sliver; and a cost for each piece and for each stroke width of
-# ink a cut crosses, which keep two weak pieces from beating one good one.
-_LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
-_LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
-SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
-ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
-FRAGMENT, FRAGMENT_BELOW, SLIVER = 8.0, 0.65, 3.0
-PIECE_COST, CUT_COST = 0.25, 0.3
-NOT_DIGIT_WEIGHT = 2.0  # a ten-output model's score is 1 - its top confidence: this weighs that more
-ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
 # together than JOIN_WIDTH of their height, may be read as one digit.
 JOIN_GAP, JOIN_WIDTH, MAX_JOIN, JOIN_COST = 0.05, 1.5, 3, 0.25
 
 
-def _score(candidate: _Candidate, unit: _Unit) -> float:
-    """Log confidence of the best label, plus how much the piece looks like one such digit (not a sliver, not two)."""
-    if candidate.input is None or candidate.confidences is None:
-        return -math.inf
-    _, _, w, h = candidate.piece.box
-    height = unit.height
-    label = int(candidate.confidences.argmax())
-    score = math.log(max(float(candidate.confidences[label]), 1e-6))
-    score += NOT_DIGIT_WEIGHT * math.log(max(1.0 - candidate.not_digit, 1e-6))
-    z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
-    score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
-    score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
-    score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
-    return score - PIECE_COST
-
-
-def _choosable(unit: _Unit) -> list[_Candidate]:
-    """The candidates the row may choose from in a group: the whole, and the pieces that are digits.
-
-    A split must explain the group's ink as digits: a letter (an M, an X) cut into strokes always
-    has some that read as confident 1s and 7s, and reading those would make a number of a
-    drawing that is none. Only a group too wide for one character, which no single "?" can
-    explain, may keep pieces that are not digits, when its digits alone cannot cover it.
-    """
-    last = len(unit.cut_costs) + 1
-    # Digits as tall as the row: a letter's foot, a fragment, reads as a confident 1.
-    tall = FRAGMENT_BELOW * unit.height
-    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and c.piece.box[3] >= tall]
-    reach = {0}
-    for candidate in sorted(digits_, key=lambda c: c.piece.start):
-        if candidate.piece.start in reach:
-            reach.add(candidate.piece.end)
-    if last in reach or unit.ink.shape[1] <= ONE_CHARACTER * unit.height:
-        return unit.candidates[:1] + digits_
-    return unit.candidates
-
-
-def _assemble(lay: segment.Layout, groups: list[_Unit], joins: list, scale: tuple[float, float]) -> Reading:
+def _assemble(lay: segment.Layout, groups: list[Unit], joins: list, scale: tuple[float, float]) -> Reading:
     """One dynamic programme over the row: each group's cuts are nodes, and a group's end is the next one's start."""
     firsts = np.cumsum([0] + [len(g.cut_costs) + 1 for g in groups]).tolist()  # node of each group's left edge
     scores: dict[tuple[int, int], float] = {}
-    chosen: dict[tuple[int, int], tuple[_Candidate, _Unit]] = {}
+    chosen: dict[tuple[int, int], tuple[Candidate, Unit]] = {}
     costs = [0.0] * firsts[-1]
     for g, unit in enumerate(groups):
         for k, cost in enumerate(unit.cut_costs):
             costs[firsts[g] + k] = cost * CUT_COST  # node firsts[g] + k + 1, listed from node 1
-        for candidate in _choosable(unit):
+        for candidate in choosable(unit):
             run = (firsts[g] + candidate.piece.start, firsts[g] + candidate.piece.end)
-            score = _score(candidate, unit)
-            if score > scores.get(run, -math.inf):
-                scores[run], chosen[run] = score, (candidate, unit)
+            value = score(candidate, unit)
+            if value > scores.get(run, -math.inf):
+                scores[run], chosen[run] = value, (candidate, unit)
     for unit, first, last in joins:
         if not unit.candidates[0].is_digit:
             continue  # neighbours are joined only into a digit
         run = (firsts[first], firsts[last + 1])
-        scores[run], chosen[run] = _score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
+        scores[run], chosen[run] = score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
     ends = {firsts[g + 1]: g for g in range(len(groups))}
     sx, sy = scale
     text = ["-"] if lay.minus is not None else []

@@ -1,0 +1,130 @@
+"""A row's candidate pieces: which digit groups are offered cuts, how each piece scores, which may be chosen.
+
+``btf.digits.numbers`` reads every digit group whole first. ``offer_cuts`` then cuts the groups
+whose whole reading a split could beat (``btf.digits.cuts``: winding paths, and the same runs
+between straight lines), worst first, within ``MAX_PIECES`` pieces a request.
+``score`` says how much a piece looks like one digit of the row, from the model's reading and
+its shape; ``choosable`` keeps a group's split to pieces that are digits, so a letter stays one
+"not a digit". numpy only; the pieces' inks come from ``btf.digits.cuts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from btf.digits import cuts, segment
+
+MAX_PIECES = 64
+
+
+@dataclass
+class Candidate:
+    piece: cuts.Piece
+    input: np.ndarray | None = None  # None: too faint to read, never chosen
+    confidences: np.ndarray | None = None
+    is_digit: bool = True
+    not_digit: float = 0.0  # the model's not-a-digit score: high for fragments and joined pairs
+
+
+@dataclass
+class Unit:
+    """Ink read together: one digit group (or neighbours joined), where its crop sits, its candidate pieces."""
+
+    ink: np.ndarray
+    origin: segment.Box
+    height: float  # the row's height here: the taller of the unit and the row
+    candidates: list[Candidate]  # the whole first
+    cut_costs: list[float] = field(default_factory=list)
+
+
+def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
+    """Cut candidates for the groups whose whole reading a split could beat, worst first, within MAX_PIECES."""
+    budget, added = MAX_PIECES, []
+    doubtful = [(score(g.candidates[0], g), k) for k, g in enumerate(groups)]
+    for whole_score, k in sorted(doubtful):
+        group = groups[k]
+        h, w = group.ink.shape
+        # Any split scores at most -2 * PIECE_COST (every piece costs that, every other term is <= 0),
+        # so a whole reading above -2 * PIECE_COST can never lose: no need to look further.
+        if whole_score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
+            continue
+        found = cuts.candidate_cuts(group.ink, stroke)
+        paths = [path for path, _ in found]
+        # Each run of segments twice: between the cuts as they wind, and between straight
+        # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
+        pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
+        more = [Candidate(p) for p in pieces]
+        if found and len(more) <= budget:
+            whole = group.candidates[0]
+            whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
+            group.candidates += more
+            group.cut_costs = [cost for _, cost in found]
+            budget -= len(more)
+            added += more
+    return added
+
+
+# How a candidate piece is scored (tuned with scripts.eval_numbers on seeds 0 and 2): its
+# classifier log confidence; NOT_DIGIT_WEIGHT times log(1 - its not-a-digit score) (a fragment
+# or two joined digits often reads as a confident digit that is not one); a Gaussian log-prior
+# against a piece too wide for the digit it is read as (per class, the mean and spread of
+# log(width / height) of the MNIST training digits); penalties for a fragment much shorter than
+# its group, for a sliver, and for a cut piece that stops short of its group's baseline (a 9's
+# loop cut off its tail reads as a confident 6, a 0 as a 6 and a 7; neighbours stand on the
+# same line); and a cost for each piece and for each stroke width of ink a cut crosses, which
+# keep two weak pieces from beating one good one.
+_LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
+_LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
+SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
+ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
+FRAGMENT, FRAGMENT_BELOW, SLIVER = 10.0, 0.65, 3.0
+# A gap under a cut piece, of its group's height: free up to BASELINE_FREE, then OFF_BASELINE a unit.
+BASELINE_FREE, OFF_BASELINE = 0.1, 15.0
+PIECE_COST, CUT_COST = 0.25, 0.45
+NOT_DIGIT_WEIGHT = 3.5  # a ten-output model's score is 1 - its top confidence: this weighs that more
+ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
+
+
+def score(candidate: Candidate, unit: Unit) -> float:
+    """Log confidence of the best label, plus how much the piece looks like one such digit (not a sliver, not two)."""
+    if candidate.input is None or candidate.confidences is None:
+        return -math.inf
+    _, _, w, h = candidate.piece.box
+    height = unit.height
+    label = int(candidate.confidences.argmax())
+    score = math.log(max(float(candidate.confidences[label]), 1e-6))
+    score += NOT_DIGIT_WEIGHT * math.log(max(1.0 - candidate.not_digit, 1e-6))
+    z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
+    score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
+    score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
+    score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
+    if candidate is not unit.candidates[0]:
+        _, top, _, tall = unit.candidates[0].piece.box
+        gap = (top + tall - candidate.piece.box[1] - h) / max(tall, 1)
+        score -= OFF_BASELINE * max(0.0, gap - BASELINE_FREE)
+    return score - PIECE_COST
+
+
+def choosable(unit: Unit) -> list[Candidate]:
+    """The candidates the row may choose from in a group: the whole, and the pieces that are digits.
+
+    A split must explain the group's ink as digits: a letter (an M, an X) cut into strokes always
+    has some that read as confident 1s and 7s, and reading those would make a number of a
+    drawing that is none. Only a group too wide for one character, which no single "?" can
+    explain, may keep pieces that are not digits, when its digits alone cannot cover it.
+    """
+    last = len(unit.cut_costs) + 1
+    # Digits as tall as the row: a letter's foot, a fragment, reads as a confident 1.
+    tall = FRAGMENT_BELOW * unit.height
+    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and c.piece.box[3] >= tall]
+    reach = {0}
+    for candidate in sorted(digits_, key=lambda c: c.piece.start):
+        if candidate.piece.start in reach:
+            reach.add(candidate.piece.end)
+    if last in reach or unit.ink.shape[1] <= ONE_CHARACTER * unit.height:
+        return unit.candidates[:1] + digits_
+    return unit.candidates
