@@ -3,8 +3,10 @@
 The hot path avoids pydantic: the body is read and parsed by hand (functions.predict.inputs)
 and the answer serialised once, which keeps a warm call close to the bare
 decode-preprocess-forward time; the OpenAPI document comes from functions.predict.openapi.
-Nothing blocks the event loop: the body is read asynchronously, and parsing, decoding, the
-store and the model run on the thread pool, so /health answers while a predict works.
+Under an ASGI server nothing blocks the event loop: the body is read asynchronously, and
+parsing, decoding, the store and the model run on the thread pool, so /health answers while a
+predict works. Under Lambda they run inline (``_off_loop``): a container serves one event at a
+time, so a thread hop there buys nothing and costs about half a millisecond each.
 The use cases come from the app's ``Service`` (``app.state.service``, set by create_app).
 Failures are raised, and answered by the handlers functions.predict.errors installs.
 """
@@ -42,11 +44,20 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
+async def _off_loop(request: Request, fn: Callable, *args):
+    """``fn(*args)`` on a worker thread, or inline under Lambda: Mangum puts the event in the scope, and one
+    event at a time is all a Lambda container serves (two hops and a new worker thread were a quarter of
+    a warm canvas request, measured by benchmarks/bench_predict.py)."""
+    if "aws.event" in request.scope:
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
+
+
 async def _parse(request: Request, service: Service) -> PredictRequest:
     body = await read_body(request, service.settings.max_body_bytes)
     content_type = request.headers.get("content-type", "")
-    # The body is in hand, so parsing it waits on nothing: a worker thread does it, off the event loop.
-    return await run_in_threadpool(read_request, content_type, request.query_params, body, service.settings.max_batch)
+    # The body is in hand, so parsing it waits on nothing: off the event loop (or inline, under Lambda).
+    return await _off_loop(request, read_request, content_type, request.query_params, body, service.settings.max_batch)
 
 
 def _answer(use_case: Callable[[PredictRequest, object], dict], parsed: PredictRequest, request: Request) -> Response:
@@ -59,7 +70,7 @@ async def predict(request: Request) -> Response:
     """Recognise the digit in one image (or each image of a batch)."""
     service = _service(request)
     parsed = await _parse(request, service)
-    return await run_in_threadpool(_answer, service.predict, parsed, request)
+    return await _off_loop(request, _answer, service.predict, parsed, request)
 
 
 @router.post("/read", response_model=None, openapi_extra=openapi.READ, responses=openapi.READ_RESPONSES)
@@ -67,7 +78,7 @@ async def read(request: Request) -> Response:
     """Read the whole number in one image: its digits, a decimal point, a leading minus sign."""
     service = _service(request)
     parsed = await _parse(request, service)
-    return await run_in_threadpool(_answer, service.read, parsed, request)
+    return await _off_loop(request, _answer, service.read, parsed, request)
 
 
 @router.get("/models", response_model=None, responses=openapi.MODELS_RESPONSES)

@@ -53,3 +53,28 @@ def test_the_local_server_sets_it_and_the_trainer_does_not():
     assert serve.index('export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"') < serve.index("exec ")
     for path in [*(ROOT / "btf").rglob("*.py"), *(ROOT / "scripts").glob("*.py"), ROOT / "scripts" / "setup.sh"]:
         assert "OPENBLAS_NUM_THREADS" not in path.read_text(), path
+
+
+def test_under_lambda_a_use_case_runs_inline_and_under_a_server_off_the_event_loop(api, monkeypatch):
+    # Lambda serves one event per container at a time: a thread hop there only costs. Under an ASGI
+    # server the use case leaves the event loop, so /health answers while a predict works.
+    import base64
+    import threading
+
+    from functions.predict.service import Service
+    from infra.apigw import json_event
+    from tests.support.images import canvas_png
+
+    seen = []
+    real = Service.predict
+
+    def predict(self, parsed, state):
+        seen.append(threading.current_thread())
+        return real(self, parsed, state)
+
+    monkeypatch.setattr(Service, "predict", predict)
+    image = base64.b64encode(canvas_png()).decode()
+    status, _, _ = api.invoke(json_event("/predict", {"image": image}))
+    assert status == 200 and seen[-1] is threading.current_thread()
+    assert api.client.post("/predict", json={"image": image}).status_code == 200
+    assert seen[-1].name.startswith("AnyIO worker thread")  # a worker, not the loop's thread
