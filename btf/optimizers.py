@@ -55,22 +55,19 @@ class Optimizer:
             for p, g in zip(params, grads):
                 p -= g
             return
-        if self._state is None:
+        if self._state is None:  # momentum's velocities; Adam's first and second moments
             self._state = [[np.zeros_like(p) for p in params] for _ in range(1 if self.name == "momentum" else 2)]
-        for i, (p, g) in enumerate(zip(params, grads)):
-            if self.name == "momentum":
-                v = self._state[0][i]
+        if self.name == "momentum":
+            for p, g, v in zip(params, grads, self._state[0]):
                 v *= np.float32(0.9)
                 v -= self.lr * g
                 p += v
-            else:
-                self._adam(p, g, self._state[0][i], self._state[1][i])
-
-    def _adam(self, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> None:
+            return
         b1, b2 = np.float32(0.9), np.float32(0.999)
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * np.square(g)
         step = self.lr * np.float32(np.sqrt(1 - 0.999**self.steps) / (1 - 0.9**self.steps))
-        p -= step * m / (np.sqrt(v) + np.float32(1e-7))
+        for p, g, m, v in zip(params, grads, *self._state):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * np.square(g)
+            p -= step * m / (np.sqrt(v) + np.float32(1e-7))
