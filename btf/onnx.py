@@ -132,7 +132,7 @@ def to_onnx(graph: Any, props: dict[str, str] | None = None) -> Any:
         opset_imports=[helper.make_opsetid("", OPSET)],
     )
     model.ir_version = 8  # the IR that opset 17 came with: older runtimes read it too
-    helper.set_model_props(model, {**_props(graph), **(props or {})})
+    helper.set_model_props(model, {**(props or {}), **_props(graph)})  # what btf says of the model wins
     onnx.checker.check_model(model, full_check=True)
     return model
 

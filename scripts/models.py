@@ -79,6 +79,9 @@ def _architecture(row: dict) -> str:
     return ",".join(spec.split(":relu")[0].split(":linear")[0] for spec in layers if spec != "flatten")
 
 
+_ARCH_WIDTH = 80  # the widest architecture column: wider entries end in an ellipsis
+
+
 def list_versions(store) -> None:
     objects = store.list_objects()
     latest = registry.latest_version(store)
@@ -96,7 +99,9 @@ def list_versions(store) -> None:
         accuracy = f"{row['test_accuracy']:.2%}" if isinstance(row.get("test_accuracy"), float) else "-"
         size = f"{row.get('bytes', 0) / 1e6:.2f} MB"
         mark = "* " if version == latest else "  "
-        lines.append((mark, version, _architecture(row), accuracy, size, row.get("created") or "-"))
+        arch = _architecture(row)
+        arch = arch if len(arch) <= _ARCH_WIDTH else arch[: _ARCH_WIDTH - 1] + "…"  # a sidecar may say anything
+        lines.append((mark, version, arch, accuracy, size, row.get("created") or "-"))
     width = max([len("architecture")] + [len(line[2]) for line in lines if len(line) == 6])  # as wide as the widest
     print(f"{'':2}{'version':>7}  {'architecture':{width}} {'test acc':>8} {'size':>9}  created")
     for line in lines:

@@ -1,4 +1,4 @@
-"""The HTTP routes: each reads its request, runs its use case off the event loop, and serialises the answer once.
+"""The HTTP routes: each reads its request, runs its use case (off the event loop under a server), and answers once.
 
 The hot path avoids pydantic: the body is read and parsed by hand (functions.predict.inputs)
 and the answer serialised once, which keeps a warm call close to the bare
@@ -45,9 +45,10 @@ def _service(request: Request) -> Service:
 
 
 async def _off_loop(request: Request, fn: Callable, *args):
-    """``fn(*args)`` on a worker thread, or inline under Lambda: Mangum puts the event in the scope, and one
-    event at a time is all a Lambda container serves (two hops and a new worker thread were a quarter of
-    a warm canvas request, measured by benchmarks/bench_predict.py)."""
+    """``fn(*args)`` on a worker thread, or inline under Lambda (Mangum puts the event in the scope). Mangum runs
+    one request per run of a calling thread's own event loop (functions.predict.loops), so nothing else waits
+    on that loop; two hops and a new worker thread (anyio's pool lives for one run) were a third of a warm
+    canvas request (benchmarks/bench_predict.py). /models, a plain def, still takes a worker: it is rare."""
     if "aws.event" in request.scope:
         return fn(*args)
     return await run_in_threadpool(fn, *args)
@@ -61,7 +62,7 @@ async def _parse(request: Request, service: Service) -> PredictRequest:
 
 
 def _answer(use_case: Callable[[PredictRequest, object], dict], parsed: PredictRequest, request: Request) -> Response:
-    """A use case and the serialisation of its answer: the CPU and store work of a request, on a worker thread."""
+    """A use case and the serialisation of its answer: the CPU and store work of a request (see ``_off_loop``)."""
     return json_response(use_case(parsed, request.state))
 
 

@@ -76,6 +76,7 @@ def _oracle_cost(net, X, Y):
 
 CHAINS = {
     "conv-pool-dense": ("conv3:3:relu,pool2,dense4", (8, 8, 1), "cross_entropy"),
+    "pool-leftover": ("conv2:3,pool2,dense3", (9, 9, 1), "cross_entropy"),  # 7x7 pooled: a row and column left
     "odd-sizes-two-convs": ("conv2:2:sigmoid,conv3:3:relu,pool2,dense3", (9, 7, 2), "cross_entropy"),
     "same-padding-quadratic": ("conv2:3:relu:same,pool3,dense5:sigmoid,dense3", (6, 6, 1), "quadratic"),
     "dense-only": ("dense6:relu,dense4:sigmoid,dense3", (5,), "cross_entropy"),

@@ -32,6 +32,20 @@ def test_list_marks_latest_and_shows_the_columns(capsys, uri):
     assert "no alias yet" in lines[-1]
 
 
+def test_list_lines_up_architectures_of_any_length(capsys, uri):
+    import btf
+    from btf.specs import parse_layers
+
+    long = "conv4:3,bn,pool2,conv4:3,bn,pool2,dense8,bn,dropout0.3,dense11"  # wider than the old fixed column
+    graph = btf.Graph(parse_layers(long), cost="cross_entropy", seed=0)
+    open_store(uri).publish(graph.to_bytes({"test_accuracy": 0.5}))
+    code, out, _ = cli(capsys, uri, "list")
+    header, *rows = [line for line in out.splitlines() if "%" in line or "test acc" in line]
+    column = header.index("test acc")
+    assert code == 0 and len(rows) == 4 and any("dense8" in row for row in rows)
+    assert all(row[column : column + 8].strip().endswith("%") for row in rows)  # every accuracy under its title
+
+
 def test_promote_rollback_and_delete_refused(capsys, uri):
     assert cli(capsys, uri, "promote", "1", "--why", "test")[1].strip() == "promoted v1: latest was v3, is now v1"
     assert cli(capsys, uri, "promote", "2")[0] == 0
@@ -158,3 +172,35 @@ def test_export_errors_are_one_line_and_write_nothing(capsys, uri, tmp_path, mon
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if btf[onnx] were not installed
     code, _, err = cli(capsys, uri, "export", "1", "--onnx", str(tmp_path / "y.onnx"))
     assert code == 1 and "pip install 'btf[onnx]'" in err and err.count("\n") == 1
+
+
+def test_an_eleven_output_export_says_how_to_read_it_as_predict_does(capsys, uri, tmp_path):
+    # docs/training.md's recipe, applied to onnxruntime's outputs, gives /predict's reading.
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    import btf
+    from btf import digits
+    from btf.digits.calibration import soften
+    from btf.images.vision import image_to_input
+    from tests.conftest import ROOT
+    from tests.support.images import canvas_png
+
+    store = open_store(uri)
+    version = store.publish((ROOT / "models" / "model-v7.npz").read_bytes())
+    path = tmp_path / "v7.onnx"
+    assert cli(capsys, uri, "export", str(version), "--onnx", str(path))[0] == 0
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert props["btf_outputs"] == "digits 0-9, then not a digit"
+    T, t = float(props["btf_not_digit_temperature"]), float(props["btf_not_digit_threshold"])
+    noise = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+    X = np.vstack([image_to_input(canvas_png())[None], np.zeros((1, 784), np.float32), noise])
+    p = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": X})[0]
+    tempered = soften(p, T)
+    confidences = tempered[:, :10] / tempered[:, :10].sum(axis=1, keepdims=True)
+    reading = digits.read(btf.Graph.load(store.read(version).data), X)
+    assert np.array_equal(confidences.argmax(axis=1), reading.labels) and reading.is_digit[0]
+    assert np.allclose(tempered[:, 10], reading.not_digit, atol=1e-3)
+    clear = np.abs(reading.not_digit - t) > 1e-3  # the same side of the threshold, away from it
+    assert np.array_equal((tempered[:, 10] < t)[clear], reading.is_digit[clear])
