@@ -152,9 +152,9 @@ class Conv2D(Layer):
         # the outputs instead: the matrix is built transposed (twice as fast), which BLAS takes as it is.
         windows = sliding_window_view(xp, (k, k), axis=(1, 2))
         if k * c >= ow:
-            cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
+            cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, k * k * c)
         else:
-            cols = np.ascontiguousarray(windows.transpose(4, 5, 3, 0, 1, 2)).reshape(-1, n * oh * ow).T
+            cols = np.ascontiguousarray(windows.transpose(4, 5, 3, 0, 1, 2)).reshape(k * k * c, n * oh * ow).T
         # The im2col matrix is the largest array here (k*k times the input): kept only for backward.
         self._cols, self._shape = (cols, (n, h, w, c)) if training else (None, None)
         z = cols @ self.params[0]
@@ -236,7 +236,7 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self._shape = x.shape
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), math.prod(x.shape[1:]))  # not -1: that cannot size an empty batch
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         return grad.reshape(self._shape), []

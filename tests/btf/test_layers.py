@@ -269,3 +269,8 @@ def test_batchnorm_in_the_layer_grammar():
         BatchNorm().shapes((4, 4))
     with pytest.raises(btf.ConfigError, match="unknown layer"):
         parse_layers("bn:tanh,dense3")
+
+
+def test_the_layers_answer_an_empty_batch_with_an_empty_one():
+    net = btf.Graph(parse_layers("conv4:3,pool2,conv2:3:relu:same,flatten,dense5"), input_shape=(9, 9, 1), seed=0)
+    assert net._forward(np.zeros((0, 81), np.float32), training=False).shape == (0, 5)
