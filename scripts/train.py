@@ -129,7 +129,7 @@ def extended_training(args: argparse.Namespace, train: tuple, data_description: 
     if args.joined:
         from btf.digits import joined
 
-        parts.append(joined.generate(X, y, args.joined, args.seed))
+        parts.append(joined.generate(X, y, args.joined, args.seed, tuple(args.joined_kinds or joined.KINDS)))
         data_description["joined_train_size"] = len(parts[-1][1])
         print(f"composed {len(parts[-1][1])} touching pairs, fragments and digits with a neighbour's edge")
     if args.redraw:

@@ -43,10 +43,21 @@ CONFIG_KEYS = (
     "not_digit",
     "redraw",
     "joined",
+    "joined_kinds",
 )
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
 DIGIT_SHAPE = (INPUT_SIDE, INPUT_SIDE, 1)  # what a --layers network takes
+
+
+def _joined_kinds(text: str) -> list[str]:
+    """An argparse type: comma-separated kinds of btf.digits.joined (one line if one is unknown)."""
+    from btf.digits.joined import KINDS
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if not kinds or not set(kinds) <= set(KINDS):
+        raise argparse.ArgumentTypeError(f"{text!r}: kinds are comma-separated, of {', '.join(sorted(set(KINDS)))}")
+    return kinds
 
 
 def _ranged(kind, low=None, high=None, *, above: bool = False):
@@ -167,6 +178,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="also train on N pieces composed from training digits (btf.digits.joined): touching pairs and halves"
         " of digits as 'not a digit', digits with a neighbour's edge as themselves (needs --not-digit)",
+    )
+    p.add_argument(
+        "--joined-kinds",
+        type=_joined_kinds,
+        default=None,
+        help="the kinds --joined draws in turn, comma-separated, a kind twice for twice as many"
+        " (default pair,fragment,pair,neighbour)",
     )
     p.add_argument(
         "--gate-negatives",

@@ -37,18 +37,22 @@ MIN_FRAGMENT_ASPECT = 0.45  # a fragment narrower than this for its height looks
 MIN_FRAGMENT_HEIGHT = 0.7  # of its digit's height
 
 
-def generate(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    X: np.ndarray, y: np.ndarray, n: int, seed: int, kinds: tuple[str, ...] = KINDS
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` pieces composed from the digits ``(X, y)``: (inputs (m, 784) float32, labels (m,)), m <= n.
 
     A draw that leaves nothing to read (or, for a fragment, too thin a piece) is dropped, so
-    ``m`` can fall a little short of ``n``.
+    ``m`` can fall a little short of ``n``. ``kinds`` are taken in turn (a kind twice, twice as often).
     """
     if len(X) < 2:
         raise ValueError("joined pieces need at least two digits to compose")
+    if not kinds or not set(kinds) <= set(KINDS):
+        raise ValueError(f"kinds must be some of {sorted(set(KINDS))}, not {kinds!r}")
     rng = np.random.default_rng([seed, 20])
     rows, labels = [], []
     for i in range(n):
-        kind = KINDS[i % len(KINDS)]
+        kind = kinds[i % len(kinds)]
         a, b = (int(k) for k in rng.integers(0, len(X), 2))
         h = int(rng.integers(28, 65))
         left, right = _glyph(X[a], h * rng.uniform(0.85, 1.1)), _glyph(X[b], h * rng.uniform(0.85, 1.1))
