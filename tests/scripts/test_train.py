@@ -237,6 +237,7 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
         (("--not-digit", "50"), "has 10 outputs; a digit model trained with --not-digit needs 11"),
         (("--sizes", "784,30,11"), "has 11 outputs; a digit model needs 10 outputs (--not-digit N for 11)"),
         (("--joined", "50"), "--joined trains pieces as 'not a digit': it needs --not-digit N"),
+        (("--joined-kinds", "pair,letter"), "'pair,letter': kinds are comma-separated, of fragment, neighbour, pair"),
     ],
 )
 def test_the_outputs_must_fit_not_a_digit(idx, tmp_path, capsys, extra, says):

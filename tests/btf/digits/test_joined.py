@@ -74,3 +74,13 @@ def test_one_digit_is_not_enough_to_compose_a_pair():
     X, y = _digits(2)
     with pytest.raises(ValueError, match="at least two digits"):
         joined.generate(X[:1], y[:1], 5, seed=0)
+
+
+def test_kinds_choose_what_is_drawn():
+    X, y = _digits()
+    _, labels = joined.generate(X, y, 30, seed=0, kinds=("pair",))
+    assert len(labels) and set(labels) == {NOT_DIGIT}
+    _, labels = joined.generate(X, y, 30, seed=0, kinds=("neighbour",))
+    assert len(labels) and set(labels) <= {0, 1}
+    with pytest.raises(ValueError, match="kinds must be some of"):
+        joined.generate(X, y, 5, seed=0, kinds=("pair", "letter"))
