@@ -74,18 +74,7 @@ def train(args: argparse.Namespace) -> int:
         print(f"store {store.uri}: {len(existing)} version(s), latest v{registry.latest_version(store) or 0}")
     splits, data_description = load_splits(args)
     negatives = evaluation.held_out_negatives(args.gate_negatives)
-    if args.redraw:
-        from btf.digits.redraw import redraw
-
-        X, y = splits["train"]
-        extra = redraw(X, y, args.redraw, args.seed)
-        splits["train"] = (np.vstack([X, extra[0]]), np.concatenate([y, extra[1]]))
-        print(f"re-drew {len(extra[1])} training digits as scans, pens and pencils")
-        data_description["redrawn_train_size"] = len(extra[1])
-    if args.not_digit:
-        splits["train"] = evaluation.with_negatives(splits["train"], args.not_digit, args.seed)
-        print(f"generated {args.not_digit} non-digits to train 'not a digit' on")
-        data_description["not_digit_train_size"] = args.not_digit
+    splits["train"] = extended_training(args, splits["train"], data_description)
     net, history, seconds = fit(args, splits, data_description)
     net.metadata["not_digit"] = evaluation.calibrate(net, splits["val"], args.seed)
     both = evaluation.score(net, splits["test"], negatives)
@@ -131,6 +120,31 @@ def train(args: argparse.Namespace) -> int:
             return 0
     print(f"report: {display_path(report)}")
     return 0
+
+
+def extended_training(args: argparse.Namespace, train: tuple, data_description: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits plus what the options add: re-drawn digits, non-digits, pieces of touching digits."""
+    X, y = train  # the training digits as they come: every addition is made from these alone
+    parts = [train]
+    if args.joined:
+        from btf.digits import joined
+
+        parts.append(joined.generate(X, y, args.joined, args.seed, tuple(args.joined_kinds or joined.KINDS)))
+        data_description["joined_train_size"] = len(parts[-1][1])
+        print(f"composed {len(parts[-1][1])} touching pairs, fragments and digits with a neighbour's edge")
+    if args.redraw:
+        from btf.digits.redraw import redraw
+
+        extra = redraw(X, y, args.redraw, args.seed)
+        train = (np.vstack([X, extra[0]]), np.concatenate([y, extra[1]]))
+        print(f"re-drew {len(extra[1])} training digits as scans, pens and pencils")
+        data_description["redrawn_train_size"] = len(extra[1])
+    if args.not_digit:
+        train = evaluation.with_negatives(train, args.not_digit, args.seed)
+        print(f"generated {args.not_digit} non-digits to train 'not a digit' on")
+        data_description["not_digit_train_size"] = args.not_digit
+    # Appended last, so the additions before them are drawn exactly as they were before --joined existed.
+    return (np.vstack([train[0]] + [p[0] for p in parts[1:]]), np.concatenate([train[1]] + [p[1] for p in parts[1:]]))
 
 
 def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple[btf.Graph, list, float]:

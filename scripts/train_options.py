@@ -42,10 +42,22 @@ CONFIG_KEYS = (
     "seed",
     "not_digit",
     "redraw",
+    "joined",
+    "joined_kinds",
 )
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
 DIGIT_SHAPE = (INPUT_SIDE, INPUT_SIDE, 1)  # what a --layers network takes
+
+
+def _joined_kinds(text: str) -> list[str]:
+    """An argparse type: comma-separated kinds of btf.digits.joined (one line if one is unknown)."""
+    from btf.digits.joined import KINDS
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if not kinds or not set(kinds) <= set(KINDS):
+        raise argparse.ArgumentTypeError(f"{text!r}: kinds are comma-separated, of {', '.join(sorted(set(KINDS)))}")
+    return kinds
 
 
 def _ranged(kind, low=None, high=None, *, above: bool = False):
@@ -161,6 +173,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also train on N training digits re-drawn as scans, pens and pencils (btf.digits.redraw), labels kept",
     )
     p.add_argument(
+        "--joined",
+        type=_ranged(int, 0, 1_000_000),
+        default=0,
+        help="also train on N pieces composed from training digits (btf.digits.joined): touching pairs and halves"
+        " of digits as 'not a digit', digits with a neighbour's edge as themselves (needs --not-digit)",
+    )
+    p.add_argument(
+        "--joined-kinds",
+        type=_joined_kinds,
+        default=None,
+        help="the kinds --joined draws in turn, comma-separated, a kind twice for twice as many"
+        " (default pair,fragment,pair,neighbour)",
+    )
+    p.add_argument(
         "--gate-negatives",
         type=_ranged(int, 10, 100_000),
         default=1000,
@@ -183,6 +209,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"--learning-rate x --l2 must be below 1 (weight decay would flip the weights' signs), got {args.learning_rate * args.l2:g}"
         )
     args.activation = args.activation or ("relu" if args.layers else "sigmoid")
+    if args.joined and not args.not_digit:
+        p.error("--joined trains pieces as 'not a digit': it needs --not-digit N (and an 11th output)")
     outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]
     if outputs != (11 if args.not_digit else 10):
         want = "11 outputs (10 digits and 'not a digit')" if args.not_digit else "10 outputs (--not-digit N for 11)"

@@ -216,14 +216,16 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     store = tmp_path / "models"
     layers = ("--layers", "conv4:3,bn,pool2,dense16,bn,dense11", "--optimizer", "adam", "--learning-rate", "0.01")
     args = ("--data", str(idx), "--store", str(store), "--epochs", "2", "--cost", "cross_entropy", *layers)
-    code, out, _ = run(capsys, *args, "--not-digit", "60", "--gate-negatives", "40")
+    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", "--gate-negatives", "40")
     assert code == 0, out
+    assert "touching pairs, fragments and digits with a neighbour's edge" in out
     assert "generated 60 non-digits" in out and "held-out non-digits flagged" in out and "ECE" in out
     net = btf.Graph.load(store / "model-v1.npz")
     stored = net.metadata["not_digit"]
     assert net.sizes[-1] == 11 and 0.05 <= stored["temperature"] <= 20 and stored["threshold"] == 0.5
     assert 0 <= net.metadata["heldout_non_digits_flagged"] <= 1 and 0 <= net.metadata["test_ece"] <= 1
     assert net.metadata["config"]["not_digit"] == 60 and net.metadata["data"]["not_digit_train_size"] == 60
+    assert net.metadata["config"]["joined"] == 40 and 0 < net.metadata["data"]["joined_train_size"] <= 40
     metrics = json.loads((store / "reports" / "model-v1" / "metrics.json").read_text())
     assert sum(b["count"] for b in metrics["reliability"]) == 60
     assert (store / "reports" / "model-v1" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
@@ -234,6 +236,8 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     [
         (("--not-digit", "50"), "has 10 outputs; a digit model trained with --not-digit needs 11"),
         (("--sizes", "784,30,11"), "has 11 outputs; a digit model needs 10 outputs (--not-digit N for 11)"),
+        (("--joined", "50"), "--joined trains pieces as 'not a digit': it needs --not-digit N"),
+        (("--joined-kinds", "pair,letter"), "'pair,letter': kinds are comma-separated, of fragment, neighbour, pair"),
     ],
 )
 def test_the_outputs_must_fit_not_a_digit(idx, tmp_path, capsys, extra, says):

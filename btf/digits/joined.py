@@ -1,0 +1,145 @@
+"""Pieces a number reader meets when it cuts touching digits: joined pairs, fragments, digits with a neighbour's edge.
+
+``btf.digits.numbers`` reads every candidate piece of a row with the model and lets the
+model's "not a digit" score decide between reading a group whole and splitting it. A model
+never shown two joined digits reads a touching 19 as a confident 9, and one never shown half
+a digit reads a fragment as a confident 1 or 7. So, from training digits only:
+
+- ``pair`` (label 10, "not a digit"): two digits side by side, moved until their ink meets
+  and then overlapping a little, as touching neighbours are drawn;
+- ``fragment`` (label 10): a digit cut down the middle, 35% to 60% of its width kept. Only
+  cuts that keep most of the digit's height and are not narrow: a thin tall fragment reads
+  like a 1 (the left of a 0 is one), and a top or bottom half is often a whole digit's
+  shape (a 9's loop is a 0), which the reader already weighs by its height. Not of 1, 3, 5
+  or 7, whose halves look like digits themselves;
+- ``neighbour`` (the digit's own label): a digit with the edge of the neighbour it touches
+  still attached, as a cut rarely parts two touching digits cleanly; these keep the model
+  from learning that any stray ink beside a digit makes it "not a digit".
+
+Each is composed white on black at a row height the reader works at (28 to 64 px) and
+normalised by ``btf.images.vision.to_input``, the call the reader makes for every piece.
+Needs OpenCV, like btf.images.vision.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from btf.digits import NOT_DIGIT
+from btf.images.vision import ImageError, to_input
+
+KINDS = ("pair", "fragment", "pair", "neighbour")  # taken in turn: three negatives to a positive
+# Digits whose left or right part keeps a digit's shape (a 3's right half is a 3, a 7's a 7) are
+# never cut into fragments: calling those "not a digit" would teach the model to flag real 3s.
+WHOLE_HALVES = (1, 3, 5, 7)
+MIN_FRAGMENT_ASPECT = 0.45  # a fragment narrower than this for its height looks like a 1: not drawn
+MIN_FRAGMENT_HEIGHT = 0.7  # of its digit's height
+
+
+def generate(
+    X: np.ndarray, y: np.ndarray, n: int, seed: int, kinds: tuple[str, ...] = KINDS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` pieces composed from the digits ``(X, y)``: (inputs (m, 784) float32, labels (m,)), m <= n.
+
+    A draw that leaves nothing to read (or, for a fragment, too thin a piece) is dropped, so
+    ``m`` can fall a little short of ``n``. ``kinds`` are taken in turn (a kind twice, twice as often).
+    """
+    if len(X) < 2:
+        raise ValueError("joined pieces need at least two digits to compose")
+    if not kinds or not set(kinds) <= set(KINDS):
+        raise ValueError(f"kinds must be some of {sorted(set(KINDS))}, not {kinds!r}")
+    rng = np.random.default_rng([seed, 20])
+    rows, labels = [], []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        a, b = (int(k) for k in rng.integers(0, len(X), 2))
+        h = int(rng.integers(28, 65))
+        left, right = _glyph(X[a], h * rng.uniform(0.85, 1.1)), _glyph(X[b], h * rng.uniform(0.85, 1.1))
+        if kind == "fragment":
+            ink, label = (None if y[a] in WHOLE_HALVES else _fragment(rng, left)), NOT_DIGIT
+        else:
+            ink, split = _touching(rng, left, right, h)
+            if kind == "pair":
+                label = NOT_DIGIT
+            else:
+                ink, label = _with_neighbour_edge(rng, ink, split, left.shape[1], right.shape[1], y[a], y[b])
+        if ink is None:
+            continue
+        try:
+            rows.append(to_input(np.pad(ink, 2)))
+        except ImageError:
+            continue
+        labels.append(int(label))
+    return np.array(rows, np.float32).reshape(-1, 784), np.array(labels, np.int64)
+
+
+def _glyph(image: np.ndarray, height: float) -> np.ndarray:
+    """A 28x28 digit in [0, 1] -> its ink (uint8, white on black) cropped and scaled to ``height`` rows."""
+    ink = (np.asarray(image).reshape(28, 28) * 255).astype(np.uint8)
+    ys, xs = np.nonzero(ink > 30)
+    if len(ys) == 0:
+        return np.zeros((max(1, round(height)), 1), np.uint8)
+    ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    scale = height / ink.shape[0]
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(height)))
+    return cv2.resize(ink, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def _touching(rng: np.random.Generator, left: np.ndarray, right: np.ndarray, h: int) -> tuple[np.ndarray, int]:
+    """The two glyphs on one baseline (give or take), ``right`` moved left until the inks meet and overlap a little.
+
+    Returns the canvas and the column where ``right`` starts.
+    """
+    drop = int(rng.integers(-1, 2) * h * 0.04)  # baselines drift by a few percent of the row
+    tall = max(left.shape[0], right.shape[0] + abs(drop)) + abs(drop)
+    ya = tall - left.shape[0] - max(0, drop)
+    yb = tall - right.shape[0] - max(0, -drop)
+    a = np.zeros((tall, left.shape[1]), bool)
+    a[ya : ya + left.shape[0]] = left > 60
+    b = np.zeros((tall, right.shape[1]), bool)
+    b[yb : yb + right.shape[0]] = right > 60
+    # Per row, the rightmost ink of the left glyph and the leftmost of the right one; rows
+    # either side count too, so diagonal strokes meet rather than pass.
+    right_edge = np.where(a.any(axis=1), a.shape[1] - 1 - np.argmax(a[:, ::-1], axis=1), -(10**6))
+    left_edge = np.where(b.any(axis=1), np.argmax(b, axis=1), 10**6)
+    near = np.maximum(right_edge, np.maximum(np.roll(right_edge, 1), np.roll(right_edge, -1)))
+    gap = int(np.min(left_edge - near))
+    overlap = int(rng.uniform(0, 0.12) * h)
+    start = max(0, 1 - gap - overlap) if gap < 10**5 else left.shape[1]
+    canvas = np.zeros((tall, max(left.shape[1], start + right.shape[1])), np.uint8)
+    canvas[ya : ya + left.shape[0], : left.shape[1]] = left
+    region = canvas[yb : yb + right.shape[0], start : start + right.shape[1]]
+    np.maximum(region, right, out=region)
+    return canvas, start
+
+
+def _fragment(rng: np.random.Generator, glyph: np.ndarray) -> np.ndarray | None:
+    """The left or right 35-60% of a digit; None when what is left is thin like a 1 or much shorter than the digit."""
+    w = glyph.shape[1]
+    keep = max(1, round(w * rng.uniform(0.35, 0.6)))
+    part = glyph[:, :keep] if rng.random() < 0.5 else glyph[:, w - keep :]
+    ys, xs = np.nonzero(part > 60)
+    if len(ys) == 0:
+        return None
+    height, width = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+    if height < MIN_FRAGMENT_HEIGHT * glyph.shape[0] or width < MIN_FRAGMENT_ASPECT * height:
+        return None
+    return part
+
+
+def _with_neighbour_edge(
+    rng: np.random.Generator, canvas: np.ndarray, start: int, wa: int, wb: int, la: int, lb: int
+) -> tuple[np.ndarray | None, int]:
+    """One digit of a touching pair, cut straight a little (up to a fifth of its width) into its neighbour.
+
+    None when the two overlap so deeply that no straight cut leaves one digit with only an edge of the other.
+    """
+    nested = wa - start
+    if rng.random() < 0.5:
+        if nested > 0.2 * wb:
+            return None, la
+        return canvas[:, : max(wa, start + int(rng.uniform(0, 0.2) * wb))], la
+    if nested > 0.2 * wa:
+        return None, lb
+    return canvas[:, max(0, min(start, wa - int(rng.uniform(0, 0.2) * wa))) :], lb
