@@ -166,18 +166,19 @@ class Graph:
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
         targets = costs.one_hot(self.train_data[1], self.sizes[-1])
-        # Each batch's output and targets, kept: the epoch's loss and accuracy (Keras's: means over the
-        # batches as trained) come from them once at the end; small per-batch reductions cost more.
-        outputs, seen, at = np.empty_like(targets), np.empty_like(targets), 0
+        # Each batch's output and targets, kept (fresh arrays, by reference): the epoch's loss and accuracy
+        # (Keras's: means over the batches as trained) come from them once at the end, cheaper than per batch.
+        outs, seen = [], []
         for X, Y in self.batchify(inputs, targets):
             grads, out = self._gradients(X, Y, self.optimizer.gradient_scale / np.float32(len(X)))
             self.optimizer.update(self.trainable, grads)
-            outputs[at : at + len(X)], seen[at : at + len(X)] = out, Y
-            at += len(X)
+            outs.append(out), seen.append(Y)
             if progress is not None:
                 progress.update(1)
         self.epochs += 1
-        right = int((outputs.argmax(axis=1) == seen.argmax(axis=1)).sum())
+        outputs, seen = np.concatenate(outs), np.concatenate(seen)
+        # One-hot rows times 0..k-1 are their labels: one product, where argmax loops over the rows.
+        right = int((outputs.argmax(axis=1) == seen @ np.arange(seen.shape[1], dtype=np.float32)).sum())
         loss = costs.loss(self.cost, outputs, seen) + costs.penalty(self.l2, self.trainable)
         self.last_train = {"train_loss": loss, "train_accuracy": right / len(inputs)}
         return time.perf_counter() - start
