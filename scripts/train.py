@@ -125,13 +125,13 @@ def train(args: argparse.Namespace) -> int:
 def extended_training(args: argparse.Namespace, train: tuple, data_description: dict) -> tuple[np.ndarray, np.ndarray]:
     """The training digits plus what the options add: re-drawn digits, non-digits, pieces of touching digits."""
     X, y = train  # the training digits as they come: every addition is made from these alone
-    parts = [train]
+    pieces = None
     if args.joined:
         from btf.digits import joined
 
-        parts.append(joined.generate(X, y, args.joined, args.seed, tuple(args.joined_kinds or joined.KINDS)))
-        data_description["joined_train_size"] = len(parts[-1][1])
-        print(f"composed {len(parts[-1][1])} touching pairs, fragments and digits with a neighbour's edge")
+        pieces = joined.generate(X, y, args.joined, args.seed, tuple(args.joined_kinds or joined.KINDS))
+        data_description["joined_train_size"] = len(pieces[1])
+        print(f"composed {len(pieces[1])} touching pairs, fragments and digits with a neighbour's edge")
     if args.redraw:
         from btf.digits.redraw import redraw
 
@@ -143,8 +143,9 @@ def extended_training(args: argparse.Namespace, train: tuple, data_description: 
         train = evaluation.with_negatives(train, args.not_digit, args.seed)
         print(f"generated {args.not_digit} non-digits to train 'not a digit' on")
         data_description["not_digit_train_size"] = args.not_digit
-    # Appended last, so the additions before them are drawn exactly as they were before --joined existed.
-    return (np.vstack([train[0]] + [p[0] for p in parts[1:]]), np.concatenate([train[1]] + [p[1] for p in parts[1:]]))
+    if pieces is not None:  # appended last, so the additions before them are drawn as before --joined existed
+        train = (np.vstack([train[0], pieces[0]]), np.concatenate([train[1], pieces[1]]))
+    return train
 
 
 def fit(args: argparse.Namespace, splits: dict, data_description: dict) -> tuple[btf.Graph, list, float]:
