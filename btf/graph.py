@@ -3,14 +3,13 @@
 The vocabulary is the original project's: ``Graph(sizes, learning_rate, batch_size)``,
 ``feed``, ``batchify``, ``run(epochs)``, ``validate``, ``predict``, ``save``, ``load``.
 
-One engine: ``Graph((784, 30, 10), 3.0, 10)`` is shorthand for the original network (dense
-sigmoid layers, quadratic cost, plain SGD), which trains as network.py's per-sample loop does
-to float32's precision; ``Graph([Conv2D(32, 3), MaxPool2D(), Flatten(), Dense(10)], ...)``
-runs any list of btf.layers the same way. A mini-batch: each layer's ``forward``, the cost's
-output (sigmoid or softmax), its delta dC/dz, each layer's ``backward`` in reverse (dC/doutput
-to dC/dinput and its parameters' gradients), one optimizer step. Inputs are (n, features)
-rows in [0, 1], reshaped to ``input_shape``; everything is float32. Limits: CPU only, the
-data set in memory.
+One engine: ``Graph((784, 30, 10), 3.0, 10)`` is shorthand for the original network (dense sigmoid
+layers, quadratic cost, plain SGD), which trains as network.py's per-sample loop does to float32's
+precision; ``Graph([Conv2D(32, 3), MaxPool2D(), Flatten(), Dense(10)], ...)`` runs any list of
+btf.layers the same way. A mini-batch: each layer's ``forward``, the cost's output and delta dC/dz,
+each layer's ``backward`` in reverse (dC/doutput to dC/dinput and its parameters' gradients), one
+optimizer step. Inputs are (n, features) rows in [0, 1], reshaped to ``input_shape``; all float32.
+Limits: CPU only, the data set in memory.
 """
 
 from __future__ import annotations
@@ -40,9 +39,8 @@ class Graph:
     """A network of layers: ``sizes`` = (inputs, hidden..., outputs) dense neurons, or a list of btf.layers
     (which become this Graph's, built and trained in place; ``activation`` and ``init`` shape the sizes form).
 
-    ``init="scaled"`` (the default) draws weights from N(0, 1/fan_in), 2/fan_in before relu. The
-    original ``"normal"``, N(0, 1), gives 784-input sigmoids pre-activations near 28 in standard
-    deviation: they saturate, and learning stalls (about 87% against 93% on the dev data).
+    ``init="scaled"`` (the default) draws weights from N(0, 1/fan_in), 2/fan_in before relu. The original's
+    ``"normal"``, N(0, 1), saturates 784-input sigmoids (pre-activations' deviation near 28): 87%, not 93%.
     """
 
     def __init__(
@@ -137,16 +135,12 @@ class Graph:
         return costs.output(self.cost, a)
 
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
-        """Gradients of the mean cost over the batch (X, one-hot Y), one per ``trainable`` array, weight decay excluded.
-
-        The forward pass is a training one: BatchNorm updates its running statistics and
-        Dropout draws its masks, as in a training step.
-        """
+        """Gradients of the mean cost over the batch (X, one-hot Y), one per ``trainable`` array, weight decay
+        excluded. Its forward pass trains: BatchNorm updates its running statistics, Dropout draws masks."""
         return self._gradients(X, Y, np.float32(1 / len(X)))[0]
 
     def _gradients(self, X: np.ndarray, Y: np.ndarray, scale: np.float32) -> tuple[list[np.ndarray], np.ndarray]:
-        """(gradients times ``scale``, the output): one forward and one backward pass. ``scale`` folds the
-        mean's 1/m (and SGD's learning rate) into the first delta: one multiply."""
+        """(gradients times ``scale``, the output). ``scale`` folds the mean's 1/m and SGD's rate into one multiply."""
         out = self._forward(X, training=True)
         delta = costs.output_delta(self.cost, out, Y)
         delta *= scale
@@ -204,8 +198,7 @@ class Graph:
 
     # ----------------------------------------------------------- inference
     def feedforward(self, X: np.ndarray) -> np.ndarray:
-        """Output activations for a batch (n, inputs): ``_forward(X, training=False)``, computed by btf.inference's
-        fused steps in chunks of rows that fit btf.footprint.WORK_BYTES."""
+        """Output activations for a batch (n, inputs), by btf.inference's fused steps in memory-bounded chunks."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise DataError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
@@ -242,8 +235,7 @@ class Graph:
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path | IO[bytes], metadata: dict[str, Any] | None = None) -> None:
-        """Write a pickle-free checkpoint (see btf.checkpoint), ``metadata`` added to ``self.metadata``. A path is
-        written atomically."""
+        """Write a pickle-free checkpoint (btf.checkpoint), with ``metadata`` added; a path atomically."""
         checkpoint.write(path, checkpoint.Checkpoint.of(self, metadata))
 
     def to_bytes(self, metadata: dict[str, Any] | None = None) -> bytes:

@@ -25,8 +25,7 @@ class Layer:
 
     params: list[np.ndarray]  # everything a checkpoint stores, in order
     activation: str | None = None
-    # False for a Graph's first layer: nothing needs dLoss/dinput there, and for a convolution
-    # it is a third of backward's work (a BLAS product and col2im). backward then returns None.
+    # False for a Graph's first layer: no dLoss/dinput (a third of a conv's backward); backward returns None.
     input_grad: bool = True
     weight_init = "scaled"  # or "normal": see init()
 
@@ -47,9 +46,8 @@ class Layer:
         return out
 
     def init(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
-        """A new parameter. Weights: N(0, gain/fan_in), with gain 2 before relu (He) and 1 otherwise
-        (LeCun), so every layer's output starts with about the variance of its input; biases: zero.
-        ``weight_init = "normal"`` is the original network.py's N(0, 1) for weights and biases alike."""
+        """A new parameter. Weights: N(0, gain/fan_in), gain 2 before relu (He), else 1 (LeCun): each output starts
+        with about its input's variance; biases: zero. ``weight_init = "normal"``: network.py's N(0, 1) for both."""
         if self.weight_init == "normal":
             return rng.standard_normal(shape, dtype=np.float32)
         if len(shape) == 1:
@@ -58,13 +56,11 @@ class Layer:
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(gain / shape[0]))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """The layer's output. Only while ``training`` does it keep what ``backward`` needs: a model that
-        only predicts holds its parameters and nothing of its last batch."""
+        """The layer's output; only while ``training`` does it keep what ``backward`` needs (a predictor holds none)."""
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """dLoss/dinput and dLoss/dparams, given dLoss/doutput, from what forward kept, which it lets go: between
-        batches a layer holds nothing, so two batches' arrays never sit in memory together."""
+        """(dLoss/dinput, dLoss/dparams) from dLoss/doutput and what forward kept, let go: batches never overlap."""
         raise NotImplementedError
 
     def spec(self) -> str:
@@ -147,9 +143,8 @@ class Conv2D(Layer):
         xp, k = self._pad(x), self.kernel_size
         n, h, w, c = xp.shape
         oh, ow = h - k + 1, w - k + 1
-        # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows, in (ky, kx, c) order: one copy. With fewer values
-        # per kernel row than outputs per row (a first layer's one channel), the copy's inner loop runs along
-        # the outputs instead: the matrix is built transposed (twice as fast), which BLAS takes as it is.
+        # (n, oh, ow, c, k, k) view -> (n*oh*ow, k*k*c) rows in (ky, kx, c) order: one copy. With fewer values per
+        # kernel row than outputs per row (one channel), it is built transposed: twice as fast, and BLAS takes it.
         windows = sliding_window_view(xp, (k, k), axis=(1, 2))
         if k * c >= ow:
             cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, k * k * c)
@@ -201,15 +196,13 @@ class MaxPool2D(Layer):
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         p, oh, ow = self.pool_size, x.shape[1] // self.pool_size, x.shape[2] // self.pool_size
-        # The maximum over the p*p offsets of the window, one strided view at a time: several
-        # times faster than a reduction over two axes of a (n, oh, p, ow, p, c) view.
+        # The maximum over the p*p offsets, one strided view at a time: faster than reducing a 6-d view.
         out = x[:, : oh * p : p, : ow * p : p, :].copy()
         for dy in range(p):
             for dx in range(p):
                 if dy or dx:
                     np.maximum(out, x[:, dy : oh * p : p, dx : ow * p : p, :], out=out)
-        # Backward finds where each maximum came from in x (kept by reference: the layer before
-        # keeps it too), rather than forward building a mask the size of x for every batch.
+        # Backward finds where each maximum came from in x (kept by reference), not a mask built every batch.
         self._x, self._out = (x, out) if training else (None, None)
         return out
 

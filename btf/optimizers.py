@@ -8,16 +8,14 @@ Each updates a list of float32 arrays in place from their gradients over a mini-
                  p <- p - lr * sqrt(1 - 0.999^t) / (1 - 0.9^t) * m / (sqrt(v) + 1e-7)
                  (the paper's efficient form: bias correction folded into the step size)
 
-Weight decay (``l2``), the one rule for every optimizer and layer: before each step, every
-weight (an array of two or more dimensions: dense matrices and conv kernels, never biases or
-BatchNorm's scale and shift) shrinks by ``lr * l2 * p``. For SGD that is exactly the gradient
-of the penalty l2/2 |w|^2 (btf.costs.penalty, which the reported loss includes); for momentum
-and Adam it is decoupled decay, AdamW's form, which the moments do not distort.
+Weight decay (``l2``), one rule for every optimizer and layer: before each step, every weight (an
+array of 2+ dimensions: dense matrices and conv kernels, never biases or BatchNorm's scale and shift)
+shrinks by ``lr * l2 * p``. For SGD that is the gradient of the penalty l2/2 |w|^2 (btf.costs.penalty,
+in the reported loss); for momentum and Adam it is decoupled decay, AdamW's form.
 
-SGD takes its gradients already multiplied by the learning rate: ``gradient_scale`` says so,
-and Graph folds it into backprop's first delta, so a step is one subtraction per array.
-State (velocities, moments) lives in the optimizer and is not saved in checkpoints: a loaded
-model that trains on restarts it. Limits: fixed hyperparameters (momentum 0.9; Adam's 0.9, 0.999, 1e-7).
+SGD takes its gradients already times the learning rate (``gradient_scale``; Graph folds it into
+backprop's first delta): a step is one subtraction per array. State (velocities, moments) is not
+saved in checkpoints: a loaded model that trains on restarts it. Limits: fixed hyperparameters.
 """
 
 from __future__ import annotations
