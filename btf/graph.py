@@ -115,6 +115,7 @@ class Graph:
     def feed(self, train: Data, val: Data | None = None) -> None:
         """Give the network its training data and, optionally, validation data: each ``(X, y)``, X (n, inputs) in [0, 1], y n int labels."""
         self.train_data = check_pair(train, self.sizes[0], self.sizes[-1], "train")
+        self._targets = costs.one_hot(self.train_data[1], self.sizes[-1])  # once, not every epoch
         self.val_data = None if val is None else check_pair(val, self.sizes[0], self.sizes[-1], "val")
 
     def batchify(self, X: np.ndarray, Y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -159,11 +160,10 @@ class Graph:
             raise ConfigError(f"learning_rate * l2 must be below 1, got {self.learning_rate * self.l2:g}")
         start = time.perf_counter()
         inputs = self.train_data[0] if augment is None else augment(self.train_data[0], self.rng)
-        targets = costs.one_hot(self.train_data[1], self.sizes[-1])
         # Each batch's output and targets, kept (fresh arrays, by reference): the epoch's loss and accuracy
         # (Keras's: means over the batches as trained) come from them once at the end, cheaper than per batch.
         outs, seen = [], []
-        for X, Y in self.batchify(inputs, targets):
+        for X, Y in self.batchify(inputs, self._targets):
             grads, out = self._gradients(X, Y, self.optimizer.gradient_scale / np.float32(len(X)))
             self.optimizer.update(self.trainable, grads)
             outs.append(out), seen.append(Y)
