@@ -1,8 +1,8 @@
 """Activation functions for btf's layers, forward and derivative side by side, on float32 batches.
 
-Derivatives are taken from the activations, not the pre-activations, so a layer keeps one
-array (its output) for its backward pass. Every function works in place: at batch 10, the
-cost of a numpy call and of a fresh array, not the arithmetic, is what an epoch spends.
+Derivatives are taken from the activations, not the pre-activations, so a layer keeps one array (its
+output) for backward. Every function works in place: at batch 10, numpy calls and fresh arrays, not the
+arithmetic, are what an epoch spends.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Costs for btf.Graph: what the network's output means, how wrong it is, and the delta backprop starts from.
 
-Two costs, as in Nielsen's book. ``quadratic`` (the original's): sigmoid outputs and
-C = 1/2 |a - y|^2 per sample. ``cross_entropy``: softmax outputs and C = -sum(y log a).
-Both give the output layer's dC/dz in one line: (a - y) a (1 - a) and a - y. The last
-layer of every Graph is linear; the cost's output function (``output``) finishes it.
+Two costs, as in Nielsen's book. ``quadratic`` (the original's): sigmoid outputs, C = 1/2 |a - y|^2 per
+sample. ``cross_entropy``: softmax outputs, C = -sum(y log a). Each gives the output layer's dC/dz in one
+line: (a - y) a (1 - a) and a - y. Every Graph's last layer is linear; the cost's ``output`` finishes it.
 """
 
 from __future__ import annotations

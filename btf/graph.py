@@ -113,14 +113,13 @@ class Graph:
 
     # ----------------------------------------------------------------- data
     def feed(self, train: Data, val: Data | None = None) -> None:
-        """Give the network its training data and, optionally, validation data: each ``(X, y)``, X (n, inputs) in [0, 1], y n int labels."""
+        """Give the network training data and, optionally, validation data: ``(X, y)``, X (n, inputs) in [0, 1], y labels."""
         self.train_data = check_pair(train, self.sizes[0], self.sizes[-1], "train")
         self._targets = costs.one_hot(self.train_data[1], self.sizes[-1])  # once, not every epoch
         self.val_data = None if val is None else check_pair(val, self.sizes[0], self.sizes[-1], "val")
 
     def batchify(self, X: np.ndarray, Y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Shuffle once (one permutation per epoch) and yield the mini-batches, each gathered straight from
-        the permutation: every sample is copied once per epoch, never into a second copy of the data set."""
+        """Shuffle (a permutation per epoch); yield mini-batches gathered straight from it: no copy of the data set."""
         order = self.rng.permutation(len(X))
         for start in range(0, len(X), self.batch_size):
             batch = order[start : start + self.batch_size]

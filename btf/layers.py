@@ -39,8 +39,7 @@ class Layer:
         return input_shape, []
 
     def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
-        """Make the parameters for ``input_shape`` (drawn from ``rng``, or a checkpoint's ``params``, whose
-        shapes its reader checked); returns the output shape."""
+        """Make the parameters for ``input_shape`` (from ``rng``, or a checkpoint's checked ``params``); the output shape."""
         out, shapes = self.shapes(input_shape)
         self.params = list(params) if params is not None else [self.init(shape, rng) for shape in shapes]
         return out

@@ -31,9 +31,7 @@ class Optimizer:
     def __init__(self, name: str, learning_rate: float, l2: float = 0.0) -> None:
         if name not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, not {name!r}")
-        self.name, self.l2 = name, float(l2)
-        self.lr = np.float32(learning_rate)
-        self.steps = 0
+        self.name, self.l2, self.lr, self.steps = name, float(l2), np.float32(learning_rate), 0
         self._state: list[list[np.ndarray]] | None = None
 
     @property
