@@ -123,9 +123,10 @@ def cold(runs: int, python: str = sys.executable) -> None:
     png_file = ROOT / ".bench-canvas.b64"
     png_file.write_text(base64.b64encode(canvas_seven()).decode())
     try:
-        base, full, imports, first = [], [], [], []
+        base, floors, full, imports, first = [], [], [], [], []
         for _ in range(runs):
             base.append(_child(["base"], env, python)[0])
+            floors.append(_child(["floor"], env, python)[0])
             total, imported, answered = _child(["cold", str(png_file)], env, python)
             full.append(total)
             imports.append(imported)
@@ -138,6 +139,10 @@ def cold(runs: int, python: str = sys.executable) -> None:
         print(f"    of which: import the app      {statistics.median(imports):.0f} ms")
         print(
             f"              first answer        {statistics.median(first):.0f} ms (boto3, S3 client, list, get, load)"
+        )
+        print(
+            f"  the libraries alone             +{statistics.median(floors) - b:.0f} ms over numpy, cv2"
+            " (import fastapi, mangum, boto3; an S3 client; no app code)"
         )
         restores = _child(["snapstart", str(png_file), str(runs)], env, python)
         print(f"  emulated SnapStart restore      {statistics.median(restores):.0f} ms "
