@@ -18,7 +18,7 @@ import numpy as np
 
 from btf.digits import cuts, segment
 
-MAX_PIECES = 64
+MAX_PIECES = 96
 
 
 @dataclass

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MAX_CUTS = 10
+MAX_CUTS = 14
 PATH_ROWS = 64
 DRIFT_COST = 0.05
 MAX_SPAN = 4  # four candidate cuts a row height: a wide digit spans up to four segments
 _SPACING, _DRIFT = 0.12, 0.25  # of the group's height: between candidate cuts; a path's reach
-_PER_HEIGHT = 4  # candidate cuts wanted per row height of the group's width
+_PER_HEIGHT = 5  # candidate cuts wanted per row height of the group's width
 
 
 @dataclass(frozen=True)
