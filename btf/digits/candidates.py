@@ -53,12 +53,14 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         if whole_score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
             continue
         found = cuts.candidate_cuts(group.ink, stroke)
+        if not found or 2 * cuts.runs(len(found)) > budget:
+            continue  # it would go over: the group keeps its whole reading, and no piece is cut for nothing
         paths = [path for path, _ in found]
         # Each run of segments twice: between the cuts as they wind, and between straight
         # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
         pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
         more = [Candidate(p) for p in pieces]
-        if found and len(more) <= budget:
+        if len(more) <= budget:
             whole = group.candidates[0]
             whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
             group.candidates += more
