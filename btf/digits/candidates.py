@@ -18,7 +18,7 @@ import numpy as np
 
 from btf.digits import cuts, segment
 
-MAX_PIECES = 96
+MAX_PIECES = 72
 
 
 @dataclass
@@ -58,8 +58,11 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         paths = [path for path, _ in found]
         # Each run of segments twice: between the cuts as they wind, and between straight
         # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
-        pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
-        more = [Candidate(p) for p in pieces]
+        winding = cuts.pieces(group.ink, paths, whole=False)
+        seen = {(p.start, p.end, p.box): p.ink for p in winding}
+        # A straight cut through a gap often parts the same ink as the winding one: read it once.
+        straight = [p for p in cuts.pieces(group.ink, cuts.straight(paths), whole=False) if not _same(seen, p)]
+        more = [Candidate(p) for p in winding + straight]
         if len(more) <= budget:
             whole = group.candidates[0]
             whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
@@ -68,6 +71,11 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
             budget -= len(more)
             added += more
     return added
+
+
+def _same(seen: dict, piece: cuts.Piece) -> bool:
+    other = seen.get((piece.start, piece.end, piece.box))
+    return other is not None and np.array_equal(other, piece.ink)
 
 
 # How a candidate piece is scored (tuned with scripts.eval_numbers on seeds 0 and 2): its

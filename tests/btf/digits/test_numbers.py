@@ -214,6 +214,6 @@ def test_long_runs_of_touching_t10k_digits_are_offered_enough_cuts():
     # A run of six touching digits is one group about four row heights wide: it needs a cut at
     # each of five joins, and a wide digit may span four segments. Measured with v7: 18 of these
     # 80 read whole with 4 candidate cuts a row height, at most 10 a group and 64 pieces a
-    # request; 23 with 5, 14 and 96 (none lost). The margin absorbs BLAS differences between CPUs.
+    # request; 22 with 5, 14 and 72 (none lost). The margin absorbs BLAS differences between CPUs.
     right = [numbers.read_image(image, predict).text == text for image, text in _all_touching(11, 80)]
-    assert sum(right) >= 21, sum(right)
+    assert sum(right) >= 20, sum(right)
