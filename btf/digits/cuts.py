@@ -28,7 +28,7 @@ import numpy as np
 MAX_CUTS = 14
 PATH_ROWS = 64
 DRIFT_COST = 0.05
-MAX_SPAN = 4  # four candidate cuts a row height: a wide digit spans up to four segments
+MAX_SPAN = 4  # a wide digit spans up to four segments (cuts stand five a row height; runs of five: no better)
 _SPACING, _DRIFT = 0.12, 0.25  # of the group's height: between candidate cuts; a path's reach
 _PER_HEIGHT = 5  # candidate cuts wanted per row height of the group's width
 
