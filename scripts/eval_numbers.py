@@ -21,7 +21,7 @@ import argparse
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -109,6 +109,8 @@ def stroke_glyph(digit: int, rng: np.random.Generator) -> np.ndarray:
 class Number:
     image: bytes  # PNG, dark ink on white
     text: str  # what it reads
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # each digit's x, y, w, h in the image
+    glyphs: list[np.ndarray] = field(default_factory=list)  # each digit's own ink (white on black), as drawn
 
 
 def compose(
@@ -133,7 +135,7 @@ def compose(
     canvas = np.zeros((int(h * 2.2), width), np.uint8)
     slope = rng.uniform(-0.08, 0.08)
     base = lambda x: int(h * 1.6 + slope * (x - width / 2))  # noqa: E731 - the drifting baseline
-    x = int(h * 0.3)
+    x, boxes = int(h * 0.3), []
     if minus:
         length, mid = int(h * rng.uniform(0.3, 0.55)), base(x) - int(h * rng.uniform(0.4, 0.6))
         cv2.line(canvas, (x, mid), (x + length, mid), 255, max(1, round(stroke)), cv2.LINE_AA)
@@ -145,6 +147,7 @@ def compose(
             x = _touch(canvas, glyph, x, y, int(rng.uniform(0, 0.12) * h))
         region = canvas[y : y + glyph.shape[0], x : x + glyph.shape[1]]
         np.maximum(region, glyph[: region.shape[0], : region.shape[1]], out=region)
+        boxes.append((x, y, region.shape[1], region.shape[0]))
         x += glyph.shape[1]
         if k == point:
             r = max(1, round(h * rng.uniform(0.05, 0.08)))
@@ -159,7 +162,7 @@ def compose(
             cv2.circle(canvas, (sx, sy), r, 255, -1, cv2.LINE_AA)
     canvas = canvas[:, : min(width, x + int(h * 0.3))]
     text = ("-" if minus else "") + "".join(str(d) + ("." if k == point else "") for k, d in enumerate(labels))
-    return Number(cv2.imencode(".png", 255 - canvas)[1].tobytes(), text)
+    return Number(cv2.imencode(".png", 255 - canvas)[1].tobytes(), text, boxes, sized)
 
 
 def _resize(glyph: np.ndarray, height: float) -> np.ndarray:

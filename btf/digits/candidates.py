@@ -18,7 +18,7 @@ import numpy as np
 
 from btf.digits import cuts, segment
 
-MAX_PIECES = 64
+MAX_PIECES = 72
 
 
 @dataclass
@@ -53,12 +53,17 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         if whole_score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
             continue
         found = cuts.candidate_cuts(group.ink, stroke)
+        if not found or 2 * cuts.runs(len(found)) > budget:
+            continue  # it would go over: the group keeps its whole reading, and no piece is cut for nothing
         paths = [path for path, _ in found]
         # Each run of segments twice: between the cuts as they wind, and between straight
         # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
-        pieces = cuts.pieces(group.ink, paths, whole=False) + cuts.pieces(group.ink, cuts.straight(paths), whole=False)
-        more = [Candidate(p) for p in pieces]
-        if found and len(more) <= budget:
+        winding = cuts.pieces(group.ink, paths, whole=False)
+        seen = {(p.start, p.end, p.box): p.ink for p in winding}
+        # A straight cut through a gap often parts the same ink as the winding one: read it once.
+        straight = [p for p in cuts.pieces(group.ink, cuts.straight(paths), whole=False) if not _same(seen, p)]
+        more = [Candidate(p) for p in winding + straight]
+        if len(more) <= budget:
             whole = group.candidates[0]
             whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
             group.candidates += more
@@ -66,6 +71,11 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
             budget -= len(more)
             added += more
     return added
+
+
+def _same(seen: dict, piece: cuts.Piece) -> bool:
+    other = seen.get((piece.start, piece.end, piece.box))
+    return other is not None and np.array_equal(other, piece.ink)
 
 
 # How a candidate piece is scored (tuned with scripts.eval_numbers on seeds 0 and 2): its

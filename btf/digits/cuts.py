@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MAX_CUTS = 10
+MAX_CUTS = 14
 PATH_ROWS = 64
 DRIFT_COST = 0.05
-MAX_SPAN = 4  # four candidate cuts a row height: a wide digit spans up to four segments
+MAX_SPAN = 4  # a wide digit spans up to four segments (cuts stand five a row height; runs of five: no better)
 _SPACING, _DRIFT = 0.12, 0.25  # of the group's height: between candidate cuts; a path's reach
-_PER_HEIGHT = 4  # candidate cuts wanted per row height of the group's width
+_PER_HEIGHT = 5  # candidate cuts wanted per row height of the group's width
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,17 @@ def straight(paths: list[np.ndarray]) -> list[np.ndarray]:
     return [np.full_like(path, round(float(path.mean()))) for path in paths]
 
 
+def runs(count: int) -> int:
+    """At most how many pieces ``pieces(ink, cuts, whole=False)`` makes of ``count`` cuts: every run
+    of up to MAX_SPAN of the count + 1 segments but the whole (one each; a run without ink makes none)."""
+    segments = count + 1
+    return sum(segments - n + 1 for n in range(1, min(MAX_SPAN, segments) + 1)) - (segments <= MAX_SPAN)
+
+
 def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:
     """Every run of up to MAX_SPAN segments between consecutive boundaries (and the whole group, if ``whole``)."""
     h, w = ink.shape
     bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]
-    columns = np.arange(w)[None, :]
     found = []
     last = len(bounds) - 1
     for i in range(last):
@@ -154,12 +160,16 @@ def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[
             if (j - i > MAX_SPAN or (i, j) == (0, last)) and not (whole and (i, j) == (0, last)):
                 continue
             if (i, j) == (0, last):
-                part = ink
+                part, x0 = ink, 0
             else:
+                # Only the columns the run can hold (and one either side, where a cut may stand):
+                # a run of a long group costs its own width, not the group's.
+                x0, x1 = max(int(bounds[i].min()) - 1, 0), min(int(bounds[j].max()) + 1, w)
+                columns = np.arange(x0, x1)[None, :]
                 inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
-                left, right = bounds[i] if i else None, bounds[j] - 1 if j < last else None
-                part = _without_cut_offs(ink * inside.astype(np.uint8), left, right)
-            piece = _framed(i, j, part)
+                left, right = bounds[i] - x0 if i else None, bounds[j] - 1 - x0 if j < last else None
+                part = _without_cut_offs(ink[:, x0:x1] * inside.astype(np.uint8), left, right)
+            piece = _framed(i, j, part, x0)
             if piece is not None:
                 found.append(piece)
     return found
@@ -168,15 +178,16 @@ def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[
 MARGIN = 2  # background around each piece's ink, so the normalisation sees a clean border
 
 
-def _framed(start: int, end: int, part: np.ndarray) -> Piece | None:
-    """The piece's ink cropped to itself inside a frame of background; None when it holds no ink."""
+def _framed(start: int, end: int, part: np.ndarray, left: int = 0) -> Piece | None:
+    """The piece's ink cropped to itself inside a frame of background; None when it holds no ink.
+    ``part`` holds the group's columns from ``left`` on."""
     rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
     if rows.size == 0:
         return None
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     framed = np.zeros((y1 - y0 + 2 * MARGIN, x1 - x0 + 2 * MARGIN), np.uint8)
     framed[MARGIN:-MARGIN, MARGIN:-MARGIN] = part[y0:y1, x0:x1]
-    return Piece(start, end, framed, (x0, y0, x1 - x0, y1 - y0))
+    return Piece(start, end, framed, (left + x0, y0, x1 - x0, y1 - y0))
 
 
 def _without_cut_offs(part: np.ndarray, left: np.ndarray | None, right: np.ndarray | None) -> np.ndarray:

@@ -97,12 +97,19 @@ def prepare_gray(gray: np.ndarray, size: tuple[int, int] | None = None) -> Prepa
 
 def read(prepared: Prepared, predict: Predict) -> Reading:
     """Read a prepared row with a model's ``predict`` (inputs (n, 784) -> labels, confidences (n, 10))."""
+    groups, joins = units(prepared, predict)
+    return _assemble(prepared.layout, groups, joins, prepared.scale)
+
+
+def units(prepared: Prepared, predict: Predict) -> tuple[list[Unit], list[tuple[Unit, int, int]]]:
+    """What ``read`` chooses from: each digit group with its candidate pieces, and the joins of
+    neighbouring groups (unit, first group, last group), every piece read by ``predict``."""
     lay = prepared.layout
     groups = [_unit(lay, [g]) for g in lay.groups]
     joins = _joins(lay)
     _classify([g.candidates[0] for g in groups + [j for j, _, _ in joins]], predict)
     _classify(offer_cuts(groups, lay.stroke), predict)
-    return _assemble(lay, groups, joins, prepared.scale)
+    return groups, joins
 
 
 def read_image(data: bytes, predict: Predict, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reading:

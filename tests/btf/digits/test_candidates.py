@@ -26,3 +26,16 @@ def test_a_cut_piece_that_stops_short_of_the_baseline_costs_more():
     gap = (58 - 44) / 58
     assert standing - short == pytest.approx(candidates.OFF_BASELINE * (gap - candidates.BASELINE_FREE))
     assert near == pytest.approx(standing)  # within BASELINE_FREE of the foot: free (a drifting baseline)
+
+
+def test_a_straight_piece_holding_the_same_ink_as_its_winding_one_is_offered_once():
+    # Three upright strokes with clear gaps: every winding cut runs straight down a gap, so the
+    # straight cuts part the very same ink, which is read once, not twice.
+    ink = np.zeros((60, 150), np.uint8)
+    for x in (20, 75, 130):
+        ink[5:55, x - 3 : x + 3] = 255
+    whole = candidates.Candidate(cuts.pieces(ink, [])[0], np.zeros(784), np.full(10, 0.1), True, 0.2)
+    unit = candidates.Unit(ink, segment.Box(0, 0, 150, 60), 60.0, [whole])
+    added = candidates.offer_cuts([unit], stroke=6.0)
+    runs = [(c.piece.start, c.piece.end) for c in added]
+    assert added and len(runs) == len(set(runs)) == cuts.runs(len(unit.cut_costs))

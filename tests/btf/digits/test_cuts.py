@@ -99,9 +99,19 @@ def test_any_ink_gives_bounded_cuts_and_pieces(height, width, strokes, seed):
     assert len(found) <= cuts.MAX_CUTS
     for path, crossed in found:
         assert path.shape == (height,) and path.min() >= 0 and path.max() <= width and crossed >= 0
-    pieces = cuts.pieces(ink, [path for path, _ in found])
+    paths = [path for path, _ in found]
+    pieces = cuts.pieces(ink, paths)
     segments = len(found) + 1
     assert len(pieces) <= segments * cuts.MAX_SPAN + 1
+    assert len(cuts.pieces(ink, paths, whole=False)) <= cuts.runs(len(paths))
+    # Each piece is the group's own ink between its two boundaries, placed where it was.
+    bounds = [np.zeros(height, np.int64), *paths, np.full(height, width, np.int64)]
+    for piece in pieces:
+        x, y, w, h = piece.box
+        inner = piece.ink[cuts.MARGIN : -cuts.MARGIN, cuts.MARGIN : -cuts.MARGIN]
+        rows, cols = np.nonzero(inner)
+        assert np.array_equal(inner[rows, cols], ink[y + rows, x + cols])
+        assert (cols + x >= bounds[piece.start][y + rows]).all() and (cols + x < bounds[piece.end][y + rows]).all()
 
 
 @pytest.mark.parametrize("rows", [cuts.PATH_ROWS, 4 * cuts.PATH_ROWS, 20 * cuts.PATH_ROWS])
@@ -126,3 +136,13 @@ def test_straight_cuts_stand_at_each_paths_mean_column_in_order():
     # The pieces between straight cuts are read as the winding ones are: every run, framed, with ink.
     found = cuts.pieces(ink, lines, whole=False)
     assert found and all(piece.ink.any() for piece in found)
+
+
+@pytest.mark.parametrize("count", range(cuts.MAX_CUTS + 1))
+def test_runs_counts_the_pieces_of_a_cut_group_before_any_is_cut(count):
+    # Every segment holds ink (as candidate_cuts makes them), so every run makes one piece:
+    # offer_cuts checks a group against the piece budget with this before cutting any.
+    ink = np.zeros((40, 40 + 30 * count), np.uint8)
+    ink[5:35] = 255
+    paths = [np.full(40, 20 + 30 * k) for k in range(count)]
+    assert len(cuts.pieces(ink, paths, whole=False)) == cuts.runs(count)

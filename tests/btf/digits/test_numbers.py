@@ -198,3 +198,22 @@ def test_pen_drawn_neighbours_that_overlap_are_split_by_recognition():
     # measured with v7, 19 of the 48 read whole (9 with shape priors alone and winding cuts).
     right = [read(pen_number(text, gap=-gap)).text == text for gap in (4, 10, 16) for text in OVERLAPPING]
     assert sum(right) >= 15, sum(right)
+
+
+def _all_touching(seed: int, count: int) -> list[tuple[bytes, str]]:
+    """``count`` numbers of 5 or 6 t10k digits, every neighbour touching, at the evaluation's four heights."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for k in range(count):
+        indices = [int(i) for i in rng.integers(0, 2000, int(rng.integers(5, 7)))]
+        found.append(mnist_number(indices, seed=seed * 1000 + k, touching=True, height=(28, 40, 64, 120)[k % 4]))
+    return found
+
+
+def test_long_runs_of_touching_t10k_digits_are_offered_enough_cuts():
+    # A run of six touching digits is one group about four row heights wide: it needs a cut at
+    # each of five joins, and a wide digit may span four segments. Measured with v7: 18 of these
+    # 80 read whole with 4 candidate cuts a row height, at most 10 a group and 64 pieces a
+    # request; 22 with 5, 14 and 72 (none lost). The margin absorbs BLAS differences between CPUs.
+    right = [numbers.read_image(image, predict).text == text for image, text in _all_touching(11, 80)]
+    assert sum(right) >= 20, sum(right)
