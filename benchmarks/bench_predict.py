@@ -123,27 +123,11 @@ def cold(runs: int, python: str = sys.executable) -> None:
     png_file = ROOT / ".bench-canvas.b64"
     png_file.write_text(base64.b64encode(canvas_seven()).decode())
     try:
-        base, floors, full, imports, first = [], [], [], [], []
+        runs_of = {"base": [], "floor": [], "cold": []}
         for _ in range(runs):
-            base.append(_child(["base"], env, python)[0])
-            floors.append(_child(["floor"], env, python)[0])
-            total, imported, answered = _child(["cold", str(png_file)], env, python)
-            full.append(total)
-            imports.append(imported)
-            first.append(answered)
-        b, f = statistics.median(base), statistics.median(full)
-        print(f"cold start, median of {runs} fresh processes, latest model from moto_server S3 (spawn to answer):")
-        print(f"  import numpy, cv2 only          {b:.0f} ms")
-        print(f"  import app + first answer       {f:.0f} ms")
-        print(f"  difference                      {f - b:.0f} ms  (target <= 400 ms)")
-        print(f"    of which: import the app      {statistics.median(imports):.0f} ms")
-        print(
-            f"              first answer        {statistics.median(first):.0f} ms (boto3, S3 client, list, get, load)"
-        )
-        print(
-            f"  the libraries alone             +{statistics.median(floors) - b:.0f} ms over numpy, cv2"
-            " (import fastapi, mangum, boto3; an S3 client; no app code)"
-        )
+            for kind in runs_of:
+                runs_of[kind].append(_child([kind, str(png_file)] if kind == "cold" else [kind], env, python))
+        _print_cold(runs, runs_of)
         restores = _child(["snapstart", str(png_file), str(runs)], env, python)
         print(f"  emulated SnapStart restore      {statistics.median(restores):.0f} ms "
               "(fork of an initialised process, after-restore hook, first answer)")  # fmt: skip
@@ -151,6 +135,22 @@ def cold(runs: int, python: str = sys.executable) -> None:
     finally:
         png_file.unlink(missing_ok=True)
         server.stop()
+
+
+def _print_cold(runs: int, runs_of: dict[str, list[list[float]]]) -> None:
+    """The medians: each child prints ms since spawn first; the cold one then its import and first-answer phases."""
+    b, floor = (statistics.median(r[0] for r in runs_of[k]) for k in ("base", "floor"))
+    f, imports, first = (statistics.median(r[i] for r in runs_of["cold"]) for i in range(3))
+    print(f"cold start, median of {runs} fresh processes, latest model from moto_server S3 (spawn to answer):")
+    print(f"  import numpy, cv2 only          {b:.0f} ms")
+    print(f"  import app + first answer       {f:.0f} ms")
+    print(f"  difference                      {f - b:.0f} ms  (target <= 400 ms)")
+    print(f"    of which: import the app      {imports:.0f} ms")
+    print(f"              first answer        {first:.0f} ms (boto3, S3 client, list, get, load)")
+    print(
+        f"  the libraries alone             +{floor - b:.0f} ms over numpy, cv2, a lower bound"
+        " (import fastapi, mangum, boto3; an S3 client; no app code)"
+    )
 
 
 def importtime(env: dict, python: str = sys.executable) -> None:

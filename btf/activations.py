@@ -12,7 +12,7 @@ import numpy as np
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-z), in place. z is first raised to at least -87, below which e^-z overflows float32
-    (sigmoid(-87) < 2e-38); a large z underflows e^-z to 0, ignored by default. The tanh form needs no
+    (sigmoid(-87) < 2e-38); a large z underflows e^-z to 0, ignored by default. The tanh form, (1 + tanh(z/2)) / 2, needs no
     clamp, but float32 tanh has no SIMD loop on AVX2 CPUs: it takes twice exp's time."""
     np.maximum(z, np.float32(-87), out=z)
     np.negative(z, out=z)

@@ -2,7 +2,7 @@
 
 Two costs, as in Nielsen's book. ``quadratic`` (the original's): sigmoid outputs, C = 1/2 |a - y|^2 per
 sample. ``cross_entropy``: softmax outputs, C = -sum(y log a). Each gives the output layer's dC/dz in one
-line: (a - y) a (1 - a) and a - y. Every Graph's last layer is linear; the cost's ``output`` finishes it.
+line: (a - y) a (1 - a) and a - y. The cost's ``output`` follows the last layer, usually a linear one.
 """
 
 from __future__ import annotations

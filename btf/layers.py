@@ -39,7 +39,7 @@ class Layer:
         return input_shape, []
 
     def build(self, input_shape: Shape, rng: np.random.Generator, params: list[np.ndarray] | None = None) -> Shape:
-        """Make the parameters for ``input_shape`` (from ``rng``, or a checkpoint's checked ``params``); the output shape."""
+        """Make the parameters for ``input_shape`` (from ``rng``, or a checkpoint's checked ``params``); returns the output shape."""
         out, shapes = self.shapes(input_shape)
         self.params = list(params) if params is not None else [self.init(shape, rng) for shape in shapes]
         return out
@@ -59,7 +59,7 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(dLoss/dinput, dLoss/dparams) from dLoss/doutput and what forward kept, let go: batches never overlap."""
+        """(dLoss/dinput, dLoss/dparams) from dLoss/doutput and what forward kept, which it then lets go."""
         raise NotImplementedError
 
     def spec(self) -> str:

@@ -52,9 +52,11 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         # so a whole reading above -2 * PIECE_COST can never lose: no need to look further.
         if whole_score > -2 * PIECE_COST or w < SPLIT_ASPECT * h or h < 8:
             continue
-        found = cuts.candidate_cuts(group.ink, stroke)
-        if not found or 2 * cuts.runs(len(found)) > budget:
-            continue  # it would go over: the group keeps its whole reading, and no piece is cut for nothing
+        if budget < 2 * cuts.runs(1):
+            break  # not even one cut's pieces fit any more
+        found = _within(cuts.candidate_cuts(group.ink, stroke), budget)
+        if not found:
+            continue
         paths = [path for path, _ in found]
         # Each run of segments twice: between the cuts as they wind, and between straight
         # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
@@ -62,15 +64,24 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         seen = {(p.start, p.end, p.box): p.ink for p in winding}
         # A straight cut through a gap often parts the same ink as the winding one: read it once.
         straight = [p for p in cuts.pieces(group.ink, cuts.straight(paths), whole=False) if not _same(seen, p)]
-        more = [Candidate(p) for p in winding + straight]
-        if len(more) <= budget:
-            whole = group.candidates[0]
-            whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
-            group.candidates += more
-            group.cut_costs = [cost for _, cost in found]
-            budget -= len(more)
-            added += more
+        more = [Candidate(p) for p in winding + straight]  # at most 2 * runs(len(found)): within the budget
+        whole = group.candidates[0]
+        whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
+        group.candidates += more
+        group.cut_costs = [cost for _, cost in found]
+        budget -= len(more)
+        added += more
     return added
+
+
+def _within(found: list[tuple[np.ndarray, float]], budget: int) -> list[tuple[np.ndarray, float]]:
+    """The cuts whose pieces (at most 2 * cuts.runs of them) fit the budget: all, or the cheapest, in column order.
+    The cheapest cross the least ink: the likeliest joins. Nothing is cut before this is known."""
+    fits = max(c for c in range(len(found) + 1) if 2 * cuts.runs(c) <= budget)
+    if fits == len(found):
+        return found
+    keep = sorted(sorted(range(len(found)), key=lambda i: found[i][1])[:fits])
+    return [found[i] for i in keep]
 
 
 def _same(seen: dict, piece: cuts.Piece) -> bool:

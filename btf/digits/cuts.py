@@ -3,8 +3,8 @@
 Over-segment, then let recognition choose (the classic scheme for touching handwriting):
 
 1. candidate cut columns are the minima of the group's column ink profile, plus even splits
-   into as many digits as could fit, at most ``MAX_CUTS`` of them and no two closer than a
-   fifth of the height;
+   into as many digits as could fit, at most ``MAX_CUTS`` of them and no two closer than
+   0.12 of the height;
 2. each cut follows the cheapest path from top to bottom (dynamic programming over at most
    ``PATH_ROWS`` rows, one column of drift a row, within a quarter of the height of its
    column and inside the group's ink columns), so it slips between overlapping strokes

@@ -79,6 +79,11 @@ CHAINS = {
     "pool-leftover": ("conv2:3,pool2,dense3", (9, 9, 1), "cross_entropy"),  # 7x7 pooled: a row and column left
     "odd-sizes-two-convs": ("conv2:2:sigmoid,conv3:3:relu,pool2,dense3", (9, 7, 2), "cross_entropy"),
     "same-padding-quadratic": ("conv2:3:relu:same,pool3,dense5:sigmoid,dense3", (6, 6, 1), "quadratic"),
+    # Convolutions after another, so their input gradients (a padded one's cropped back) are checked too. The
+    # first is sigmoid: a relu's zeros would make exact ties for the max-pool, which finite differences cannot follow.
+    "same-padding-inner-odd": ("conv2:2:sigmoid,conv3:3:relu:same,pool2,dense3", (7, 6, 1), "cross_entropy"),
+    "same-padding-inner-even": ("conv2:3:sigmoid,conv3:2:relu:same,pool2,dense3", (7, 7, 2), "cross_entropy"),
+    "kernel-one-inner": ("conv2:3:sigmoid,conv3:1:relu,pool2,dense3", (7, 7, 2), "cross_entropy"),
     "dense-only": ("dense6:relu,dense4:sigmoid,dense3", (5,), "cross_entropy"),
     "activated-last-layer": ("dense6:relu,dense3:relu", (5,), "quadratic"),  # the cost's sigmoid after a relu
     "activated-last-layer-softmax": ("dense6:sigmoid,dense3:sigmoid", (5,), "cross_entropy"),
