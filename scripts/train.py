@@ -123,7 +123,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def extended_training(args: argparse.Namespace, train: tuple, data_description: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The training digits plus what the options add: re-drawn digits, non-digits, pieces of touching digits."""
+    """The training digits plus what the options add: re-drawn and printed digits, non-digits, touching pieces."""
     X, y = train  # the training digits as they come: every addition is made from these alone
     pieces = None
     if args.joined:
@@ -143,6 +143,13 @@ def extended_training(args: argparse.Namespace, train: tuple, data_description: 
         train = evaluation.with_negatives(train, args.not_digit, args.seed)
         print(f"generated {args.not_digit} non-digits to train 'not a digit' on")
         data_description["not_digit_train_size"] = args.not_digit
+    if args.printed:  # after the non-digits too, which draw "crossed" digits from the training digits
+        from btf.digits import printed
+
+        extra = printed.generate(args.printed, args.seed)
+        train = (np.vstack([train[0], extra[0]]), np.concatenate([train[1], extra[1]]))
+        print(f"printed {len(extra[1])} digits in TrueType fonts")
+        data_description["printed_train_size"] = len(extra[1])
     if pieces is not None:  # appended last, so the additions before them are drawn as before --joined existed
         train = (np.vstack([train[0], pieces[0]]), np.concatenate([train[1], pieces[1]]))
     return train

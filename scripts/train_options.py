@@ -44,6 +44,7 @@ CONFIG_KEYS = (
     "redraw",
     "joined",
     "joined_kinds",
+    "printed",
 )
 # Uploading a model can take a while on a slow link; reads by the function use a 3 s deadline.
 STORE_TIMEOUT = 300.0
@@ -185,6 +186,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="the kinds --joined draws in turn, comma-separated, a kind twice for twice as many"
         " (default pair,fragment,pair,neighbour)",
+    )
+    p.add_argument(
+        "--printed",
+        type=_ranged(int, 0, 1_000_000),
+        default=0,
+        help="also train on N digits printed in TrueType fonts (btf.digits.printed), so print is not 'not a digit'",
     )
     p.add_argument(
         "--gate-negatives",
