@@ -8,6 +8,7 @@ import pytest
 
 import btf
 from btf import data as btf_data
+from btf.digits import printed
 from scripts import train
 from tests.conftest import bucket_listing
 
@@ -216,9 +217,10 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     store = tmp_path / "models"
     layers = ("--layers", "conv4:3,bn,pool2,dense16,bn,dense11", "--optimizer", "adam", "--learning-rate", "0.01")
     args = ("--data", str(idx), "--store", str(store), "--epochs", "2", "--cost", "cross_entropy", *layers)
-    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", "--gate-negatives", "40")
+    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", "--printed", "20", "--gate-negatives", "40")
     assert code == 0, out
     assert "touching pairs, fragments and digits with a neighbour's edge" in out
+    assert "printed 20 digits in TrueType fonts" in out or not printed.fonts()
     assert "generated 60 non-digits" in out and "held-out non-digits flagged" in out and "ECE" in out
     net = btf.Graph.load(store / "model-v1.npz")
     stored = net.metadata["not_digit"]
@@ -226,6 +228,7 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     assert 0 <= net.metadata["heldout_non_digits_flagged"] <= 1 and 0 <= net.metadata["test_ece"] <= 1
     assert net.metadata["config"]["not_digit"] == 60 and net.metadata["data"]["not_digit_train_size"] == 60
     assert net.metadata["config"]["joined"] == 40 and 0 < net.metadata["data"]["joined_train_size"] <= 40
+    assert net.metadata["config"]["printed"] == 20
     metrics = json.loads((store / "reports" / "model-v1" / "metrics.json").read_text())
     assert sum(b["count"] for b in metrics["reliability"]) == 60
     assert (store / "reports" / "model-v1" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
