@@ -217,7 +217,9 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     store = tmp_path / "models"
     layers = ("--layers", "conv4:3,bn,pool2,dense16,bn,dense11", "--optimizer", "adam", "--learning-rate", "0.01")
     args = ("--data", str(idx), "--store", str(store), "--epochs", "2", "--cost", "cross_entropy", *layers)
-    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", "--printed", "20", "--gate-negatives", "40")
+    code, out, _ = run(
+        capsys, *args, "--not-digit", "60", "--joined", "40", "--printed", "20", "--gate-negatives", "40"
+    )
     assert code == 0, out
     assert "touching pairs, fragments and digits with a neighbour's edge" in out
     assert "printed 20 digits in TrueType fonts" in out or not printed.fonts()
