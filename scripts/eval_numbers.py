@@ -9,7 +9,9 @@ scales, with mixed sizes and a drifting baseline (``compose``), in categories:
 - Hershey-font digits (varied font, weight, slant) and procedural pen strokes (each digit a
   few jittered strokes, as a person draws it: a 4 and a 5 in two strokes, crossed 7s), as
   writers that are not MNIST's;
-- a decimal point or a leading minus sign; specks scattered around the number.
+- a decimal point or a leading minus sign; specks scattered around the number;
+- held-out drawings that are not digits (``btf.digits.negatives``): the share /read answers
+  with a number, no ``?`` in it, which is a wrong answer.
 
 Each image goes through ``btf.digits.numbers.read_image`` with the model, as the /read handler
 does. Prints, per category, the share of numbers read whole (sign and point included).
@@ -237,6 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("-n", type=int, default=60, help="numbers per category")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--non-digits", type=int, default=200, metavar="N", help="held-out non-digit drawings to read (default 200)"
+    )
     p.add_argument("--show-errors", type=int, default=0, metavar="K", help="print K misreads per category")
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
@@ -255,6 +260,28 @@ def main(argv: list[str] | None = None) -> None:
             print(f"    {want!r:12} read as {got!r}")
     seconds = time.process_time() - start
     print(f"{'all':26} {total:5} {right / total:11.1%}   ({seconds / total * 1000:.1f} ms CPU a number)")
+    if args.non_digits > 0:
+        taken = [read_non_digit(png, functools.partial(digits.read, net)) for png in non_digits(args.non_digits)]
+        print(f"{'non-digit drawings':26} {len(taken):5} {np.mean(taken):11.1%}   read as a number with no '?'")
+
+
+def non_digits(n: int) -> list[bytes]:
+    """Held-out drawings that are not digits (btf.digits.negatives, the gate's split), as the page sends them."""
+    from btf.digits import evaluation, negatives
+
+    return [
+        png
+        for _, png in negatives.render(n, seed=evaluation.GATE_SEED, split="heldout", kinds=evaluation.HELD_OUT_KINDS)
+    ]
+
+
+def read_non_digit(image: bytes, predict) -> bool:
+    """Whether /read answers ``image`` with a number (digits, a point or a minus, no '?'): a wrong answer."""
+    try:
+        text = read_image(image, predict).text
+    except ImageError:
+        return False
+    return "?" not in text and any(c.isdigit() for c in text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""scripts.eval_numbers: what counts as /read answering a drawing that is not a number."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from scripts import eval_numbers
+from tests.support.numbers import pen_number, png, predict
+
+
+def test_a_number_for_a_non_digit_counts_as_a_wrong_answer():
+    assert eval_numbers.read_non_digit(png(pen_number("42")), predict)  # read as a number: counted
+    blank = png(np.full((100, 300), 255, np.uint8))
+    assert not eval_numbers.read_non_digit(blank, predict)  # no_digit: nothing answered
+
+
+def test_a_question_mark_or_no_digit_is_the_right_answer(monkeypatch):
+    for text, wrong in [("1?2", False), ("?", False), ("-", False), ("3.5", True), ("-7", True)]:
+        monkeypatch.setattr(eval_numbers, "read_image", lambda image, predict, t=text: SimpleNamespace(text=t))
+        assert eval_numbers.read_non_digit(b"", predict) is wrong
+
+
+def test_the_non_digits_are_the_gates_held_out_drawings_and_reproducible():
+    a, b = eval_numbers.non_digits(6), eval_numbers.non_digits(6)
+    assert a == b and all(p[:4] == b"\x89PNG" for p in a)
