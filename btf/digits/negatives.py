@@ -119,20 +119,26 @@ def _hershey(rng: np.random.Generator, split: str) -> np.ndarray:
 
 
 def _font(rng: np.random.Generator, split: str) -> np.ndarray:
-    from PIL import Image, ImageDraw, ImageFont
-
     files = sorted((_FONT_ROOT / _FONT_DIRS[split]).glob("*.ttf"))
     if not files:
         return _hershey(rng, split)
     chars = _characters(split)
-    font = ImageFont.truetype(str(files[rng.integers(len(files))]), int(rng.integers(150, 220)))
+    path, size = str(files[rng.integers(len(files))]), int(rng.integers(150, 220))
+    text = chars[rng.integers(len(chars))]
+    return shapes.tilt(rng, typeset(path, size, text, int(rng.integers(0, 6))))
+
+
+def typeset(path: str, size: int, text: str, stroke: int) -> np.ndarray:
+    """``text`` in the TrueType font at ``path``, black on a white canvas of the page's size, centred."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(path, size)
     image = Image.new("L", (SIDE, SIDE), 255)
     draw = ImageDraw.Draw(image)
-    text = chars[rng.integers(len(chars))]
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     at = ((SIDE - (right - left)) / 2 - left, (SIDE - (bottom - top)) / 2 - top)
-    draw.text(at, text, fill=0, font=font, stroke_width=int(rng.integers(0, 6)), stroke_fill=0)
-    return shapes.tilt(rng, np.asarray(image, np.uint8).copy())
+    draw.text(at, text, fill=0, font=font, stroke_width=stroke, stroke_fill=0)
+    return np.asarray(image, np.uint8).copy()
 
 
 def _crossed(rng: np.random.Generator, digit: np.ndarray) -> np.ndarray:

@@ -61,16 +61,8 @@ def generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _render(rng: np.random.Generator, path: str, digit: int) -> np.ndarray:
     """The digit dark on white on the page's canvas, at a random size, weight and slant."""
-    from PIL import Image, ImageDraw, ImageFont
-
     side = shapes.SIDE
-    font = ImageFont.truetype(path, int(rng.integers(120, 220)))
-    image = Image.new("L", (side, side), 255)
-    draw = ImageDraw.Draw(image)
-    left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=font)
-    at = ((side - (right - left)) / 2 - left, (side - (bottom - top)) / 2 - top)
-    draw.text(at, str(digit), fill=0, font=font, stroke_width=int(rng.integers(0, 5)), stroke_fill=0)
-    gray = np.asarray(image, np.uint8).copy()
+    gray = negatives.typeset(path, int(rng.integers(120, 220)), str(digit), int(rng.integers(0, 5)))
     m = np.float32([[1, rng.uniform(-0.25, 0.25), 0], [0, 1, 0]])  # a slant, as italics and hands lean
     m[0, 2] = -m[0, 1] * side / 2
     return cv2.warpAffine(gray, m, (side, side), borderValue=255)
