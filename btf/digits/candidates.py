@@ -108,6 +108,11 @@ BASELINE_FREE, OFF_BASELINE = 0.1, 15.0
 PIECE_COST, CUT_COST = 0.25, 0.45
 NOT_DIGIT_WEIGHT = 3.5  # a ten-output model's score is 1 - its top confidence: this weighs that more
 ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
+# A cut piece of such a group counts as a digit only below this not-a-digit score (the model's
+# own threshold, 0.5, elsewhere): a letter's strokes (n, u, H, M) cut apart, each with a stub of
+# the stroke that joined them, read as 1s and 7s, and a model taught that a digit keeps its
+# neighbour's edge (scripts.train --joined) is less sure of them than of a digit's.
+SURE_DIGIT = 0.15
 
 
 def score(candidate: Candidate, unit: Unit) -> float:
@@ -135,17 +140,24 @@ def choosable(unit: Unit) -> list[Candidate]:
 
     A split must explain the group's ink as digits: a letter (an M, an X) cut into strokes always
     has some that read as confident 1s and 7s, and reading those would make a number of a
-    drawing that is none. Only a group too wide for one character, which no single "?" can
-    explain, may keep pieces that are not digits, when its digits alone cannot cover it.
+    drawing that is none. A group that may be one character is cut only into pieces the model
+    is sure of (``SURE_DIGIT``). Only a group too wide for one character, which no single "?"
+    can explain, may keep pieces that are not digits, when its digits alone cannot cover it.
     """
     last = len(unit.cut_costs) + 1
+    one_character = unit.ink.shape[1] <= ONE_CHARACTER * unit.height
+    below = SURE_DIGIT if one_character else 1.0
     # Digits as tall as the row: a letter's foot, a fragment, reads as a confident 1.
     tall = FRAGMENT_BELOW * unit.height
-    digits_ = [c for c in unit.candidates[1:] if c.is_digit and c.input is not None and c.piece.box[3] >= tall]
+    digits_ = [
+        c
+        for c in unit.candidates[1:]
+        if c.is_digit and c.not_digit < below and c.input is not None and c.piece.box[3] >= tall
+    ]
     reach = {0}
     for candidate in sorted(digits_, key=lambda c: c.piece.start):
         if candidate.piece.start in reach:
             reach.add(candidate.piece.end)
-    if last in reach or unit.ink.shape[1] <= ONE_CHARACTER * unit.height:
+    if last in reach or one_character:
         return unit.candidates[:1] + digits_
     return unit.candidates
