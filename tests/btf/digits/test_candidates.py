@@ -1,4 +1,4 @@
-"""How a row's candidate pieces score: a cut piece standing on its group's baseline, or stopping short of it."""
+"""How a row's candidate pieces score and which may be chosen: the baseline, and how sure a cut piece must be."""
 
 import numpy as np
 import pytest
@@ -39,3 +39,27 @@ def test_a_straight_piece_holding_the_same_ink_as_its_winding_one_is_offered_onc
     added = candidates.offer_cuts([unit], stroke=6.0)
     runs = [(c.piece.start, c.piece.end) for c in added]
     assert added and len(runs) == len(set(runs)) == cuts.runs(len(unit.cut_costs))
+
+
+@pytest.mark.parametrize("width, choosable", [(60, False), (69, False), (70, True), (120, True)])
+def test_a_group_that_may_be_one_character_is_cut_only_into_sure_digits(width, choosable):
+    # Two cut pieces the model calls digits, one of them less surely than SURE_DIGIT asks: in a
+    # group at most ONE_CHARACTER row heights wide (a letter's strokes, cut apart) it may not
+    # be chosen, so the split cannot cover the group; a wider group keeps it.
+    ink = np.zeros((58, width), np.uint8)
+    confident = np.full(10, 0.01)
+    confident[1] = 0.91
+    half = width // 2
+
+    def read(start, end, box, not_digit):
+        return candidates.Candidate(cuts.Piece(start, end, ink, box), np.zeros(784), confident, True, not_digit)
+
+    pieces = [
+        read(0, 2, (0, 0, width, 58), 0.9),
+        read(0, 1, (0, 0, half, 58), 0.01),
+        read(1, 2, (half, 0, width - half, 58), 0.3),
+    ]
+    unit = candidates.Unit(ink, segment.Box(0, 0, width, 58), 58.0, pieces, [0.5])
+    assert 69 <= candidates.ONE_CHARACTER * 58 < 70  # the parameters straddle it
+    offered = candidates.choosable(unit)
+    assert pieces[1] in offered and (pieces[2] in offered) is choosable
