@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--non-digits", type=int, default=200, metavar="N", help="held-out non-digit drawings to read (default 200)"
     )
+    p.add_argument(
+        "--non-digits-seed", type=int, default=None, metavar="S", help="draw them from seed S (default: the gate's)"
+    )
     p.add_argument("--show-errors", type=int, default=0, metavar="K", help="print K misreads per category")
     args = p.parse_args(argv)
     X, y = load(args.data)["test"]
@@ -261,21 +264,20 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.process_time() - start
     print(f"{'all':26} {total:5} {right / total:11.1%}   ({seconds / total * 1000:.1f} ms CPU a number)")
     if args.non_digits > 0:
-        taken = [read_non_digit(png, functools.partial(digits.read, net)) for png in non_digits(args.non_digits)]
+        drawn = non_digits(args.non_digits, args.non_digits_seed)
+        taken = [read_non_digit(png, functools.partial(digits.read, net)) for png in drawn]
         print(f"{'non-digit drawings':26} {len(taken):5} {np.mean(taken):11.1%}   read as a number with no '?'")
 
 
-def non_digits(n: int) -> list[bytes]:
-    """Held-out drawings that are not digits (btf.digits.negatives, the gate's split), as the page sends them."""
+def non_digits(n: int, seed: int | None = None) -> list[bytes]:
+    """Held-out drawings that are not digits (btf.digits.negatives: the gate's, unless ``seed`` says), as the page sends them."""
     from btf.digits import evaluation, negatives
 
-    return [
-        png
-        for _, png in negatives.render(n, seed=evaluation.GATE_SEED, split="heldout", kinds=evaluation.HELD_OUT_KINDS)
-    ]
+    seed = evaluation.GATE_SEED if seed is None else seed
+    return [png for _, png in negatives.render(n, seed=seed, split="heldout", kinds=evaluation.HELD_OUT_KINDS)]
 
 
-def read_non_digit(image: bytes, predict) -> bool:
+def read_non_digit(image: bytes, predict: Callable) -> bool:
     """Whether /read answers ``image`` with a number (digits, a point or a minus, no '?'): a wrong answer."""
     try:
         text = read_image(image, predict).text

@@ -150,6 +150,7 @@ def extended_training(args: argparse.Namespace, train: tuple, data_description: 
         train = (np.vstack([train[0], extra[0]]), np.concatenate([train[1], extra[1]]))
         print(f"printed {len(extra[1])} digits in TrueType fonts")
         data_description["printed_train_size"] = len(extra[1])
+        data_description["printed_fonts"] = [Path(f).name for f in printed.fonts()]  # what they depend on
     if pieces is not None:  # appended last, so the additions before them are drawn as before --joined existed
         train = (np.vstack([train[0], pieces[0]]), np.concatenate([train[1], pieces[1]]))
     return train

@@ -216,6 +216,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"--learning-rate x --l2 must be below 1 (weight decay would flip the weights' signs), got {args.learning_rate * args.l2:g}"
         )
     args.activation = args.activation or ("relu" if args.layers else "sigmoid")
+    if args.printed:
+        from btf.digits.printed import fonts
+
+        if not fonts():
+            p.error(
+                "--printed prints digits in the DejaVu TrueType fonts, and none is installed"
+                " (/usr/share/fonts/truetype/dejavu: apt-get install fonts-dejavu-core fonts-dejavu-extra)"
+            )
     if args.joined and not args.not_digit:
         p.error("--joined trains pieces as 'not a digit': it needs --not-digit N (and an 11th output)")
     outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]

@@ -109,9 +109,10 @@ PIECE_COST, CUT_COST = 0.25, 0.45
 NOT_DIGIT_WEIGHT = 3.5  # a ten-output model's score is 1 - its top confidence: this weighs that more
 ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one character
 # A cut piece of such a group counts as a digit only below this not-a-digit score (the model's
-# own threshold, 0.5, elsewhere): a letter's strokes (n, u, H, M) cut apart, each with a stub of
-# the stroke that joined them, read as 1s and 7s, and a model taught that a digit keeps its
-# neighbour's edge (scripts.train --joined) is less sure of them than of a digit's.
+# own threshold, 0.5, elsewhere): a letter's strokes (n, h, m) cut apart, each with a stub of
+# the stroke that joined them, read as 1s and 7s, less surely than real digits (and more often
+# with a model taught that a digit keeps its neighbour's edge, scripts.train --joined). For a
+# ten-output model (score 1 - top confidence) such a piece needs a confidence over 0.85.
 SURE_DIGIT = 0.15
 
 
@@ -146,7 +147,7 @@ def choosable(unit: Unit) -> list[Candidate]:
     """
     last = len(unit.cut_costs) + 1
     one_character = unit.ink.shape[1] <= ONE_CHARACTER * unit.height
-    below = SURE_DIGIT if one_character else 1.0
+    below = SURE_DIGIT if one_character else math.inf
     # Digits as tall as the row: a letter's foot, a fragment, reads as a confident 1.
     tall = FRAGMENT_BELOW * unit.height
     digits_ = [

@@ -118,8 +118,13 @@ def _hershey(rng: np.random.Generator, split: str) -> np.ndarray:
     return shapes.tilt(rng, canvas)
 
 
+def font_files(split: str) -> list[Path]:
+    """The TrueType files of a split (``train``: DejaVu, ``heldout``: Liberation); empty when none is installed."""
+    return sorted((_FONT_ROOT / _FONT_DIRS[split]).glob("*.ttf"))
+
+
 def _font(rng: np.random.Generator, split: str) -> np.ndarray:
-    files = sorted((_FONT_ROOT / _FONT_DIRS[split]).glob("*.ttf"))
+    files = font_files(split)
     if not files:
         return _hershey(rng, split)
     chars = _characters(split)

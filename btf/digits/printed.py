@@ -31,9 +31,8 @@ SKIP = ("MathTeX",)  # a maths font: its digits are Latin Modern's, and few of t
 
 
 def fonts() -> list[str]:
-    """The TrueType files digits are printed in (empty when none is installed)."""
-    root = negatives._FONT_ROOT / negatives._FONT_DIRS["train"]
-    return [str(p) for p in sorted(root.glob("*.ttf")) if not any(s in p.name for s in SKIP)]
+    """The TrueType files digits are printed in (empty when none is installed: Debian's fonts-dejavu-core and -extra)."""
+    return [str(p) for p in negatives.font_files("train") if not any(s in p.name for s in SKIP)]
 
 
 def generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from btf.digits import evaluation, negatives
 from scripts import eval_numbers
 from tests.support.numbers import pen_number, png, predict
 
@@ -23,3 +24,6 @@ def test_a_question_mark_or_no_digit_is_the_right_answer(monkeypatch):
 def test_the_non_digits_are_the_gates_held_out_drawings_and_reproducible():
     a, b = eval_numbers.non_digits(6), eval_numbers.non_digits(6)
     assert a == b and all(p[:4] == b"\x89PNG" for p in a)
+    held_out = negatives.render(6, seed=evaluation.GATE_SEED, split="heldout", kinds=evaluation.HELD_OUT_KINDS)
+    assert a == [png for _, png in held_out]
+    assert a != [png for _, png in negatives.render(6, seed=evaluation.GATE_SEED, kinds=evaluation.HELD_OUT_KINDS)]

@@ -217,12 +217,12 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     store = tmp_path / "models"
     layers = ("--layers", "conv4:3,bn,pool2,dense16,bn,dense11", "--optimizer", "adam", "--learning-rate", "0.01")
     args = ("--data", str(idx), "--store", str(store), "--epochs", "2", "--cost", "cross_entropy", *layers)
-    code, out, _ = run(
-        capsys, *args, "--not-digit", "60", "--joined", "40", "--printed", "20", "--gate-negatives", "40"
-    )
+    fonts = bool(printed.fonts())  # --printed refuses to run without them (test_printed_digits_need_their_fonts)
+    extra = ("--printed", "20") if fonts else ()
+    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", *extra, "--gate-negatives", "40")
     assert code == 0, out
     assert "touching pairs, fragments and digits with a neighbour's edge" in out
-    assert "printed 20 digits in TrueType fonts" in out or not printed.fonts()
+    assert ("printed 20 digits in TrueType fonts" in out) is fonts
     assert "generated 60 non-digits" in out and "held-out non-digits flagged" in out and "ECE" in out
     net = btf.Graph.load(store / "model-v1.npz")
     stored = net.metadata["not_digit"]
@@ -230,10 +230,21 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     assert 0 <= net.metadata["heldout_non_digits_flagged"] <= 1 and 0 <= net.metadata["test_ece"] <= 1
     assert net.metadata["config"]["not_digit"] == 60 and net.metadata["data"]["not_digit_train_size"] == 60
     assert net.metadata["config"]["joined"] == 40 and 0 < net.metadata["data"]["joined_train_size"] <= 40
-    assert net.metadata["config"]["printed"] == 20
+    assert net.metadata["config"]["printed"] == (20 if fonts else 0)
+    assert not fonts or "DejaVuSans.ttf" in net.metadata["data"]["printed_fonts"]
     metrics = json.loads((store / "reports" / "model-v1" / "metrics.json").read_text())
     assert sum(b["count"] for b in metrics["reliability"]) == 60
     assert (store / "reports" / "model-v1" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_printed_digits_need_their_fonts(idx, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(printed, "fonts", lambda: [])
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--data", str(idx), "--store", str(tmp_path / "m"), "--printed", "10")
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert "--printed prints digits in the DejaVu TrueType fonts, and none is installed" in err
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+import btf
+from btf import digits
 from btf.digits import printed
-from tests.support.numbers import predict
+from tests.conftest import ROOT
 
 needs_fonts = pytest.mark.skipif(not printed.fonts(), reason="no DejaVu TrueType fonts installed")
 
@@ -21,10 +23,11 @@ def test_labels_take_turns_and_inputs_are_normalised_digits():
 
 @needs_fonts
 def test_each_label_is_the_digit_printed():
-    # A model that never trained on print reads them (the labels are not shifted or mixed up).
+    # v7, which never trained on these, reads them (the labels are not shifted or mixed up):
+    # not the promoted model, which may have learnt from this very generator.
     X, y = printed.generate(200, seed=1)
-    reading = predict(X)
-    assert np.mean(reading.labels == y) >= 0.9
+    reading = digits.read(btf.Graph.load(ROOT / "models" / "model-v7.npz"), X)
+    assert np.mean(reading.labels == y) >= 0.95
 
 
 @needs_fonts
