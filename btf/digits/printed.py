@@ -26,7 +26,6 @@ import numpy as np
 from btf.digits import negatives, shapes
 from btf.images.vision import ImageError, image_to_input, to_input
 
-STYLES = ("page", "piece")
 SKIP = ("MathTeX",)  # a maths font: its digits are Latin Modern's, and few of them
 
 
