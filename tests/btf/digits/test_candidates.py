@@ -63,3 +63,30 @@ def test_a_group_that_may_be_one_character_is_cut_only_into_sure_digits(width, c
     assert 69 <= candidates.ONE_CHARACTER * 58 < 70  # the parameters straddle it
     offered = candidates.choosable(unit)
     assert pieces[1] in offered and (pieces[2] in offered) is choosable
+
+
+@pytest.mark.parametrize("lean, offered", [(0.2, True), (0.5, False)])
+def test_ones_leaning_opposite_ways_are_not_offered(lean, offered):
+    # A V cut in two: a \\ and a / read as 1s. Beyond OPPOSITE_LEAN each way neither is offered; a
+    # hand's own slant (both one way, or barely leaning) keeps them.
+    def stroke(slope: float) -> np.ndarray:
+        ink = np.zeros((60, 60), np.uint8)
+        for y in range(60):
+            x = int(round(30 + slope * (y - 30)))
+            ink[y, x - 2 : x + 3] = 255
+        return ink
+
+    one = np.full(10, 0.01)
+    one[1] = 0.91
+
+    def read(start, end, ink):
+        return candidates.Candidate(cuts.Piece(start, end, ink, (0, 0, 60, 60)), np.zeros(784), one, True, 0.01)
+
+    whole = candidates.Candidate(cuts.Piece(0, 2, stroke(0), (0, 0, 120, 60)), np.zeros(784), one, False, 0.9)
+    left, right = read(0, 1, stroke(lean)), read(1, 2, stroke(-lean))
+    assert candidates._slant(left.piece.ink) == pytest.approx(lean, abs=0.05)
+    kept = candidates._without_opposite_ones([whole, left, right])
+    want = [whole, left, right] if offered else [whole]
+    assert [id(c) for c in kept] == [id(c) for c in want]
+    same_way = candidates._without_opposite_ones([whole, left, read(1, 2, stroke(lean))])
+    assert len(same_way) == 3

@@ -166,6 +166,8 @@ LETTERS = {
         [(50, 230), (50, 100), (50, 130), (80, 100), (110, 110), (120, 140), (120, 230)],
         [(120, 140), (150, 100), (185, 110), (195, 140), (195, 230)],
     ],
+    # Two strokes each a sure 1, but leaning opposite ways: read 11 before candidates.OPPOSITE_LEAN.
+    "v": [[(70, 90), (135, 230), (200, 90)]],
 }
 
 
