@@ -34,9 +34,10 @@ from btf import digits
 from btf.data import load
 from btf.digits.numbers import read_image
 from btf.images.vision import ImageError
-from scripts.cli import promoted_shipped_model
+from scripts.cli import OneLineParser, promoted_shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_NON_DIGITS = 100_000
 
 
 # ------------------------------------------------------------------ writers and composition
@@ -234,7 +235,7 @@ def read(number: Number, predict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="a checkpoint (default: the promoted shipped model)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("-n", type=int, default=60, help="numbers per category")
@@ -247,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--show-errors", type=int, default=0, metavar="K", help="print K misreads per category")
     args = p.parse_args(argv)
+    if not 0 <= args.non_digits <= MAX_NON_DIGITS:  # each is drawn and kept as a PNG before any is read
+        p.error(f"--non-digits must be 0 to {MAX_NON_DIGITS:,}, not {args.non_digits}")
     X, y = load(args.data)["test"]
     net = btf.Graph.load(args.model or promoted_shipped_model())
     sets = categories(X, y, args.n, args.seed)

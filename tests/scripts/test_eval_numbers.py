@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from btf.digits import evaluation, negatives
 from scripts import eval_numbers
@@ -27,3 +28,10 @@ def test_the_non_digits_are_the_gates_held_out_drawings_and_reproducible():
     held_out = negatives.render(6, seed=evaluation.GATE_SEED, split="heldout", kinds=evaluation.HELD_OUT_KINDS)
     assert a == [png for _, png in held_out]
     assert a != [png for _, png in negatives.render(6, seed=evaluation.GATE_SEED, kinds=evaluation.HELD_OUT_KINDS)]
+
+
+def test_too_many_non_digits_is_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        eval_numbers.main(["--non-digits", str(eval_numbers.MAX_NON_DIGITS + 1)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0 and "--non-digits must be 0 to 100,000" in err
