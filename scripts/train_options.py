@@ -53,11 +53,11 @@ DIGIT_SHAPE = (INPUT_SIDE, INPUT_SIDE, 1)  # what a --layers network takes
 
 def _joined_kinds(text: str) -> list[str]:
     """An argparse type: comma-separated kinds of btf.digits.joined (one line if one is unknown)."""
-    from btf.digits.joined import KINDS
+    from btf.digits.joined import ALL_KINDS
 
     kinds = [k.strip() for k in text.split(",") if k.strip()]
-    if not kinds or not set(kinds) <= set(KINDS):
-        raise argparse.ArgumentTypeError(f"{text!r}: kinds are comma-separated, of {', '.join(sorted(set(KINDS)))}")
+    if not kinds or not set(kinds) <= set(ALL_KINDS):
+        raise argparse.ArgumentTypeError(f"{text!r}: kinds are comma-separated, of {', '.join(sorted(ALL_KINDS))}")
     return kinds
 
 

@@ -14,7 +14,12 @@ a digit reads a fragment as a confident 1 or 7. So, from training digits only:
   or 7, whose halves look like digits themselves;
 - ``neighbour`` (the digit's own label): a digit with the edge of the neighbour it touches
   still attached, as a cut rarely parts two touching digits cleanly; these keep the model
-  from learning that any stray ink beside a digit makes it "not a digit".
+  from learning that any stray ink beside a digit makes it "not a digit";
+- ``cut`` (the digit's own label): a piece of a touching pair as the reader itself cuts it
+  (``btf.digits.cuts``: its winding and straight cuts) that holds nearly all of one digit's
+  ink and little of the other's. A straight cut leaves a neighbour's clean edge; the
+  reader's winding cuts leave stubs and notches, and a model never shown those misreads the
+  very pieces that would part two touching digits.
 
 Each is composed white on black at a row height the reader works at (28 to 64 px) and
 normalised by ``btf.images.vision.to_input``, the call the reader makes for every piece.
@@ -26,15 +31,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from btf.digits import NOT_DIGIT
+from btf.digits import NOT_DIGIT, cuts
 from btf.images.vision import ImageError, to_input
 
-KINDS = ("pair", "fragment", "pair", "neighbour")  # taken in turn: three negatives to a positive
+KINDS = ("pair", "fragment", "pair", "neighbour")  # the default, taken in turn: three negatives to a positive
+ALL_KINDS = ("pair", "fragment", "neighbour", "cut")
 # Digits whose left or right part keeps a digit's shape (a 3's right half is a 3, a 7's a 7) are
 # never cut into fragments: calling those "not a digit" would teach the model to flag real 3s.
 WHOLE_HALVES = (1, 3, 5, 7)
 MIN_FRAGMENT_ASPECT = 0.45  # a fragment narrower than this for its height looks like a 1: not drawn
 MIN_FRAGMENT_HEIGHT = 0.7  # of its digit's height
+# A cut piece is one digit when it holds at least OWN of that digit's ink and at most OTHER of its neighbour's.
+OWN, OTHER = 0.85, 0.25
 
 
 def generate(
@@ -47,8 +55,8 @@ def generate(
     """
     if len(X) < 2:
         raise ValueError("joined pieces need at least two digits to compose")
-    if not kinds or not set(kinds) <= set(KINDS):
-        raise ValueError(f"kinds must be some of {sorted(set(KINDS))}, not {kinds!r}")
+    if not kinds or not set(kinds) <= set(ALL_KINDS):
+        raise ValueError(f"kinds must be some of {sorted(ALL_KINDS)}, not {kinds!r}")
     rng = np.random.default_rng([seed, 20])
     rows, labels = [], []
     for i in range(n):
@@ -58,6 +66,8 @@ def generate(
         left, right = _glyph(X[a], h * rng.uniform(0.85, 1.1)), _glyph(X[b], h * rng.uniform(0.85, 1.1))
         if kind == "fragment":
             ink, label = (None if y[a] in WHOLE_HALVES else _fragment(rng, left)), NOT_DIGIT
+        elif kind == "cut":
+            ink, label = _cut(rng, *_laid_out(rng, left, right, h), (y[a], y[b]))
         else:
             ink, split = _touching(rng, left, right, h)
             if kind == "pair":
@@ -91,6 +101,14 @@ def _touching(rng: np.random.Generator, left: np.ndarray, right: np.ndarray, h: 
 
     Returns the canvas and the column where ``right`` starts.
     """
+    canvas, start, _ = _laid_out(rng, left, right, h)
+    return canvas, start
+
+
+def _laid_out(
+    rng: np.random.Generator, left: np.ndarray, right: np.ndarray, h: int
+) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray]]:
+    """``_touching``'s canvas and column, and each glyph's ink alone on a canvas of the same size."""
     drop = int(rng.integers(-1, 2) * h * 0.04)  # baselines drift by a few percent of the row
     tall = max(left.shape[0], right.shape[0] + abs(drop)) + abs(drop)
     ya = tall - left.shape[0] - max(0, drop)
@@ -107,11 +125,31 @@ def _touching(rng: np.random.Generator, left: np.ndarray, right: np.ndarray, h: 
     gap = int(np.min(left_edge - near))
     overlap = int(rng.uniform(0, 0.12) * h)
     start = max(0, 1 - gap - overlap) if gap < 10**5 else left.shape[1]
-    canvas = np.zeros((tall, max(left.shape[1], start + right.shape[1])), np.uint8)
-    canvas[ya : ya + left.shape[0], : left.shape[1]] = left
-    region = canvas[yb : yb + right.shape[0], start : start + right.shape[1]]
-    np.maximum(region, right, out=region)
-    return canvas, start
+    layers = np.zeros((2, tall, max(left.shape[1], start + right.shape[1])), np.uint8)
+    layers[0, ya : ya + left.shape[0], : left.shape[1]] = left
+    layers[1, yb : yb + right.shape[0], start : start + right.shape[1]] = right
+    return layers.max(axis=0), start, (layers[0], layers[1])
+
+
+def _cut(
+    rng: np.random.Generator, canvas: np.ndarray, start: int, layers: tuple, labels: tuple[int, int]
+) -> tuple[np.ndarray | None, int]:
+    """A piece the reader's own cuts make of a touching pair that is one of its digits (``OWN``, ``OTHER``), and
+    that digit's label; None when no cut parts them so."""
+    paths = [path for path, _ in cuts.candidate_cuts(canvas, 1.0)]
+    if not paths:
+        return None, labels[0]
+    totals = [max(float(layer.sum()), 1.0) for layer in layers]
+    found = []
+    for piece in cuts.pieces(canvas, paths, whole=False) + cuts.pieces(canvas, cuts.straight(paths), whole=False):
+        x, y, w, h = piece.box
+        mask = np.zeros(canvas.shape, bool)
+        mask[y : y + h, x : x + w] = piece.ink[cuts.MARGIN : -cuts.MARGIN, cuts.MARGIN : -cuts.MARGIN] > 0
+        own = [float(layer[mask].sum()) / total for layer, total in zip(layers, totals)]
+        found += [(piece.ink, labels[k]) for k in (0, 1) if own[k] >= OWN and own[1 - k] <= OTHER]
+    if not found:
+        return None, labels[0]
+    return found[int(rng.integers(len(found)))]
 
 
 def _fragment(rng: np.random.Generator, glyph: np.ndarray) -> np.ndarray | None:
