@@ -219,7 +219,8 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     args = ("--data", str(idx), "--store", str(store), "--epochs", "2", "--cost", "cross_entropy", *layers)
     fonts = bool(printed.fonts())  # --printed refuses to run without them (test_printed_digits_need_their_fonts)
     extra = ("--printed", "20") if fonts else ()
-    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", *extra, "--gate-negatives", "40")
+    kinds = ("--joined-kinds", "pair,neighbour,cut")
+    code, out, _ = run(capsys, *args, "--not-digit", "60", "--joined", "40", *kinds, *extra, "--gate-negatives", "40")
     assert code == 0, out
     assert "touching pairs, fragments and digits with a neighbour's edge" in out
     assert ("printed 20 digits in TrueType fonts" in out) is fonts
@@ -230,6 +231,7 @@ def test_not_a_digit_is_trained_calibrated_and_scored_on_both_sides(idx, tmp_pat
     assert 0 <= net.metadata["heldout_non_digits_flagged"] <= 1 and 0 <= net.metadata["test_ece"] <= 1
     assert net.metadata["config"]["not_digit"] == 60 and net.metadata["data"]["not_digit_train_size"] == 60
     assert net.metadata["config"]["joined"] == 40 and 0 < net.metadata["data"]["joined_train_size"] <= 40
+    assert net.metadata["config"]["joined_kinds"] == ["pair", "neighbour", "cut"]
     assert net.metadata["config"]["printed"] == (20 if fonts else 0)
     assert not fonts or "DejaVuSans.ttf" in net.metadata["data"]["printed_fonts"]
     metrics = json.loads((store / "reports" / "model-v1" / "metrics.json").read_text())
@@ -253,7 +255,10 @@ def test_printed_digits_need_their_fonts(idx, tmp_path, capsys, monkeypatch):
         (("--not-digit", "50"), "has 10 outputs; a digit model trained with --not-digit needs 11"),
         (("--sizes", "784,30,11"), "has 11 outputs; a digit model needs 10 outputs (--not-digit N for 11)"),
         (("--joined", "50"), "--joined trains pieces as 'not a digit': it needs --not-digit N"),
-        (("--joined-kinds", "pair,letter"), "'pair,letter': kinds are comma-separated, of fragment, neighbour, pair"),
+        (
+            ("--joined-kinds", "pair,letter"),
+            "'pair,letter': kinds are comma-separated, of cut, fragment, neighbour, pair",
+        ),
     ],
 )
 def test_the_outputs_must_fit_not_a_digit(idx, tmp_path, capsys, extra, says):

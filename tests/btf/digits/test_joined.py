@@ -84,3 +84,50 @@ def test_kinds_choose_what_is_drawn():
     assert len(labels) and set(labels) <= {0, 1}
     with pytest.raises(ValueError, match="kinds must be some of"):
         joined.generate(X, y, 5, seed=0, kinds=("pair", "letter"))
+
+
+def _drawn(n=40):
+    """Pen-drawn 0s (ovals) and 1s (strokes): touching, they meet at a point or two, as handwriting does."""
+    X = np.zeros((n, 28, 28), np.uint8)
+    y = np.array([0, 1] * (n // 2))
+    for k in range(n):
+        if y[k] == 1:
+            cv2.line(X[k], (14, 4), (12, 23), 255, 2)
+        else:
+            cv2.ellipse(X[k], (14, 14), (6 + k % 3, 10), 0, 0, 360, 255, 2)
+    return X.reshape(n, 784).astype(np.float32) / 255, y
+
+
+def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it():
+    X, y = _drawn()
+    rng = np.random.default_rng(2)
+    kept = 0
+    for k in range(30):
+        a, b = (2 * k) % 40, (k * 7 + 1) % 40  # an oval, and an oval or a stroke after it
+        left, right = joined._glyph(X[a], 48), joined._glyph(X[b], 48)
+        canvas, start, layers = joined._laid_out(rng, left, right, 48)
+        np.testing.assert_array_equal(canvas, np.maximum(*layers))  # the pair is its two digits' ink
+        ink, label = joined._cut(rng, canvas, start, layers, (int(y[a]), int(y[b])))
+        if ink is None:
+            continue
+        kept += 1
+        # It holds at least OWN of its digit's ink and at most OTHER of the neighbour's (white on black, framed).
+        totals = [float(layer.sum()) for layer in layers]
+        assert min(totals) * joined.OWN * 0.99 <= float(ink.sum()) <= max(totals) * (1 + joined.OTHER) * 1.01
+        assert label in (y[a], y[b])
+    assert kept >= 8  # two ovals part; a stroke pressed into an oval often does not (a cut keeps off the edges)
+
+
+def test_cut_pieces_keep_their_labels_and_the_other_kinds_draw_as_before():
+    X, y = _drawn()
+    R, labels = joined.generate(X, y, 40, seed=0, kinds=("cut",))
+    assert 8 <= len(labels) <= 40 and set(labels) == {0, 1}  # a draw no cut parts is dropped
+    # The pair a cut piece comes from is laid out as "pair" lays it out, from the same draws: the
+    # kinds that were there before "cut" still make the same data (a model's recipe reproduces).
+    left, right = joined._glyph(X[0], 40), joined._glyph(X[3], 40)
+    canvas, start = joined._touching(np.random.default_rng(5), left, right, 40)
+    again, start_again, layers = joined._laid_out(np.random.default_rng(5), left, right, 40)
+    np.testing.assert_array_equal(canvas, again)
+    assert start == start_again and layers[1][:, :start].max(initial=0) == 0
+    with pytest.raises(ValueError, match="kinds must be some of"):
+        joined.generate(X, y, 10, seed=0, kinds=("cut", "letter"))
