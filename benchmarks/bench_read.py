@@ -97,7 +97,7 @@ def preprocessing(repeats: int = 20) -> None:
     graph = btf.Graph.load(ROOT / "models" / "model-v5.npz")
     apart = canvas_digits("918273645012", size=(1100, 180), pen=10)
     measure(graph, "12-digit number", apart, repeats, must_read="918273645012")
-    # A draw whose groups fill the piece budget (72 rows in the second call with v5): the costliest reading.
+    # A draw whose groups fill the piece budget (MAX_PIECES rows in the second call with v5): the costliest reading.
     rng = np.random.default_rng(6)
     labels = [int(c) for c in "918273645012"]
     touching = compose([stroke_glyph(d, rng) for d in labels], labels, rng, touching=True, height=64).image
