@@ -93,7 +93,10 @@ def preprocessing(repeats: int = 20) -> None:
     """CPU time and memory of reading a 12-digit number, over the decode and without the model's calls:
     drawn apart (each digit read whole), and every neighbour touching (cut, up to MAX_PIECES pieces)."""
     import btf
+    from functions.predict.heap import steady_heap
 
+    cv2.setNumThreads(1)  # as the function runs (functions.predict.app)
+    steady_heap()
     graph = btf.Graph.load(ROOT / "models" / "model-v5.npz")
     apart = canvas_digits("918273645012", size=(1100, 180), pen=10)
     measure(graph, "12-digit number", apart, repeats, must_read="918273645012")

@@ -28,12 +28,14 @@ from btf.store import open_store
 from functions.predict import errors, loops, routes, snapstart
 from functions.predict.cache import ModelCache
 from functions.predict.config import Settings, seed_for
+from functions.predict.heap import steady_heap
 from functions.predict.observe import AccessLog, log, request_id
 from functions.predict.service import Service
 
 # OpenCV's thread pool costs more than it saves on digit-sized images, and Lambda at 1 GB
 # has one vCPU anyway.
 cv2.setNumThreads(1)
+steady_heap()
 # Every decoder failure is answered as a JSON error; OpenCV's own plain-text lines on stderr
 # would only break the one-JSON-line-per-request log.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
