@@ -67,7 +67,8 @@ def generate(
         if kind == "fragment":
             ink, label = (None if y[a] in WHOLE_HALVES else _fragment(rng, left)), NOT_DIGIT
         elif kind == "cut":
-            ink, label = _cut(rng, *_laid_out(rng, left, right, h), (y[a], y[b]))
+            canvas, _, layers = _laid_out(rng, left, right, h)
+            ink, label = _cut(rng, canvas, layers, (y[a], y[b]))
         else:
             ink, split = _touching(rng, left, right, h)
             if kind == "pair":
@@ -132,10 +133,15 @@ def _laid_out(
 
 
 def _cut(
-    rng: np.random.Generator, canvas: np.ndarray, start: int, layers: tuple, labels: tuple[int, int]
+    rng: np.random.Generator, canvas: np.ndarray, layers: tuple[np.ndarray, np.ndarray], labels: tuple[int, int]
 ) -> tuple[np.ndarray | None, int]:
     """A piece the reader's own cuts make of a touching pair that is one of its digits (``OWN``, ``OTHER``), and
-    that digit's label; None when no cut parts them so."""
+    that digit's label; None when no cut parts them so.
+
+    ``layers`` are the two digits' inks alone on the canvas, so each piece's share of each is
+    known. (A straight piece that parts the same ink as a winding one, which the reader reads
+    once, is drawn from twice as often here: 19 of 3,726 pieces; kept so v9's recipe reproduces.)
+    """
     paths = [path for path, _ in cuts.candidate_cuts(canvas, 1.0)]
     if not paths:
         return None, labels[0]
