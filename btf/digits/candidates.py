@@ -19,7 +19,7 @@ import numpy as np
 from btf.digits import cuts, segment
 
 # The costliest reading's CPU time grows with this (bench_read: 12 touching digits). 56 reads the
-# same numbers as 72 but for long runs of touching digits (eval_numbers' "all touching" 1 to 3
+# same numbers as 72 but for long runs of touching digits (eval_numbers' "all touching" 0.5 to 3.3
 # points fewer), at 0.88 of 72's time.
 MAX_PIECES = 56
 
