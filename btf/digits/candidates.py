@@ -2,7 +2,8 @@
 
 ``btf.digits.numbers`` reads every digit group whole first. ``offer_cuts`` then cuts the groups
 whose whole reading a split could beat (``btf.digits.cuts``: winding paths, and the same runs
-between straight lines), worst first, within ``MAX_PIECES`` pieces a request.
+reaching a little past their cuts where digits overlap, or between straight lines in a group
+that may be one character), worst first, within ``MAX_PIECES`` pieces a request.
 ``score`` says how much a piece looks like one digit of the row, from the model's reading and
 its shape; ``choosable`` keeps a group's split to pieces that are digits, so a letter stays one
 "not a digit". numpy only; the pieces' inks come from ``btf.digits.cuts``.
@@ -61,13 +62,13 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         if not found:
             continue
         paths = [path for path, _ in found]
-        # Each run of segments twice: between the cuts as they wind, and between straight
-        # cuts where they stand (strokes that cross defeat a winding cut); the best one counts.
+        # Each run of segments twice: between the cuts as they wind, and cut a second way
+        # (``_again``); the best one counts.
         winding = cuts.pieces(group.ink, paths, whole=False)
         seen = {(p.start, p.end, p.box): p.ink for p in winding}
-        # A straight cut through a gap often parts the same ink as the winding one: read it once.
-        straight = [p for p in cuts.pieces(group.ink, cuts.straight(paths), whole=False) if not _same(seen, p)]
-        more = [Candidate(p) for p in winding + straight]  # at most 2 * runs(len(found)): within the budget
+        # Where the cuts run through clear gaps, the second way often parts the same ink: read it once.
+        again = [p for p in _again(group, paths) if not _same(seen, p)]
+        more = [Candidate(p) for p in winding + again]  # at most 2 * runs(len(found)): within the budget
         whole = group.candidates[0]
         whole.piece = dataclasses.replace(whole.piece, end=len(found) + 1)  # right of the last cut now
         group.candidates += more
@@ -75,6 +76,18 @@ def offer_cuts(groups: list[Unit], stroke: float) -> list[Candidate]:
         budget -= len(more)
         added += more
     return added
+
+
+def _again(group: Unit, paths: list[np.ndarray]) -> list[cuts.Piece]:
+    """The group's runs cut a second way. In a group wider than one character (``ONE_CHARACTER``),
+    each run reaches ``WIDEN`` of the row past its cuts: where two digits overlap, a winding cut
+    gives the ink they share to one side only, and the other then lacks part of a stroke.
+    In a group that may be one character, between straight cuts (strokes that cross defeat a
+    winding cut): there a wider piece re-reads a stroke its neighbour holds, and an H less a
+    sliver of its left stroke reads as a sure 4."""
+    if group.ink.shape[1] > ONE_CHARACTER * group.height:
+        return cuts.pieces(group.ink, paths, whole=False, reach=max(1, round(WIDEN * group.height)))
+    return cuts.pieces(group.ink, cuts.straight(paths), whole=False)
 
 
 def _within(found: list[tuple[np.ndarray, float]], budget: int) -> list[tuple[np.ndarray, float]]:
@@ -104,6 +117,9 @@ def _same(seen: dict, piece: cuts.Piece) -> bool:
 _LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
 _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
+# How far past its cuts a wider piece reaches, of the row's height (scripts.eval_numbers, seeds
+# 0 / 2 / 1, docs/benchmarks.md stage H): 0.06 read fewer touching pairs, 0.15 no more than 0.1.
+WIDEN = 0.1
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 10.0, 0.65, 3.0
 # A gap under a cut piece, of its group's height: free up to BASELINE_FREE, then OFF_BASELINE a unit.

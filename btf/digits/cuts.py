@@ -10,8 +10,9 @@ Over-segment, then let recognition choose (the classic scheme for touching handw
    column and inside the group's ink columns), so it slips between overlapping strokes
    instead of slicing through them; its cost is the ink it still crosses, in stroke widths;
 3. every run of up to ``MAX_SPAN`` consecutive segments (and the whole group) is a candidate
-   piece, for the caller to classify in one batch; the caller may also cut the same runs with
-   ``straight`` cuts (each path's mean column), for digits whose strokes cross;
+   piece, for the caller to classify in one batch; the caller may also take the same runs
+   reaching a few columns past their cuts (``pieces(reach=...)``), for digits that overlap,
+   or between ``straight`` cuts (each path's mean column), for digits whose strokes cross;
 4. ``best_split`` picks the sequence of pieces that maximises the sum of their scores minus
    the cuts' costs (dynamic programming over the cut positions).
 
@@ -149,8 +150,12 @@ def runs(count: int) -> int:
     return sum(segments - n + 1 for n in range(1, min(MAX_SPAN, segments) + 1)) - (segments <= MAX_SPAN)
 
 
-def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[Piece]:
-    """Every run of up to MAX_SPAN segments between consecutive boundaries (and the whole group, if ``whole``)."""
+def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True, reach: int = 0) -> list[Piece]:
+    """Every run of up to MAX_SPAN segments between consecutive boundaries (and the whole group, if ``whole``).
+
+    With ``reach``, each side of a run reaches that many columns past its cut: where two
+    digits overlap, the ink they share goes to both pieces, as each digit was drawn with it.
+    """
     h, w = ink.shape
     bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]
     found = []
@@ -162,12 +167,14 @@ def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True) -> list[
             if (i, j) == (0, last):
                 part, x0 = ink, 0
             else:
+                start = np.maximum(bounds[i] - reach, 0) if i else bounds[i]
+                end = np.minimum(bounds[j] + reach, w) if j < last else bounds[j]
                 # Only the columns the run can hold (and one either side, where a cut may stand):
                 # a run of a long group costs its own width, not the group's.
-                x0, x1 = max(int(bounds[i].min()) - 1, 0), min(int(bounds[j].max()) + 1, w)
+                x0, x1 = max(int(start.min()) - 1, 0), min(int(end.max()) + 1, w)
                 columns = np.arange(x0, x1)[None, :]
-                inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
-                left, right = bounds[i] - x0 if i else None, bounds[j] - 1 - x0 if j < last else None
+                inside = (columns >= start[:, None]) & (columns < end[:, None])
+                left, right = start - x0 if i else None, end - 1 - x0 if j < last else None
                 part = _without_cut_offs(ink[:, x0:x1] * inside.astype(np.uint8), left, right)
             piece = _framed(i, j, part, x0)
             if piece is not None:

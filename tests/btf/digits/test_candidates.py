@@ -28,17 +28,34 @@ def test_a_cut_piece_that_stops_short_of_the_baseline_costs_more():
     assert near == pytest.approx(standing)  # within BASELINE_FREE of the foot: free (a drifting baseline)
 
 
-def test_a_straight_piece_holding_the_same_ink_as_its_winding_one_is_offered_once():
-    # Three upright strokes with clear gaps: every winding cut runs straight down a gap, so the
-    # straight cuts part the very same ink, which is read once, not twice.
-    ink = np.zeros((60, 150), np.uint8)
-    for x in (20, 75, 130):
-        ink[5:55, x - 3 : x + 3] = 255
-    whole = candidates.Candidate(cuts.pieces(ink, [])[0], np.zeros(784), np.full(10, 0.1), True, 0.2)
-    unit = candidates.Unit(ink, segment.Box(0, 0, 150, 60), 60.0, [whole])
-    added = candidates.offer_cuts([unit], stroke=6.0)
-    runs = [(c.piece.start, c.piece.end) for c in added]
-    assert added and len(runs) == len(set(runs)) == cuts.runs(len(unit.cut_costs))
+def test_pieces_cut_a_second_way_that_hold_the_same_ink_as_the_winding_ones_are_offered_once():
+    # Three upright strokes with clear gaps, in a group that may be one character (cut again
+    # straight) and in a wider one (cut again reaching past the cuts): wherever a cut runs down
+    # a gap, the second way parts the very same ink, which is read once, not twice.
+    for width, xs in ((72, (10, 36, 62)), (150, (20, 75, 130))):
+        ink = np.zeros((60, width), np.uint8)
+        for x in xs:
+            ink[5:55, x - 3 : x + 3] = 255
+        whole = candidates.Candidate(cuts.pieces(ink, [])[0], np.zeros(784), np.full(10, 0.1), True, 0.2)
+        unit = candidates.Unit(ink, segment.Box(0, 0, width, 60), 60.0, [whole])
+        added = candidates.offer_cuts([unit], stroke=6.0)
+        pieces = {(c.piece.start, c.piece.end, c.piece.box, c.piece.ink.tobytes()) for c in added}
+        assert added and len(pieces) == len(added)
+
+
+@pytest.mark.parametrize("width, right_edge", [(72, 36), (150, 77 + round(candidates.WIDEN * 60))])
+def test_a_group_wider_than_one_character_is_cut_again_reaching_past_its_cuts(width, right_edge):
+    # Two strokes joined by a bar, cut through the bar by a path that steps right halfway down.
+    # A wider group's second pieces reach WIDEN of the row past the cut, for the ink two
+    # overlapping digits share; a group that may be one character (a letter, whose stroke a
+    # wider piece would read twice) is cut again straight, at the path's mean column.
+    ink = np.zeros((60, width), np.uint8)
+    ink[5:55, 6:10] = ink[5:55, width - 10 : width - 6] = ink[28:33, 6 : width - 6] = 255
+    middle = width // 2
+    path = np.where(np.arange(60) < 30, middle - 2, middle + 2)
+    unit = candidates.Unit(ink, segment.Box(0, 0, width, 60), 60.0, [])
+    left = next(p for p in candidates._again(unit, [path]) if (p.start, p.end) == (0, 1))
+    assert left.box[0] + left.box[2] == right_edge
 
 
 @pytest.mark.parametrize("width, choosable", [(60, False), (69, False), (70, True), (120, True)])

@@ -138,6 +138,35 @@ def test_straight_cuts_stand_at_each_paths_mean_column_in_order():
     assert found and all(piece.ink.any() for piece in found)
 
 
+def test_a_piece_with_reach_takes_the_ink_past_its_cuts_that_its_neighbour_also_holds():
+    # Two upright strokes joined by a bar, cut in the middle of the bar: with reach, each
+    # side's piece holds reach columns of the bar past the cut, the ink two overlapping digits share.
+    ink = np.zeros((40, 60), np.uint8)
+    ink[5:35, 10:14] = ink[5:35, 46:50] = ink[18:22, 10:50] = 255
+    cut = [np.full(40, 30)]
+    plain = {(p.start, p.end): p for p in cuts.pieces(ink, cut, whole=False)}
+    wide = {(p.start, p.end): p for p in cuts.pieces(ink, cut, whole=False, reach=6)}
+    assert plain[0, 1].box == (10, 5, 20, 30) and wide[0, 1].box == (10, 5, 26, 30)
+    assert plain[1, 2].box == (30, 5, 20, 30) and wide[1, 2].box == (24, 5, 26, 30)
+    # Nothing reaches past the group's own edges, and the whole group is the same piece.
+    whole = [p for p in cuts.pieces(ink, cut, reach=6) if (p.start, p.end) == (0, 2)]
+    assert len(whole) == 1 and whole[0].box == (10, 5, 40, 30)
+    assert np.array_equal(whole[0].ink, cuts.pieces(ink, [])[0].ink)
+
+
+def test_reach_takes_only_ink_near_the_cut_and_drops_bits_it_slices_off():
+    # A neighbour's stroke just past the reach stays out; one inside it that the reach slices
+    # from a larger stroke is dropped as a cut-off bit (under a quarter of the piece's largest).
+    ink = np.zeros((40, 60), np.uint8)
+    ink[5:35, 10:24] = 255  # the left digit, wide
+    ink[5:35, 38:42] = 255  # a stroke 8 columns past the cut at 30
+    piece = next(p for p in cuts.pieces(ink, [np.full(40, 30)], whole=False, reach=6) if p.end == 1)
+    assert piece.box == (10, 5, 14, 30)
+    ink[5:35, 34:42] = 255  # now 4 columns of it lie within reach: a sliced-off bit of a larger stroke
+    piece = next(p for p in cuts.pieces(ink, [np.full(40, 30)], whole=False, reach=6) if p.end == 1)
+    assert piece.box == (10, 5, 14, 30)
+
+
 @pytest.mark.parametrize("count", range(cuts.MAX_CUTS + 1))
 def test_runs_counts_the_pieces_of_a_cut_group_before_any_is_cut(count):
     # Every segment holds ink (as candidate_cuts makes them), so every run makes one piece:
