@@ -19,7 +19,9 @@ a digit reads a fragment as a confident 1 or 7. So, from training digits only:
   (``btf.digits.cuts``: its winding and straight cuts) that holds nearly all of one digit's
   ink and little of the other's. A straight cut leaves a neighbour's clean edge; the
   reader's winding cuts leave stubs and notches, and a model never shown those misreads the
-  very pieces that would part two touching digits.
+  very pieces that would part two touching digits. (The reader now cuts a group wider
+  than one character again reaching past its cuts, not straight; these pieces are still
+  cut as v9 was trained on them, so its recipe reproduces.)
 
 Each is composed white on black at a row height the reader works at (28 to 64 px) and
 normalised by ``btf.images.vision.to_input``, the call the reader makes for every piece.
