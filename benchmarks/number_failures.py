@@ -30,8 +30,8 @@ from btf import digits
 from btf.data import load
 from btf.digits import numbers
 from btf.images.vision import ImageError, to_input
-from scripts.cli import promoted_shipped_model
-from scripts.eval_numbers import ROOT, Number, categories
+from scripts.cli import OneLineParser, promoted_shipped_model
+from scripts.eval_numbers import Number, categories, checked_number_set, number_set_arguments
 
 MATCH = 0.75  # a piece and a digit are at the same place when their columns overlap by this (intersection / union)
 DEFAULT = ("MNIST, separate", "MNIST, a touching pair", "MNIST, all touching", "pen strokes, a touching pair")
@@ -85,17 +85,18 @@ def _input(glyph: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="a checkpoint (default: the promoted shipped model)")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
-    p.add_argument("-n", type=int, default=150, help="numbers per category")
-    p.add_argument("--seed", type=int, default=0)
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    number_set_arguments(p, n=150)
     p.add_argument("--category", action="append", help="a category of scripts.eval_numbers (repeatable)")
     p.add_argument("--show", type=int, default=0, metavar="K", help="print K misses per category")
     args = p.parse_args(argv)
+    checked_number_set(p, args)
     X, y = load(args.data)["test"]
     predict = functools.partial(digits.read, btf.Graph.load(args.model or promoted_shipped_model()))
     sets = categories(X, y, args.n, args.seed)
+    unknown = [name for name in args.category or [] if name not in sets]
+    if unknown:
+        p.error(f"unknown category {unknown[0]!r}; the categories are: {', '.join(sets)}")
     for name in args.category or DEFAULT:
         report(name, sets[name], predict, args.show)
 

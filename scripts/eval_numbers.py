@@ -38,6 +38,7 @@ from scripts.cli import OneLineParser, promoted_shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_NON_DIGITS = 100_000
+MAX_NUMBERS = 10_000  # a category's numbers, composed as PNGs before any is read
 
 
 # ------------------------------------------------------------------ writers and composition
@@ -234,12 +235,23 @@ def read(number: Number, predict) -> str:
         return f"<{exc.code}>"
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def number_set_arguments(p: argparse.ArgumentParser, n: int) -> None:
+    """The options that choose the model and the numbers it reads (here and in benchmarks.number_failures)."""
     p.add_argument("--model", help="a checkpoint (default: the promoted shipped model)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
-    p.add_argument("-n", type=int, default=60, help="numbers per category")
+    p.add_argument("-n", type=int, default=n, help=f"numbers per category (1 to {MAX_NUMBERS:,}; default {n})")
     p.add_argument("--seed", type=int, default=0)
+
+
+def checked_number_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, a count of numbers that would not fit (each is composed as a PNG before any is read)."""
+    if not 1 <= args.n <= MAX_NUMBERS:
+        p.error(f"-n must be 1 to {MAX_NUMBERS:,}, not {args.n}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    number_set_arguments(p, n=60)
     p.add_argument(
         "--non-digits", type=int, default=200, metavar="N", help="held-out non-digit drawings to read (default 200)"
     )
@@ -248,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--show-errors", type=int, default=0, metavar="K", help="print K misreads per category")
     args = p.parse_args(argv)
+    checked_number_set(p, args)
     if not 0 <= args.non_digits <= MAX_NON_DIGITS:  # each is drawn and kept as a PNG before any is read
         p.error(f"--non-digits must be 0 to {MAX_NON_DIGITS:,}, not {args.non_digits}")
     X, y = load(args.data)["test"]

@@ -59,3 +59,20 @@ def test_why_blames_the_model_for_a_digit_it_misreads_even_alone():
     number = drawn("2026", seed=3)
     number.glyphs[1] = stroke_glyph(8, np.random.default_rng(1))  # what the model reads alone is no 0
     assert why(number, predict) == ("a digit the model misreads alone", [])
+
+
+def test_bad_arguments_are_one_line_and_exit_2(capsys, monkeypatch):
+    from benchmarks import number_failures
+
+    with pytest.raises(SystemExit) as exit_info:
+        number_failures.main(["-n", "0"])
+    assert exit_info.value.code == 2 and "-n must be 1 to" in capsys.readouterr().err
+    # An unknown category is named with the ones there are (checked once the numbers are built).
+    rng = np.random.default_rng(0)
+    digits_ = (rng.random((20, 784)) > 0.7).astype(np.float32), np.arange(20) % 10
+    monkeypatch.setattr(number_failures, "load", lambda _: {"test": digits_})
+    with pytest.raises(SystemExit) as exit_info:
+        number_failures.main(["-n", "1", "--category", "MNIST, seperate"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0
+    assert "unknown category 'MNIST, seperate'" in err and "MNIST, separate" in err

@@ -35,3 +35,11 @@ def test_too_many_non_digits_is_one_line_and_exit_2(capsys):
         eval_numbers.main(["--non-digits", str(eval_numbers.MAX_NON_DIGITS + 1)])
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and err.count("\n") == 0 and "--non-digits must be 0 to 100,000" in err
+
+
+@pytest.mark.parametrize("n", ["0", "-3", str(eval_numbers.MAX_NUMBERS + 1)])
+def test_a_count_of_numbers_out_of_range_is_one_line_and_exit_2(capsys, n):
+    with pytest.raises(SystemExit) as exit_info:
+        eval_numbers.main(["-n", n])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0 and "-n must be 1 to 10,000" in err
