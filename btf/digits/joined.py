@@ -22,6 +22,9 @@ a digit reads a fragment as a confident 1 or 7. So, from training digits only:
   very pieces that would part two touching digits. (The reader now cuts a group wider
   than one character again reaching past its cuts, not straight; these pieces are still
   cut as v9 was trained on them, so its recipe reproduces.)
+- ``wide`` (the digit's own label): as ``cut``, from the pieces the reader now takes of a
+  pair wider than one character, each reaching a little past its cuts (``candidates.WIDEN``),
+  so holding a band of its neighbour: at most ``OTHER_WIDE`` of the neighbour's ink.
 
 Each is composed white on black at a row height the reader works at (28 to 64 px) and
 normalised by ``btf.images.vision.to_input``, the call the reader makes for every piece.
@@ -34,17 +37,19 @@ import cv2
 import numpy as np
 
 from btf.digits import NOT_DIGIT, cuts
+from btf.digits.candidates import ONE_CHARACTER, WIDEN
 from btf.images.vision import ImageError, to_input
 
 KINDS = ("pair", "fragment", "pair", "neighbour")  # the default, taken in turn: three negatives to a positive
-ALL_KINDS = ("pair", "fragment", "neighbour", "cut")
+ALL_KINDS = ("pair", "fragment", "neighbour", "cut", "wide")
 # Digits whose left or right part keeps a digit's shape (a 3's right half is a 3, a 7's a 7) are
 # never cut into fragments: calling those "not a digit" would teach the model to flag real 3s.
 WHOLE_HALVES = (1, 3, 5, 7)
 MIN_FRAGMENT_ASPECT = 0.45  # a fragment narrower than this for its height looks like a 1: not drawn
 MIN_FRAGMENT_HEIGHT = 0.7  # of its digit's height
-# A cut piece is one digit when it holds at least OWN of that digit's ink and at most OTHER of its neighbour's.
-OWN, OTHER = 0.85, 0.25
+# A cut piece is one digit when it holds at least OWN of that digit's ink and at most OTHER of its
+# neighbour's (OTHER_WIDE for a wider piece, which holds a band of its neighbour by design).
+OWN, OTHER, OTHER_WIDE = 0.85, 0.25, 0.35
 
 
 def generate(
@@ -68,9 +73,9 @@ def generate(
         left, right = _glyph(X[a], h * rng.uniform(0.85, 1.1)), _glyph(X[b], h * rng.uniform(0.85, 1.1))
         if kind == "fragment":
             ink, label = (None if y[a] in WHOLE_HALVES else _fragment(rng, left)), NOT_DIGIT
-        elif kind == "cut":
+        elif kind in ("cut", "wide"):
             canvas, _, layers = _laid_out(rng, left, right, h)
-            ink, label = _cut(rng, canvas, layers, (y[a], y[b]))
+            ink, label = _cut(rng, canvas, layers, (y[a], y[b]), wide=kind == "wide")
         else:
             ink, split = _touching(rng, left, right, h)
             if kind == "pair":
@@ -135,7 +140,11 @@ def _laid_out(
 
 
 def _cut(
-    rng: np.random.Generator, canvas: np.ndarray, layers: tuple[np.ndarray, np.ndarray], labels: tuple[int, int]
+    rng: np.random.Generator,
+    canvas: np.ndarray,
+    layers: tuple[np.ndarray, np.ndarray],
+    labels: tuple[int, int],
+    wide: bool = False,
 ) -> tuple[np.ndarray | None, int]:
     """A piece the reader's own cuts make of a touching pair that is one of its digits (``OWN``, ``OTHER``), and
     that digit's label; None when no cut parts them so.
@@ -145,16 +154,23 @@ def _cut(
     once, is drawn from twice as often here: 19 of 3,726 pieces; kept so v9's recipe reproduces.)
     """
     paths = [path for path, _ in cuts.candidate_cuts(canvas, 1.0)]
-    if not paths:
-        return None, labels[0]
+    if not paths or (wide and canvas.shape[1] <= ONE_CHARACTER * canvas.shape[0]):
+        return None, labels[0]  # the reader cuts a pair no wider than one character again straight
     totals = [max(float(layer.sum()), 1.0) for layer in layers]
     found = []
-    for piece in cuts.pieces(canvas, paths, whole=False) + cuts.pieces(canvas, cuts.straight(paths), whole=False):
+    if wide:
+        made, other = cuts.pieces(canvas, paths, whole=False, reach=max(1, round(WIDEN * canvas.shape[0]))), OTHER_WIDE
+    else:
+        made, other = (
+            cuts.pieces(canvas, paths, whole=False) + cuts.pieces(canvas, cuts.straight(paths), whole=False),
+            OTHER,
+        )
+    for piece in made:
         x, y, w, h = piece.box
         mask = np.zeros(canvas.shape, bool)
         mask[y : y + h, x : x + w] = piece.ink[cuts.MARGIN : -cuts.MARGIN, cuts.MARGIN : -cuts.MARGIN] > 0
         own = [float(layer[mask].sum()) / total for layer, total in zip(layers, totals)]
-        found += [(piece.ink, labels[k]) for k in (0, 1) if own[k] >= OWN and own[1 - k] <= OTHER]
+        found += [(piece.ink, labels[k]) for k in (0, 1) if own[k] >= OWN and own[1 - k] <= other]
     if not found:
         return None, labels[0]
     return found[int(rng.integers(len(found)))]

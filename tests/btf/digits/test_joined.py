@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from btf.digits import NOT_DIGIT, joined
+from btf.digits import NOT_DIGIT, candidates, joined
 
 
 def _digits(n=40):
@@ -107,7 +107,11 @@ def _ovals(n=40):
     return X.reshape(n, 784).astype(np.float32) / 255, y
 
 
-def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it():
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it(wide):
+    # "cut": the winding and straight pieces; "wide": the pieces reaching past their cuts, of a
+    # pair wider than one character (the reader cuts a narrower one again straight).
+    other = joined.OTHER_WIDE if wide else joined.OTHER
     X, y = _ovals()
     rng = np.random.default_rng(2)
     kept = 0
@@ -116,13 +120,14 @@ def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it():
         left, right = joined._glyph(X[a], 48), joined._glyph(X[b], 48)
         canvas, _, layers = joined._laid_out(rng, left, right, 48)
         np.testing.assert_array_equal(canvas, np.maximum(*layers))  # the pair is its two digits' ink
-        ink, label = joined._cut(rng, canvas, layers, (int(y[a]), int(y[b])))
+        ink, label = joined._cut(rng, canvas, layers, (int(y[a]), int(y[b])), wide=wide)
         if ink is None:
             continue
         kept += 1
+        assert not wide or canvas.shape[1] > candidates.ONE_CHARACTER * canvas.shape[0]
         # It holds at least OWN of its digit's ink and at most OTHER of the neighbour's.
         totals = [float(layer.sum()) for layer in layers]
-        assert min(totals) * joined.OWN * 0.99 <= float(ink.sum()) <= max(totals) * (1 + joined.OTHER) * 1.01
+        assert min(totals) * joined.OWN * 0.99 <= float(ink.sum()) <= max(totals) * (1 + other) * 1.01
         # And its label is the digit whose ink it mostly is: bright ink is a 0's, dim ink a 2's.
         bright, dim = int((ink > 200).sum()), int(((ink > 60) & (ink <= 200)).sum())
         if y[a] != y[b]:
@@ -132,10 +137,13 @@ def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it():
     assert kept >= 10
 
 
-def test_cut_pieces_keep_their_labels():
+@pytest.mark.parametrize("kind", ["cut", "wide"])
+def test_cut_pieces_keep_their_labels(kind):
     X, y = _drawn()
-    R, labels = joined.generate(X, y, 40, seed=0, kinds=("cut",))
-    assert 8 <= len(labels) <= 40 and set(labels) == {0, 1}  # a draw no cut parts is dropped
+    R, labels = joined.generate(X, y, 40, seed=0, kinds=(kind,))
+    assert 8 <= len(labels) <= 40  # a draw no cut parts is dropped
+    # A 1 and a 0 touching are no wider than one character: "wide" takes pieces of two 0s only.
+    assert set(labels) == ({0} if kind == "wide" else {0, 1})
     with pytest.raises(ValueError, match="kinds must be some of"):
         joined.generate(X, y, 10, seed=0, kinds=("cut", "letter"))
 
