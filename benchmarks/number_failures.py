@@ -30,8 +30,8 @@ from btf import digits
 from btf.data import load
 from btf.digits import numbers
 from btf.images.vision import ImageError, to_input
-from scripts.cli import OneLineParser, promoted_shipped_model
-from scripts.eval_numbers import Number, categories, checked_number_set, number_set_arguments
+from scripts.cli import OneLineParser, checked_number_set, number_set_arguments, promoted_shipped_model
+from scripts.eval_numbers import CATEGORIES, Number, categories
 
 MATCH = 0.75  # a piece and a digit are at the same place when their columns overlap by this (intersection / union)
 DEFAULT = ("MNIST, separate", "MNIST, a touching pair", "MNIST, all touching", "pen strokes, a touching pair")
@@ -91,12 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--show", type=int, default=0, metavar="K", help="print K misses per category")
     args = p.parse_args(argv)
     checked_number_set(p, args)
+    unknown = [name for name in args.category or [] if name not in CATEGORIES]
+    if unknown:  # before a single number is built
+        p.error(f"unknown category {unknown[0]!r}; the categories are: {', '.join(CATEGORIES)}")
     X, y = load(args.data)["test"]
     predict = functools.partial(digits.read, btf.Graph.load(args.model or promoted_shipped_model()))
     sets = categories(X, y, args.n, args.seed)
-    unknown = [name for name in args.category or [] if name not in sets]
-    if unknown:
-        p.error(f"unknown category {unknown[0]!r}; the categories are: {', '.join(sets)}")
     for name in args.category or DEFAULT:
         report(name, sets[name], predict, args.show)
 

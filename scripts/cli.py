@@ -92,3 +92,20 @@ def report_for(store_uri: str, version: int, created: object) -> Path | None:
             except (OSError, ValueError, AttributeError):
                 continue
     return None
+
+
+MAX_NUMBERS = 10_000  # numbers per category of scripts.eval_numbers, composed as PNGs before any is read
+
+
+def number_set_arguments(p: argparse.ArgumentParser, n: int) -> None:
+    """The options that choose the model and the numbers it reads (scripts.eval_numbers, benchmarks.number_failures)."""
+    p.add_argument("--model", help="a checkpoint (default: the promoted shipped model)")
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    p.add_argument("-n", type=int, default=n, help=f"numbers per category (1 to {MAX_NUMBERS:,}; default {n})")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def checked_number_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, a count of numbers that would not fit (each is composed as a PNG before any is read)."""
+    if not 1 <= args.n <= MAX_NUMBERS:
+        p.error(f"-n must be 1 to {MAX_NUMBERS:,}, not {args.n}")

@@ -34,11 +34,21 @@ from btf import digits
 from btf.data import load
 from btf.digits.numbers import read_image
 from btf.images.vision import ImageError
-from scripts.cli import OneLineParser, promoted_shipped_model
+from scripts.cli import OneLineParser, checked_number_set, number_set_arguments, promoted_shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_NON_DIGITS = 100_000
-MAX_NUMBERS = 10_000  # a category's numbers, composed as PNGs before any is read
+CATEGORIES = (
+    "MNIST, separate",
+    "MNIST, a touching pair",
+    "MNIST, all touching",
+    "fonts, separate",
+    "pen strokes, separate",
+    "pen strokes, a touching pair",
+    "MNIST, decimal point",
+    "MNIST, leading minus",
+    "MNIST, specks",
+)
 
 
 # ------------------------------------------------------------------ writers and composition
@@ -215,17 +225,18 @@ def categories(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> dict[str, lis
         return numbers
 
     fonts, strokes = drawn(font_glyph), drawn(stroke_glyph)
-    return {
-        "MNIST, separate": build(mnist),
-        "MNIST, a touching pair": build(mnist, touching=lambda k: int(rng.integers(1, k))),
-        "MNIST, all touching": build(mnist, touching=lambda _: True),
-        "fonts, separate": build(fonts),
-        "pen strokes, separate": build(strokes),
-        "pen strokes, a touching pair": build(strokes, touching=lambda k: int(rng.integers(1, k))),
-        "MNIST, decimal point": build(mnist, point=lambda k: int(rng.integers(0, k - 1))),
-        "MNIST, leading minus": build(mnist, minus=lambda _: True),
-        "MNIST, specks": build(mnist, specks=lambda _: int(rng.integers(3, 9))),
-    }
+    built = [  # in CATEGORIES' order, each drawn from the one generator in turn
+        build(mnist),
+        build(mnist, touching=lambda k: int(rng.integers(1, k))),
+        build(mnist, touching=lambda _: True),
+        build(fonts),
+        build(strokes),
+        build(strokes, touching=lambda k: int(rng.integers(1, k))),
+        build(mnist, point=lambda k: int(rng.integers(0, k - 1))),
+        build(mnist, minus=lambda _: True),
+        build(mnist, specks=lambda _: int(rng.integers(3, 9))),
+    ]
+    return dict(zip(CATEGORIES, built, strict=True))
 
 
 def read(number: Number, predict) -> str:
@@ -233,20 +244,6 @@ def read(number: Number, predict) -> str:
         return read_image(number.image, predict).text
     except ImageError as exc:
         return f"<{exc.code}>"
-
-
-def number_set_arguments(p: argparse.ArgumentParser, n: int) -> None:
-    """The options that choose the model and the numbers it reads (here and in benchmarks.number_failures)."""
-    p.add_argument("--model", help="a checkpoint (default: the promoted shipped model)")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
-    p.add_argument("-n", type=int, default=n, help=f"numbers per category (1 to {MAX_NUMBERS:,}; default {n})")
-    p.add_argument("--seed", type=int, default=0)
-
-
-def checked_number_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse, in one line, a count of numbers that would not fit (each is composed as a PNG before any is read)."""
-    if not 1 <= args.n <= MAX_NUMBERS:
-        p.error(f"-n must be 1 to {MAX_NUMBERS:,}, not {args.n}")
 
 
 def main(argv: list[str] | None = None) -> None:

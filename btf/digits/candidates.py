@@ -117,8 +117,9 @@ def _same(seen: dict, piece: cuts.Piece) -> bool:
 _LOG_ASPECT = np.array([-0.10, -0.91, -0.07, -0.24, -0.24, -0.06, -0.31, -0.27, -0.29, -0.40])
 _LOG_ASPECT_SD = np.array([0.19, 0.46, 0.22, 0.21, 0.20, 0.25, 0.22, 0.21, 0.21, 0.19])
 SPLIT_ASPECT = 0.6  # a group narrower than this for its height is never split
-# How far past its cuts a wider piece reaches, of the row's height (scripts.eval_numbers, seeds
-# 0 / 2 / 1, docs/benchmarks.md stage H): 0.06 read fewer touching pairs, 0.15 no more than 0.1.
+# How far past its cuts a wider piece reaches, of the row's height. Chosen with wider pieces in
+# every group (scripts.eval_numbers, seeds 0 / 2 / 1; docs/benchmarks.md, stage H): 0.06 read
+# fewer touching pairs, 0.15 no more than 0.1.
 WIDEN = 0.1
 ASPECT_FREE, ASPECT_WEIGHT = 1.0, 1.0
 FRAGMENT, FRAGMENT_BELOW, SLIVER = 10.0, 0.65, 3.0

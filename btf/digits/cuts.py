@@ -154,7 +154,9 @@ def pieces(ink: np.ndarray, cuts: list[np.ndarray], whole: bool = True, reach: i
     """Every run of up to MAX_SPAN segments between consecutive boundaries (and the whole group, if ``whole``).
 
     With ``reach``, each side of a run reaches that many columns past its cut: where two
-    digits overlap, the ink they share goes to both pieces, as each digit was drawn with it.
+    digits overlap, the ink they share goes to both pieces, as each digit was drawn with it,
+    and so does any other ink of the neighbour's within reach (its edge, as a digit with its
+    neighbour's edge; only bits a reach slices off a larger stroke are dropped).
     """
     h, w = ink.shape
     bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]

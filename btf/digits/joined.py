@@ -152,6 +152,9 @@ def _cut(
     ``layers`` are the two digits' inks alone on the canvas, so each piece's share of each is
     known. (A straight piece that parts the same ink as a winding one, which the reader reads
     once, is drawn from twice as often here: 19 of 3,726 pieces; kept so v9's recipe reproduces.)
+    ``wide``: the pieces reaching past their cuts instead, at most ``OTHER_WIDE`` of the
+    neighbour's ink, of a pair wider than one character. The pair's own height stands in for
+    the row's, which the reader measures both by (the taller of the group and its row).
     """
     paths = [path for path, _ in cuts.candidate_cuts(canvas, 1.0)]
     if not paths or (wide and canvas.shape[1] <= ONE_CHARACTER * canvas.shape[0]):

@@ -16,7 +16,7 @@ import btf
 from btf.store import Blob
 
 # Parsed JSON holds at most ~25 bytes per character of its text (measured on lists of empty
-# dicts, the worst found); metadata is at most 1 MiB of text (btf.checkpoint).
+# dicts, the worst found); metadata is at most 1 MiB of text (btf.checkpoint_entries).
 _METADATA_BYTES_PER_CHAR = 32
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from btf.digits import evaluation, negatives
-from scripts import eval_numbers
+from scripts import cli, eval_numbers
 from tests.support.numbers import pen_number, png, predict
 
 
@@ -37,7 +37,7 @@ def test_too_many_non_digits_is_one_line_and_exit_2(capsys):
     assert exit_info.value.code == 2 and err.count("\n") == 0 and "--non-digits must be 0 to 100,000" in err
 
 
-@pytest.mark.parametrize("n", ["0", "-3", str(eval_numbers.MAX_NUMBERS + 1)])
+@pytest.mark.parametrize("n", ["0", "-3", str(cli.MAX_NUMBERS + 1)])
 def test_a_count_of_numbers_out_of_range_is_one_line_and_exit_2(capsys, n):
     with pytest.raises(SystemExit) as exit_info:
         eval_numbers.main(["-n", n])

@@ -44,7 +44,7 @@ def test_pieces_cut_a_second_way_that_hold_the_same_ink_as_the_winding_ones_are_
 
 
 @pytest.mark.parametrize("width, right_edge", [(72, 36), (150, 77 + round(candidates.WIDEN * 60))])
-def test_a_group_wider_than_one_character_is_cut_again_reaching_past_its_cuts(width, right_edge):
+def test_a_group_wider_than_one_character_is_cut_again_reaching_past_its_cuts(monkeypatch, width, right_edge):
     # Two strokes joined by a bar, cut through the bar by a path that steps right halfway down.
     # A wider group's second pieces reach WIDEN of the row past the cut, for the ink two
     # overlapping digits share; a group that may be one character (a letter, whose stroke a
@@ -53,9 +53,12 @@ def test_a_group_wider_than_one_character_is_cut_again_reaching_past_its_cuts(wi
     ink[5:55, 6:10] = ink[5:55, width - 10 : width - 6] = ink[28:33, 6 : width - 6] = 255
     middle = width // 2
     path = np.where(np.arange(60) < 30, middle - 2, middle + 2)
-    unit = candidates.Unit(ink, segment.Box(0, 0, width, 60), 60.0, [])
-    left = next(p for p in candidates._again(unit, [path]) if (p.start, p.end) == (0, 1))
-    assert left.box[0] + left.box[2] == right_edge
+    monkeypatch.setattr(cuts, "candidate_cuts", lambda ink, stroke: [(path, 1.0)])
+    whole = candidates.Candidate(cuts.pieces(ink, [])[0], np.zeros(784), np.full(10, 0.1), True, 0.2)
+    unit = candidates.Unit(ink, segment.Box(0, 0, width, 60), 60.0, [whole])
+    added = candidates.offer_cuts([unit], stroke=4.0)
+    lefts = sorted(c.piece.box[0] + c.piece.box[2] for c in added if (c.piece.start, c.piece.end) == (0, 1))
+    assert lefts == sorted([middle + 2, right_edge])  # the winding piece and the second one
 
 
 @pytest.mark.parametrize("width, choosable", [(60, False), (69, False), (70, True), (120, True)])

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from btf.digits import NOT_DIGIT, candidates, joined
+from btf.digits import NOT_DIGIT, candidates, cuts, joined
 
 
 def _digits(n=40):
@@ -125,6 +125,15 @@ def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it(wide):
             continue
         kept += 1
         assert not wide or canvas.shape[1] > candidates.ONE_CHARACTER * canvas.shape[0]
+        # It is one of the pieces the reader takes: reaching past the cuts, or winding and straight.
+        paths = [path for path, _ in cuts.candidate_cuts(canvas, 1.0)]
+        reach = max(1, round(candidates.WIDEN * canvas.shape[0]))
+        made = (
+            cuts.pieces(canvas, paths, whole=False, reach=reach)
+            if wide
+            else (cuts.pieces(canvas, paths, whole=False) + cuts.pieces(canvas, cuts.straight(paths), whole=False))
+        )
+        assert any(np.array_equal(ink, piece.ink) for piece in made)
         # It holds at least OWN of its digit's ink and at most OTHER of the neighbour's.
         totals = [float(layer.sum()) for layer in layers]
         assert min(totals) * joined.OWN * 0.99 <= float(ink.sum()) <= max(totals) * (1 + other) * 1.01
