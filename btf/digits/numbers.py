@@ -18,6 +18,8 @@ calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads
 Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
 ``segment.MAX_DIGITS`` digit groups, ``cuts.MAX_CUTS`` cuts a group, ``MAX_PIECES`` cut
 pieces a request (a group that would go over keeps its whole reading) and two model calls.
+The figures in docs/benchmarks.md are with OpenCV on one thread, as the function sets it
+(``cv2.setNumThreads(1)``): its many small calls cost more CPU with OpenCV's default threads.
 """
 
 from __future__ import annotations
