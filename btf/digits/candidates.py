@@ -86,8 +86,13 @@ def _again(group: Unit, paths: list[np.ndarray]) -> list[cuts.Piece]:
     winding cut): there a wider piece re-reads a stroke its neighbour holds, and an H less a
     sliver of its left stroke reads as a sure 4."""
     if group.ink.shape[1] > ONE_CHARACTER * group.height:
-        return cuts.pieces(group.ink, paths, whole=False, reach=max(1, round(WIDEN * group.height)))
+        return cuts.pieces(group.ink, paths, whole=False, reach=reach(group.height))
     return cuts.pieces(group.ink, cuts.straight(paths), whole=False)
+
+
+def reach(height: float) -> int:
+    """How many columns a wider piece reaches past its cuts in a row ``height`` tall (``WIDEN``)."""
+    return max(1, round(WIDEN * height))
 
 
 def _within(found: list[tuple[np.ndarray, float]], budget: int) -> list[tuple[np.ndarray, float]]:

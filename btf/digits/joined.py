@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from btf.digits import NOT_DIGIT, cuts
-from btf.digits.candidates import ONE_CHARACTER, WIDEN
+from btf.digits.candidates import ONE_CHARACTER, reach
 from btf.images.vision import ImageError, to_input
 
 KINDS = ("pair", "fragment", "pair", "neighbour")  # the default, taken in turn: three negatives to a positive
@@ -162,7 +162,7 @@ def _cut(
     totals = [max(float(layer.sum()), 1.0) for layer in layers]
     found = []
     if wide:
-        made, other = cuts.pieces(canvas, paths, whole=False, reach=max(1, round(WIDEN * canvas.shape[0]))), OTHER_WIDE
+        made, other = cuts.pieces(canvas, paths, whole=False, reach=reach(canvas.shape[0])), OTHER_WIDE
     else:
         made, other = (
             cuts.pieces(canvas, paths, whole=False) + cuts.pieces(canvas, cuts.straight(paths), whole=False),

@@ -43,7 +43,7 @@ def test_pieces_cut_a_second_way_that_hold_the_same_ink_as_the_winding_ones_are_
         assert added and len(pieces) == len(added)
 
 
-@pytest.mark.parametrize("width, right_edge", [(72, 36), (150, 77 + round(candidates.WIDEN * 60))])
+@pytest.mark.parametrize("width, right_edge", [(72, 36), (150, 77 + candidates.reach(60))])
 def test_a_group_wider_than_one_character_is_cut_again_reaching_past_its_cuts(monkeypatch, width, right_edge):
     # Two strokes joined by a bar, cut through the bar by a path that steps right halfway down.
     # A wider group's second pieces reach WIDEN of the row past the cut, for the ink two

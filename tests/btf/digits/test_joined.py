@@ -127,9 +127,8 @@ def test_a_cut_piece_is_one_digit_as_the_readers_own_cuts_part_it(wide):
         assert not wide or canvas.shape[1] > candidates.ONE_CHARACTER * canvas.shape[0]
         # It is one of the pieces the reader takes: reaching past the cuts, or winding and straight.
         paths = [path for path, _ in cuts.candidate_cuts(canvas, 1.0)]
-        reach = max(1, round(candidates.WIDEN * canvas.shape[0]))
         made = (
-            cuts.pieces(canvas, paths, whole=False, reach=reach)
+            cuts.pieces(canvas, paths, whole=False, reach=candidates.reach(canvas.shape[0]))
             if wide
             else (cuts.pieces(canvas, paths, whole=False) + cuts.pieces(canvas, cuts.straight(paths), whole=False))
         )
