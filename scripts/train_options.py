@@ -113,46 +113,47 @@ def _within_limits(text: str, cost: footprint.Footprint) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m scripts.train", description=DESCRIPTION)
+    _data_options(p.add_argument_group("data: what to train on"))
+    _network_options(p.add_argument_group("network"))
+    _training_options(p.add_argument_group("training"))
+    _augment_options(p.add_argument_group("augmentation"))
+    _publish_options(p.add_argument_group("publishing"))
+    args = p.parse_args(argv)
+    _check(p, args)
+    args.activation = args.activation or ("relu" if args.layers else "sigmoid")
+    return args
+
+
+def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, options that parse one by one but not together."""
+    if args.learning_rate * args.l2 >= 1:
+        p.error(
+            f"--learning-rate x --l2 must be below 1 (weight decay would flip the weights' signs), got {args.learning_rate * args.l2:g}"
+        )
+    if args.printed:
+        from btf.digits.printed import fonts
+
+        if not fonts():
+            p.error(
+                "--printed prints digits in the DejaVu TrueType fonts, and none is installed"
+                " (/usr/share/fonts/truetype/dejavu: apt-get install fonts-dejavu-core fonts-dejavu-extra)"
+            )
+    if args.joined and not args.not_digit:
+        p.error("--joined trains pieces as 'not a digit': it needs --not-digit N (and an 11th output)")
+    outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]
+    if outputs != (11 if args.not_digit else 10):
+        want = "11 outputs (10 digits and 'not a digit')" if args.not_digit else "10 outputs (--not-digit N for 11)"
+        p.error(
+            f"the network has {outputs} outputs; a digit model{' trained with --not-digit' if args.not_digit else ''} needs {want}"
+        )
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    """The training data, and the generated images added to it."""
     p.add_argument(
         "--data",
         default=os.environ.get("BTF_DATA"),
         help="IDX folder, mnist.pkl.gz, mnist.npz, or 'mnist' to download (default $BTF_DATA)",
-    )
-    p.add_argument("--sizes", type=parse_sizes, default=(784, 30, 10), help="dense layer sizes (default 784,30,10)")
-    p.add_argument(
-        "--layers",
-        type=_layer_list,
-        help="an architecture of btf.layers instead of --sizes, e.g. conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10",
-    )
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (default), momentum or adam")
-    p.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=20)
-    p.add_argument("--batch-size", type=_ranged(int, 1, 1_000_000), default=128)
-    p.add_argument("--learning-rate", type=_ranged(float, 0.0, 1e6, above=True), default=3.0)
-    p.add_argument(
-        "--lr-decay",
-        type=_ranged(float, 0.0, 1.0, above=True),
-        default=1.0,
-        help="multiply the learning rate by this after each epoch",
-    )
-    p.add_argument(
-        "--average-last", type=_ranged(int, 0), default=0, help="use the mean of the weights of the last N epochs"
-    )
-    p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
-    p.add_argument("--cost", choices=COSTS, default="quadratic")
-    p.add_argument(
-        "--activation", choices=ACTIVATIONS, help="hidden layers' activation (default sigmoid, relu with --layers)"
-    )
-    p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
-    p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
-    p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
-    p.add_argument(
-        "--augment-style",
-        choices=("affine", "hand"),
-        default="affine",
-        help="with --augment: affine (rotate, scale, shear, shift) or hand (also stretch, elastic wobble, stroke width)",
-    )
-    p.add_argument(
-        "--augment-epochs", type=_ranged(int, 0), help="with --augment: distort only the first N epochs (default all)"
     )
     p.add_argument("--limit", type=_ranged(int, 1), help="train on only the first N training images")
     p.add_argument(
@@ -193,6 +194,58 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="also train on N digits printed in TrueType fonts (btf.digits.printed), so print is not 'not a digit'",
     )
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    """The architecture: --sizes or --layers, and how hidden layers start."""
+    p.add_argument("--sizes", type=parse_sizes, default=(784, 30, 10), help="dense layer sizes (default 784,30,10)")
+    p.add_argument(
+        "--layers",
+        type=_layer_list,
+        help="an architecture of btf.layers instead of --sizes, e.g. conv32:3,pool2,conv64:3,pool2,dense128,dropout0.3,dense10",
+    )
+    p.add_argument(
+        "--activation", choices=ACTIVATIONS, help="hidden layers' activation (default sigmoid, relu with --layers)"
+    )
+    p.add_argument("--init", choices=("scaled", "normal"), default="scaled")
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    """The optimizer, its schedule and the cost."""
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (default), momentum or adam")
+    p.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=20)
+    p.add_argument("--batch-size", type=_ranged(int, 1, 1_000_000), default=128)
+    p.add_argument("--learning-rate", type=_ranged(float, 0.0, 1e6, above=True), default=3.0)
+    p.add_argument(
+        "--lr-decay",
+        type=_ranged(float, 0.0, 1.0, above=True),
+        default=1.0,
+        help="multiply the learning rate by this after each epoch",
+    )
+    p.add_argument(
+        "--average-last", type=_ranged(int, 0), default=0, help="use the mean of the weights of the last N epochs"
+    )
+    p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1), default=0)
+    p.add_argument("--cost", choices=COSTS, default="quadratic")
+    p.add_argument("--l2", type=_ranged(float, 0.0, 1e3), default=0.0, help="L2 weight decay (default 0)")
+
+
+def _augment_options(p: argparse.ArgumentParser) -> None:
+    """Random distortion of the training digits."""
+    p.add_argument("--augment", action="store_true", help="train on randomly distorted digits each epoch")
+    p.add_argument(
+        "--augment-style",
+        choices=("affine", "hand"),
+        default="affine",
+        help="with --augment: affine (rotate, scale, shear, shift) or hand (also stretch, elastic wobble, stroke width)",
+    )
+    p.add_argument(
+        "--augment-epochs", type=_ranged(int, 0), help="with --augment: distort only the first N epochs (default all)"
+    )
+
+
+def _publish_options(p: argparse.ArgumentParser) -> None:
+    """Where the model goes, and the gate that decides whether it becomes latest."""
     p.add_argument(
         "--gate-negatives",
         type=_ranged(int, 10, 100_000),
@@ -210,26 +263,3 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--dry-run", action="store_true", help="train, evaluate and report; publish nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch only)")
-    args = p.parse_args(argv)
-    if args.learning_rate * args.l2 >= 1:
-        p.error(
-            f"--learning-rate x --l2 must be below 1 (weight decay would flip the weights' signs), got {args.learning_rate * args.l2:g}"
-        )
-    args.activation = args.activation or ("relu" if args.layers else "sigmoid")
-    if args.printed:
-        from btf.digits.printed import fonts
-
-        if not fonts():
-            p.error(
-                "--printed prints digits in the DejaVu TrueType fonts, and none is installed"
-                " (/usr/share/fonts/truetype/dejavu: apt-get install fonts-dejavu-core fonts-dejavu-extra)"
-            )
-    if args.joined and not args.not_digit:
-        p.error("--joined trains pieces as 'not a digit': it needs --not-digit N (and an 11th output)")
-    outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]
-    if outputs != (11 if args.not_digit else 10):
-        want = "11 outputs (10 digits and 'not a digit')" if args.not_digit else "10 outputs (--not-digit N for 11)"
-        p.error(
-            f"the network has {outputs} outputs; a digit model{' trained with --not-digit' if args.not_digit else ''} needs {want}"
-        )
-    return args
