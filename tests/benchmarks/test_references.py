@@ -14,8 +14,14 @@ def test_the_peak_growth_counts_a_transient_allocation_and_not_what_came_before(
         pytest.skip("this system cannot reset the peak resident size")
     big = np.ones(64 << 20, np.uint8)  # a peak before the measurement...
     del big
-    assert _peak_growth(lambda: None) < 16  # ...is not counted
-    assert 30 <= _peak_growth(lambda: np.ones(40 << 20, np.uint8).sum()) < 60
+    assert _least_growth(lambda: None) < 16  # ...is not counted
+    assert 30 <= _least_growth(lambda: np.ones(40 << 20, np.uint8).sum()) < 60
+
+
+def _least_growth(work, tries: int = 3) -> float:
+    # The resident size is the whole process's: a thread an earlier test left running can
+    # allocate during one measurement, never during all three.
+    return min(_peak_growth(work) for _ in range(tries))
 
 
 @pytest.mark.parametrize(
