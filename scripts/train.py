@@ -86,21 +86,7 @@ def train(args: argparse.Namespace) -> int:
         f" {both['non_digits']} held-out non-digits flagged; ECE {both['ece']:.2%}"
         f" (temperature {net.metadata['not_digit']['temperature']:g})"
     )
-    metadata = {
-        "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
-        "test_accuracy": both["accuracy"],
-        "test_loss": net.evaluate(splits["test"])["loss"],
-        "test_flagged": both["flagged"],
-        "test_ece": both["ece"],
-        "heldout_non_digits_flagged": both["rejection"],
-        "not_digit": net.metadata["not_digit"],  # the decision's rule, in the report too
-        "data": data_description,
-        "config": {k: getattr(args, k) for k in CONFIG_KEYS} | {"sizes": list(args.sizes)},
-        "training_seconds": round(seconds, 2),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "btf_version": btf.__version__,
-        "git_commit": git_commit(),
-    }
+    metadata = _metadata(args, net, history, splits["test"], both, seconds, data_description)
     blob = net.to_bytes(metadata)
     servable = publishing.servable(blob)  # what the function will load, checked before any upload
     report_root = Path(args.report_dir) if args.report_dir else _default_report_root(args)
@@ -120,6 +106,27 @@ def train(args: argparse.Namespace) -> int:
             return 0
     print(f"report: {display_path(report)}")
     return 0
+
+
+def _metadata(
+    args: argparse.Namespace, net: btf.Graph, history: list[dict], test: tuple, both: dict, seconds: float, data: dict
+) -> dict:
+    """What the checkpoint and the report record of this run: its scores, data, config and provenance."""
+    return {
+        "val_accuracy": history[-1]["val_accuracy"] if history else net.accuracy(),
+        "test_accuracy": both["accuracy"],
+        "test_loss": net.evaluate(test)["loss"],
+        "test_flagged": both["flagged"],
+        "test_ece": both["ece"],
+        "heldout_non_digits_flagged": both["rejection"],
+        "not_digit": net.metadata["not_digit"],  # the decision's rule, in the report too
+        "data": data,
+        "config": {k: getattr(args, k) for k in CONFIG_KEYS} | {"sizes": list(args.sizes)},
+        "training_seconds": round(seconds, 2),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "btf_version": btf.__version__,
+        "git_commit": git_commit(),
+    }
 
 
 def extended_training(args: argparse.Namespace, train: tuple, data_description: dict) -> tuple[np.ndarray, np.ndarray]:
