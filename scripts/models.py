@@ -135,6 +135,10 @@ def delete(store, store_uri: str, version: int) -> None:
             print(f"deleted its report {display_path(folder)}")
 
 
+# What follows the ten digit outputs, by the model's output count (btf.digits.OUTPUTS).
+_more_outputs = {11: ", then not a digit", 111: ", then not a digit, then touching pairs 00-99 (10 * left + right)"}
+
+
 def export_onnx(store, version: int, path: str, force: bool) -> None:
     from btf.onnx import OPSET, export
 
@@ -143,7 +147,7 @@ def export_onnx(store, version: int, path: str, force: bool) -> None:
     graph = btf.Graph.load(store.read(version).data)
     decision = digits.rule(graph)  # how /predict reads the outputs: the file says it too
     props = {
-        "btf_outputs": "digits 0-9" + (", then not a digit" if graph.sizes[-1] == 11 else ""),
+        "btf_outputs": "digits 0-9" + _more_outputs.get(graph.sizes[-1], ""),
         "btf_not_digit_temperature": repr(decision.temperature),
         "btf_not_digit_threshold": repr(decision.threshold),
     }

@@ -141,8 +141,11 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.joined and not args.not_digit:
         p.error("--joined trains pieces as 'not a digit': it needs --not-digit N (and an 11th output)")
     outputs = parse_layers(args.layers)[-1].units if args.layers else args.sizes[-1]
-    if outputs != (11 if args.not_digit else 10):
+    named = args.joined and "named_pair" in (args.joined_kinds or ())
+    if outputs != (111 if named else 11 if args.not_digit else 10):
         want = "11 outputs (10 digits and 'not a digit')" if args.not_digit else "10 outputs (--not-digit N for 11)"
+        if named:
+            want = "111 outputs (10 digits, 'not a digit' and the 100 pairs named_pair trains)"
         p.error(
             f"the network has {outputs} outputs; a digit model{' trained with --not-digit' if args.not_digit else ''} needs {want}"
         )

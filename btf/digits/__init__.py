@@ -1,7 +1,8 @@
 """The contract a model must meet to read digits, and the one way every caller reads them.
 
 Contract: 28x28 inputs in [0, 1]; ten outputs (one per digit), or eleven (the eleventh says
-"not a digit"); finite answers; and, if its metadata carries a ``not_digit`` decision, a
+"not a digit"), or 111 (then a hundred more, one per pair of touching digits, 00 to 99: one
+input holding two digits is not *a* digit, and ``btf.digits.numbers`` reads it as both); finite answers; and, if its metadata carries a ``not_digit`` decision, a
 sane one. One place for the trainer (which refuses to publish a model that breaks it) and the
 predict function (which refuses to serve one), so the two can never disagree.
 
@@ -11,7 +12,8 @@ in ``metadata["not_digit"] = {"temperature": T, "threshold": t}``:
 
 - confidences are ``softmax(logits / T)`` over the ten digit outputs (temperature scaling);
 - the not-a-digit score is, for an eleven-output model, the tempered probability of the
-  eleventh output; for a ten-output model, one minus the top tempered confidence;
+  eleventh output (with pair outputs, of it and every pair together); for a ten-output
+  model, one minus the top tempered confidence;
 - an input is a digit when its score is below ``t``.
 
 A model without that entry (every model before it existed) reads with T = 1 and t = 0.5:
@@ -32,7 +34,9 @@ INPUT_SIDE = 28
 INPUTS = INPUT_SIDE * INPUT_SIDE
 CLASSES = 10
 NOT_DIGIT = 10  # the label of the eleventh output
-OUTPUTS = (CLASSES, CLASSES + 1)
+PAIRS = 100  # pair outputs: label PAIR_BASE + 10 * left + right
+PAIR_BASE = CLASSES + 1
+OUTPUTS = (CLASSES, CLASSES + 1, CLASSES + 1 + PAIRS)
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_THRESHOLD = 0.5
 
@@ -49,6 +53,7 @@ class Reading:
     confidences: np.ndarray  # (n, 10) float64, calibrated, each row summing to 1
     not_digit: np.ndarray  # (n,) float64 in [0, 1]: the not-a-digit score
     is_digit: np.ndarray  # (n,) bool: score below the threshold
+    pairs: np.ndarray | None = None  # (n, 100) float64: tempered probability of each pair, for a pair model
 
 
 def rule(graph) -> Rule:
@@ -72,14 +77,15 @@ def read(graph, X: np.ndarray, decision: Rule | None = None) -> Reading:
     decision = decision or rule(graph)
     _, outputs = graph.predict(np.asarray(X, np.float32).reshape(-1, INPUTS))
     tempered = soften(outputs, decision.temperature)
-    if outputs.shape[1] == CLASSES + 1:
-        score = tempered[:, NOT_DIGIT]
+    pairs = tempered[:, PAIR_BASE:] if outputs.shape[1] > PAIR_BASE else None
+    if outputs.shape[1] > CLASSES:
+        score = tempered[:, NOT_DIGIT:].sum(axis=1)
         digits = tempered[:, :CLASSES]
         confidences = digits / np.maximum(digits.sum(axis=1, keepdims=True), 1e-300)
     else:
         confidences = tempered
         score = 1.0 - confidences.max(axis=1)
-    return Reading(confidences.argmax(axis=1), confidences, score, score < decision.threshold)
+    return Reading(confidences.argmax(axis=1), confidences, score, score < decision.threshold, pairs)
 
 
 def _probes() -> np.ndarray:
@@ -92,13 +98,14 @@ def _probes() -> np.ndarray:
 
 
 def check_digit_model(graph) -> None:
-    """Raise CheckpointError unless ``graph`` takes 784 inputs, gives 10 or 11 outputs, and answers finitely."""
+    """Raise CheckpointError unless ``graph`` takes 784 inputs, gives 10, 11 or 111 outputs, and answers finitely."""
     inputs, outputs = graph.sizes[0], graph.sizes[-1]
     if inputs != INPUTS:
         raise CheckpointError(f"the model takes {inputs} inputs; a digit model takes {INPUTS} (28x28)")
     if outputs not in OUTPUTS:
         raise CheckpointError(
-            f"the model has {outputs} outputs; a digit model has {CLASSES} (digits) or {CLASSES + 1} (and not a digit)"
+            f"the model has {outputs} outputs; a digit model has {CLASSES} (digits), {CLASSES + 1} (and not a digit)"
+            f" or {PAIR_BASE + PAIRS} (and touching pairs)"
         )
     decision = rule(graph)
     # predict runs the probes in chunks of rows that fit btf.footprint.WORK_BYTES, so checking

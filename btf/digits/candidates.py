@@ -32,6 +32,7 @@ class Candidate:
     confidences: np.ndarray | None = None
     is_digit: bool = True
     not_digit: float = 0.0  # the model's not-a-digit score: high for fragments and joined pairs
+    pairs: np.ndarray | None = None  # (100,) a pair model's probability of each touching pair, 00 to 99
 
 
 @dataclass
@@ -150,19 +151,43 @@ def score(candidate: Candidate, unit: Unit) -> float:
     if candidate.input is None or candidate.confidences is None:
         return -math.inf
     _, _, w, h = candidate.piece.box
-    height = unit.height
     label = int(candidate.confidences.argmax())
     score = math.log(max(float(candidate.confidences[label]), 1e-6))
     score += NOT_DIGIT_WEIGHT * math.log(max(1.0 - candidate.not_digit, 1e-6))
     z = (math.log(w / max(h, 1)) - _LOG_ASPECT[label]) / _LOG_ASPECT_SD[label]
     score -= ASPECT_WEIGHT * max(0.0, z - ASPECT_FREE)
-    score -= FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
-    score -= SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
+    return score - _misplaced(candidate, unit) - PIECE_COST
+
+
+def _misplaced(candidate: Candidate, unit: Unit) -> float:
+    """Penalties for a piece much shorter than its group, a sliver, and a cut piece off its group's baseline."""
+    _, _, w, h = candidate.piece.box
+    height = unit.height
+    penalty = FRAGMENT * max(0.0, FRAGMENT_BELOW - h / max(height, 1))
+    penalty += SLIVER * max(0.0, 0.12 - w / max(height, 1)) / 0.12
     if candidate is not unit.candidates[0]:
         _, top, _, tall = unit.candidates[0].piece.box
         gap = (top + tall - candidate.piece.box[1] - h) / max(tall, 1)
-        score -= OFF_BASELINE * max(0.0, gap - BASELINE_FREE)
-    return score - PIECE_COST
+        penalty += OFF_BASELINE * max(0.0, gap - BASELINE_FREE)
+    return penalty
+
+
+# A pair model (btf.digits.PAIRS) reads a piece as two touching digits when it gives that pair
+# at least PAIR_SURE; the reading then scores its log probability, as two pieces (2 PIECE_COST)
+# and PAIR_COST more, so a pair read whole beats a split only when the split's pieces read worse.
+PAIR_SURE, PAIR_COST = 0.5, 0.0
+
+
+def pair_score(candidate: Candidate, unit: Unit) -> tuple[float, int]:
+    """(score, pair) of reading the piece as the touching pair its model likes best: 10 * left + right,
+    or (-inf, -1) when the model has no pair outputs or is not sure of one."""
+    if candidate.input is None or candidate.pairs is None:
+        return -math.inf, -1
+    pair = int(candidate.pairs.argmax())
+    probability = float(candidate.pairs[pair])
+    if probability < PAIR_SURE:
+        return -math.inf, -1
+    return math.log(probability) - _misplaced(candidate, unit) - 2 * PIECE_COST - PAIR_COST, pair
 
 
 def choosable(unit: Unit) -> list[Candidate]:

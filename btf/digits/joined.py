@@ -7,6 +7,9 @@ a digit reads a fragment as a confident 1 or 7. So, from training digits only:
 
 - ``pair`` (label 10, "not a digit"): two digits side by side, moved until their ink meets
   and then overlapping a little, as touching neighbours are drawn;
+- ``named_pair`` (label ``PAIR_BASE + 10 * left + right``): the same touching pair, named by
+  its two digits, for a model with pair outputs (``btf.digits.PAIRS``): a pair so tangled that
+  no cut parts it is still read, whole, as two digits;
 - ``fragment`` (label 10): a digit cut down the middle, 35% to 60% of its width kept. Only
   cuts that keep most of the digit's height and are not narrow: a thin tall fragment reads
   like a 1 (the left of a 0 is one), and a top or bottom half is often a whole digit's
@@ -36,12 +39,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from btf.digits import NOT_DIGIT, cuts
+from btf.digits import NOT_DIGIT, PAIR_BASE, cuts
 from btf.digits.candidates import ONE_CHARACTER, reach
 from btf.images.vision import ImageError, to_input
 
 KINDS = ("pair", "fragment", "pair", "neighbour")  # the default, taken in turn: three negatives to a positive
-ALL_KINDS = ("pair", "fragment", "neighbour", "cut", "wide")
+ALL_KINDS = ("pair", "fragment", "neighbour", "cut", "wide", "named_pair")
 # Digits whose left or right part keeps a digit's shape (a 3's right half is a 3, a 7's a 7) are
 # never cut into fragments: calling those "not a digit" would teach the model to flag real 3s.
 WHOLE_HALVES = (1, 3, 5, 7)
@@ -80,6 +83,8 @@ def generate(
             ink, split = _touching(rng, left, right, h)
             if kind == "pair":
                 label = NOT_DIGIT
+            elif kind == "named_pair":
+                label = PAIR_BASE + 10 * int(y[a]) + int(y[b])
             else:
                 ink, label = _with_neighbour_edge(rng, ink, split, left.shape[1], right.shape[1], y[a], y[b])
         if ink is None:

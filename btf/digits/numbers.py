@@ -33,7 +33,7 @@ import numpy as np
 
 from btf import digits
 from btf.digits import candidates, cuts, segment
-from btf.digits.candidates import CUT_COST, Candidate, Unit, choosable, offer_cuts, score
+from btf.digits.candidates import CUT_COST, Candidate, Unit, choosable, offer_cuts, pair_score, score
 from btf.images.imagefile import DEFAULT_MAX_PIXELS, ImageError, decode, working_gray
 from btf.images.vision import ink_layer, to_input
 
@@ -155,8 +155,11 @@ def _classify(candidates: list[Candidate], predict: Predict) -> None:
     reading = predict(inputs)
     confidences = np.asarray(reading.confidences, dtype=np.float64).reshape(len(inputs), -1)
     flags, scores = reading.is_digit.tolist(), np.asarray(reading.not_digit, dtype=np.float64).tolist()
-    for candidate, row, flag, nd in zip(candidates, confidences, flags, scores):
+    pairs = getattr(reading, "pairs", None)
+    for k, (candidate, row, flag, nd) in enumerate(zip(candidates, confidences, flags, scores)):
         candidate.confidences, candidate.is_digit, candidate.not_digit = row, bool(flag), nd
+        if pairs is not None:
+            candidate.pairs = np.asarray(pairs[k], dtype=np.float64)
 
 
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
@@ -168,33 +171,36 @@ def _assemble(lay: segment.Layout, groups: list[Unit], joins: list, scale: tuple
     """One dynamic programme over the row: each group's cuts are nodes, and a group's end is the next one's start."""
     firsts = np.cumsum([0] + [len(g.cut_costs) + 1 for g in groups]).tolist()  # node of each group's left edge
     scores: dict[tuple[int, int], float] = {}
-    chosen: dict[tuple[int, int], tuple[Candidate, Unit]] = {}
+    chosen: dict[tuple[int, int], tuple[Candidate, Unit, int]] = {}  # the pair read, or -1 for one digit
+
+    def offer(run: tuple[int, int], value: float, candidate: Candidate, unit: Unit, pair: int = -1) -> None:
+        if value > scores.get(run, -math.inf):
+            scores[run], chosen[run] = value, (candidate, unit, pair)
+
     costs = [0.0] * firsts[-1]
     for g, unit in enumerate(groups):
         for k, cost in enumerate(unit.cut_costs):
             costs[firsts[g] + k] = cost * CUT_COST  # node firsts[g] + k + 1, listed from node 1
         for candidate in choosable(unit):
-            run = (firsts[g] + candidate.piece.start, firsts[g] + candidate.piece.end)
-            value = score(candidate, unit)
-            if value > scores.get(run, -math.inf):
-                scores[run], chosen[run] = value, (candidate, unit)
+            offer(_run(firsts[g], candidate), score(candidate, unit), candidate, unit)
+        for candidate in unit.candidates:  # with a pair model, any piece may be two touching digits
+            value, pair = pair_score(candidate, unit)
+            if pair >= 0:
+                offer(_run(firsts[g], candidate), value, candidate, unit, pair)
     for unit, first, last in joins:
         if not unit.candidates[0].is_digit:
             continue  # neighbours are joined only into a digit
-        run = (firsts[first], firsts[last + 1])
-        scores[run], chosen[run] = score(unit.candidates[0], unit) - JOIN_COST, (unit.candidates[0], unit)
+        offer((firsts[first], firsts[last + 1]), score(unit.candidates[0], unit) - JOIN_COST, unit.candidates[0], unit)
     ends = {firsts[g + 1]: g for g in range(len(groups))}
     sx, sy = scale
     text = ["-"] if lay.minus is not None else []
     marks = [("-", lay.minus)] if lay.minus is not None else []
     found: list[Digit] = []
     for run in cuts.best_split(firsts[-1] + 1, scores, costs):
-        candidate, unit = chosen[run]
-        x, y, w, h = candidate.piece.box
-        conf = candidate.confidences
-        box = _scaled((unit.origin.x + x, unit.origin.y + y, w, h), sx, sy)
-        found.append(Digit(int(conf.argmax()), conf, candidate.is_digit, box, candidate.input))
-        text.append(str(found[-1].label) if found[-1].is_digit else "?")
+        candidate, unit, pair = chosen[run]
+        for digit in _digits(candidate, unit, pair, scale):
+            found.append(digit)
+            text.append(str(digit.label) if digit.is_digit else "?")
         if ends.get(run[1]) in lay.points:
             text.append(".")
             marks.append((".", lay.points[ends[run[1]]]))
@@ -205,6 +211,35 @@ def _assemble(lay: segment.Layout, groups: list[Unit], joins: list, scale: tuple
     confidence = float(np.prod([d.confidences[d.label] for d in found]))
     shown = [(kind, _scaled((b.x, b.y, b.w, b.h), sx, sy)) for kind, b in marks]
     return Reading("".join(text), confidence, found, shown)
+
+
+def _run(first: int, candidate: Candidate) -> tuple[int, int]:
+    """The row's nodes a group's candidate spans, the group starting at node ``first``."""
+    return first + candidate.piece.start, first + candidate.piece.end
+
+
+def _digits(candidate: Candidate, unit: Unit, pair: int, scale: tuple[float, float]) -> list[Digit]:
+    """The digit a chosen piece reads as, or, read as a touching ``pair``, its two digits: each with its
+    confidences given the other (the pair's row and column), its side of the piece, and the pair's input."""
+    x, y, w, h = candidate.piece.box
+    x, y = unit.origin.x + x, unit.origin.y + y
+    if pair < 0:
+        conf = candidate.confidences
+        return [Digit(int(conf.argmax()), conf, candidate.is_digit, _scaled((x, y, w, h), *scale), candidate.input)]
+    table = candidate.pairs.reshape(10, 10)
+    left, right = divmod(pair, 10)
+    split = _split_column(candidate.piece.ink)
+    sides = [((x, y, split, h), table[:, right]), ((x + split, y, w - split, h), table[left, :])]
+    return [Digit(int(c.argmax()), c / max(c.sum(), 1e-300), True, _scaled(box, *scale), candidate.input)
+            for box, c in sides]  # fmt: skip
+
+
+def _split_column(framed: np.ndarray) -> int:
+    """Where a pair's two digits meet, in its ink's columns: the least-inked column of its middle half."""
+    ink = framed[cuts.MARGIN : -cuts.MARGIN, cuts.MARGIN : -cuts.MARGIN]
+    w = ink.shape[1]
+    lo, hi = w // 4, max(w // 4 + 1, (3 * w) // 4)
+    return int(np.clip(lo + int(np.argmin(ink[:, lo:hi].sum(axis=0))), 1, max(w - 1, 1)))
 
 
 def _scaled(box: tuple[int, int, int, int], sx: float, sy: float) -> tuple[int, int, int, int]:

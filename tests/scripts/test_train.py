@@ -257,7 +257,15 @@ def test_printed_digits_need_their_fonts(idx, tmp_path, capsys, monkeypatch):
         (("--joined", "50"), "--joined trains pieces as 'not a digit': it needs --not-digit N"),
         (
             ("--joined-kinds", "pair,letter"),
-            "'pair,letter': kinds are comma-separated, of cut, fragment, neighbour, pair",
+            "'pair,letter': kinds are comma-separated, of cut, fragment, named_pair, neighbour, pair",
+        ),
+        (
+            ("--sizes", "784,30,11", "--not-digit", "50", "--joined", "50", "--joined-kinds", "named_pair,cut"),
+            "has 11 outputs; a digit model trained with --not-digit needs 111 outputs (10 digits, 'not a digit'",
+        ),
+        (
+            ("--sizes", "784,30,111", "--not-digit", "50", "--joined", "50"),
+            "has 111 outputs; a digit model trained with --not-digit needs 11 outputs",
         ),
     ],
 )

@@ -17,13 +17,14 @@ def _model(outputs=11, seed=0, **meta):
     return net
 
 
-def test_the_contract_takes_ten_or_eleven_outputs_and_nothing_else():
+def test_the_contract_takes_ten_eleven_or_111_outputs_and_nothing_else():
     digits.check_digit_model(_model(10))
     digits.check_digit_model(_model(11))
+    digits.check_digit_model(_model(111))
     conv = btf.Graph(parse_layers("conv4:3,bn,pool2,dense11"), cost="cross_entropy", seed=0)
     digits.check_digit_model(conv)
-    for outputs in (9, 12):
-        with pytest.raises(btf.CheckpointError, match=f"has {outputs} outputs.*10 .digits. or 11"):
+    for outputs in (9, 12, 110, 112):
+        with pytest.raises(btf.CheckpointError, match=f"has {outputs} outputs.*10 .digits., 11 .* or 111"):
             digits.check_digit_model(_model(outputs))
 
 
@@ -67,6 +68,21 @@ def test_reading_an_eleven_output_model(temperature, threshold, seed):
     np.testing.assert_array_equal(reading.labels, raw[:, :10].argmax(axis=1))
     np.testing.assert_array_equal(reading.is_digit, reading.not_digit < threshold)
     assert ((reading.not_digit >= 0) & (reading.not_digit <= 1)).all()
+
+
+@given(temperature=st.floats(0.2, 8.0), seed=st.integers(0, 2**16))
+def test_reading_a_pair_model(temperature, seed):
+    net = _model(111, seed=seed % 7, not_digit={"temperature": temperature, "threshold": 0.5})
+    X = np.random.default_rng(seed).random((8, 784), dtype=np.float32) * 3
+    reading = digits.read(net, X)
+    _, raw = net.predict(X)
+    tempered = calibration.soften(raw, temperature)
+    assert reading.confidences.shape == (8, 10) and reading.pairs.shape == (8, 100)
+    np.testing.assert_array_equal(reading.labels, raw[:, :10].argmax(axis=1))
+    # A pair is not *a* digit: "not a digit" and every pair together make the not-a-digit score.
+    np.testing.assert_allclose(reading.not_digit, tempered[:, 10:].sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(reading.pairs, tempered[:, 11:], rtol=1e-9)
+    assert digits.read(_model(11), X).pairs is None
 
 
 def test_a_model_that_is_sure_it_sees_no_digit_says_so():

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from btf.digits import NOT_DIGIT, candidates, cuts, joined
+from btf.digits import NOT_DIGIT, PAIR_BASE, candidates, cuts, joined
 
 
 def _digits(n=40):
@@ -84,6 +84,19 @@ def test_kinds_choose_what_is_drawn():
     assert len(labels) and set(labels) <= {0, 1}
     with pytest.raises(ValueError, match="kinds must be some of"):
         joined.generate(X, y, 5, seed=0, kinds=("pair", "letter"))
+
+
+def test_a_named_pair_is_the_same_pair_labelled_with_its_two_digits():
+    X, y = _digits()
+    pairs, labels = joined.generate(X, y, 30, seed=3, kinds=("pair",))
+    named, names = joined.generate(X, y, 30, seed=3, kinds=("named_pair",))
+    np.testing.assert_array_equal(named, pairs)
+    assert set(labels) == {NOT_DIGIT} and set(names) <= {PAIR_BASE + p for p in (0, 1, 10, 11)}
+    # The names follow the ink: two 1s (bars) make the narrowest pairs, two 0s (rings) the widest.
+    width = (named.reshape(-1, 28, 28).max(axis=1) > 0.1).sum(axis=1) / (
+        named.reshape(-1, 28, 28).max(axis=2) > 0.1
+    ).sum(axis=1)
+    assert width[names == PAIR_BASE + 11].max() < width[names == PAIR_BASE].min()
 
 
 def _drawn(n=40):

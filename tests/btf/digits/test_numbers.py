@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from btf.digits import numbers
+from btf.digits import candidates, numbers
 from btf.images.imagefile import ImageError
 from btf.images.vision import image_to_input
 from tests.support.images import canvas_png
@@ -230,3 +230,42 @@ def test_long_runs_of_touching_t10k_digits_are_offered_enough_cuts():
     # request; 22 with 5, 14 and 72 (none lost). The margin absorbs BLAS differences between CPUs.
     right = [numbers.read_image(image, predict).text == text for image, text in _all_touching(11, 80)]
     assert sum(right) >= 20, sum(right)
+
+
+def _pair_model(pair: int, sure: float):
+    """The served reading, as a pair model (btf.digits.PAIRS) that reads each group whole as ``pair``
+    with probability ``sure`` (and so as no one digit); the cut pieces it reads as the served model does."""
+    calls = []
+
+    def read_pairs(x):
+        reading = predict(x)
+        calls.append(len(x))
+        if len(calls) > 1:  # the cut pieces: no pair in any of them
+            return dataclasses.replace(reading, pairs=np.zeros((len(x), 100)))
+        pairs = np.zeros((len(x), 100))
+        pairs[:, pair] = sure
+        return dataclasses.replace(
+            reading, is_digit=np.zeros(len(x), bool), not_digit=np.full(len(x), 0.99), pairs=pairs
+        )
+
+    return read_pairs
+
+
+def test_a_pair_model_reads_a_group_whole_as_two_digits():
+    image = png(pen_number("71", gap=-16))  # overlapping: one group
+    reading = numbers.read_image(image, _pair_model(71, 0.9))
+    assert reading.text == "71" and [d.label for d in reading.digits] == [7, 1]
+    left, right = reading.digits
+    assert left.is_digit and right.is_digit
+    # Side by side, within the group; each confidence given the other digit (the pair's row and column).
+    assert left.box[0] < right.box[0] and left.box[0] + left.box[2] == right.box[0]
+    assert left.confidences[7] == pytest.approx(1.0) and right.confidences[1] == pytest.approx(1.0)
+    assert reading.confidence == pytest.approx(1.0)
+    np.testing.assert_array_equal(left.input, right.input)  # what the model saw: the pair, once
+
+
+def test_a_pair_the_model_is_unsure_of_is_not_read_as_one():
+    image = png(pen_number("71", gap=-16))
+    assert numbers.read_image(image, _pair_model(38, 0.9)).text == "38"
+    reading = numbers.read_image(image, _pair_model(38, candidates.PAIR_SURE - 0.01))
+    assert "38" not in reading.text and len({d.input.tobytes() for d in reading.digits}) == len(reading.digits)
