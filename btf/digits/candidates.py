@@ -175,13 +175,21 @@ def _misplaced(candidate: Candidate, unit: Unit) -> float:
 # A pair model (btf.digits.PAIRS) reads a piece as two touching digits when it gives that pair
 # at least PAIR_SURE; the reading then scores its log probability, as two pieces (2 PIECE_COST)
 # and PAIR_COST more, so a pair read whole beats a split only when the split's pieces read worse.
+# Tuned with v10 (scripts.eval_numbers, seeds 0 / 2 / 1): a cost of 0.5 or 1, or a bar of 0.6 or
+# 0.7, read fewer touching pairs.
 PAIR_SURE, PAIR_COST = 0.5, 0.0
+# A piece wider than this for its height holds more than two digits: squeezed into 28x28, a run of
+# six touching digits reads as some pair, surely. With v10, 2.0 read 55 / 51 / 56% of the numbers
+# whose digits all touch, 1.6 read 67 / 66 / 67%, 1.5 read 69 / 69 / 70% and 1.4 read 73 / 67 / 75%,
+# and touching pairs 94 / 88 / 90%, 91 / 88 / 90%, 89 / 88 / 89% and 89 / 88 / 89%.
+PAIR_WIDEST = 1.5
 
 
 def pair_score(candidate: Candidate, unit: Unit) -> tuple[float, int]:
     """(score, pair) of reading the piece as the touching pair its model likes best: 10 * left + right,
     or (-inf, -1) when the model has no pair outputs or is not sure of one."""
-    if candidate.input is None or candidate.pairs is None:
+    _, _, w, h = candidate.piece.box
+    if candidate.input is None or candidate.pairs is None or w > PAIR_WIDEST * h:
         return -math.inf, -1
     pair = int(candidate.pairs.argmax())
     probability = float(candidate.pairs[pair])
