@@ -138,8 +138,12 @@ ONE_CHARACTER = 1.2  # a group at most this wide for the row's height may be one
 # own threshold, 0.5, elsewhere): a letter's strokes (n, h, m) cut apart, each with a stub of
 # the stroke that joined them, read as 1s and 7s, less surely than real digits (and more often
 # with a model taught that a digit keeps its neighbour's edge, scripts.train --joined). For a
-# ten-output model (score 1 - top confidence) such a piece needs a confidence over 0.85.
-SURE_DIGIT = 0.15
+# ten-output model (score 1 - top confidence) such a piece needs a confidence over 0.95. v10
+# reads an n's strokes as a 1 and a 7 at 0.004 and 0.09: 0.15 (v9's bar) read n, h and m as
+# numbers, and 0.05 reads the same numbers (eval_numbers) and a third fewer non-digit drawings
+# as numbers (10.2 / 12.0% against 14.5 / 17.8%); 0.03 reads fewer touching pen strokes. A pair
+# read whole (``pair_score``) stands for the touching pairs this bar turns away.
+SURE_DIGIT = 0.05
 # A hand keeps one slant: two pieces cut from one group, both read as 1s, leaning opposite ways
 # by more than this (dx/dy of their ink, about 17 degrees) are a letter's strokes (a V, a W, an
 # N), and neither is offered. No number of eval_numbers' 3,150 (seeds 0, 1, 2) was read otherwise.
