@@ -28,7 +28,7 @@ import numpy as np
 import btf
 from btf import digits
 from btf.data import load
-from btf.digits import numbers
+from btf.digits import candidates, numbers
 from btf.images.vision import ImageError, to_input
 from scripts.cli import OneLineParser, checked_number_set, number_set_arguments, promoted_shipped_model
 from scripts.eval_numbers import CATEGORIES, Number, categories
@@ -72,6 +72,10 @@ def why(number: Number, predict: Callable) -> tuple[str, list[int]]:
                 x, _, w, _ = c.piece.box
                 box = (round((unit.origin.x + x) * sx), 0, round(w * sx), 0)
                 pieces.append((box, int(c.confidences.argmax()), c.is_digit))
+                pair = candidates.pair_score(c, unit)[1]
+                if pair >= 0:  # read as a touching pair: its two digits, boxed as /read boxes them
+                    halves = numbers.as_digits(c, unit, pair, (sx, sx))
+                    pieces += [((d.box[0], 0, d.box[2], 0), d.label, True) for d in halves]
     missing = [t for box, t in zip(number.boxes, labels)
                if not any(overlap(b, box) >= MATCH and k == t and ok for b, k, ok in pieces)]  # fmt: skip
     return ("no candidate piece reads a digit" if missing else "right candidates, chosen otherwise"), missing

@@ -187,13 +187,17 @@ PAIR_SURE, PAIR_COST = 0.5, 0.0
 # whose digits all touch, 1.6 read 67 / 66 / 67%, 1.5 read 69 / 69 / 70% and 1.4 read 73 / 67 / 75%,
 # and touching pairs 94 / 88 / 90%, 91 / 88 / 90%, 89 / 88 / 89% and 89 / 88 / 89%.
 PAIR_WIDEST = 1.5
+# A piece narrower than this for its height is a sliver, not two digits (two touching 1s are
+# wider). A surer bar for pieces one character wide (0.65, 0.8) turned away as many touching
+# pen strokes (1 to 5 points) as non-digits (0 to 0.5 points).
+PAIR_NARROWEST = 0.25
 
 
 def pair_score(candidate: Candidate, unit: Unit) -> tuple[float, int]:
     """(score, pair) of reading the piece as the touching pair its model likes best: 10 * left + right,
     or (-inf, -1) when the model has no pair outputs or is not sure of one."""
     _, _, w, h = candidate.piece.box
-    if candidate.input is None or candidate.pairs is None or w > PAIR_WIDEST * h:
+    if candidate.input is None or candidate.pairs is None or not PAIR_NARROWEST * h <= w <= PAIR_WIDEST * h:
         return -math.inf, -1
     pair = int(candidate.pairs.argmax())
     probability = float(candidate.pairs[pair])

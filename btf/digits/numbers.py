@@ -198,7 +198,7 @@ def _assemble(lay: segment.Layout, groups: list[Unit], joins: list, scale: tuple
     found: list[Digit] = []
     for run in cuts.best_split(firsts[-1] + 1, scores, costs):
         candidate, unit, pair = chosen[run]
-        for digit in _digits(candidate, unit, pair, scale):
+        for digit in as_digits(candidate, unit, pair, scale):
             found.append(digit)
             text.append(str(digit.label) if digit.is_digit else "?")
         if ends.get(run[1]) in lay.points:
@@ -218,7 +218,7 @@ def _run(first: int, candidate: Candidate) -> tuple[int, int]:
     return first + candidate.piece.start, first + candidate.piece.end
 
 
-def _digits(candidate: Candidate, unit: Unit, pair: int, scale: tuple[float, float]) -> list[Digit]:
+def as_digits(candidate: Candidate, unit: Unit, pair: int, scale: tuple[float, float]) -> list[Digit]:
     """The digit a chosen piece reads as, or, read as a touching ``pair``, its two digits: each with its
     confidences given the other (the pair's row and column), its side of the piece, and the pair's input."""
     x, y, w, h = candidate.piece.box

@@ -110,3 +110,25 @@ def test_ones_leaning_opposite_ways_are_not_offered(lean, offered):
     assert [id(c) for c in kept] == [id(c) for c in want]
     same_way = candidates._without_opposite_ones([whole, left, read(1, 2, stroke(lean))])
     assert len(same_way) == 3
+
+
+@pytest.mark.parametrize(
+    "box, read",
+    [
+        ((1, 1, 70, 58), True),  # two digits side by side
+        ((1, 1, 16, 58), True),  # two 1s, pressed together
+        ((1, 1, 12, 58), False),  # a sliver: under PAIR_NARROWEST of its height
+        ((1, 1, 78, 40), False),  # wider than PAIR_WIDEST for its height: more than two digits
+    ],
+)
+def test_a_pair_is_read_only_as_wide_as_two_digits(box, read):
+    unit = unit_with(box)
+    piece = unit.candidates[1]
+    piece.pairs = np.zeros(100)
+    piece.pairs[42] = 0.9
+    value, pair = candidates.pair_score(piece, unit)
+    assert (pair == 42 and value > -np.inf) if read else (pair == -1 and value == -np.inf)
+    piece.pairs[42] = candidates.PAIR_SURE - 0.01  # not sure enough
+    assert candidates.pair_score(piece, unit) == (-np.inf, -1)
+    piece.pairs = None  # a model with no pair outputs
+    assert candidates.pair_score(piece, unit) == (-np.inf, -1)
