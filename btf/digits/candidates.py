@@ -6,7 +6,7 @@ reaching a little past their cuts where digits overlap, or between straight line
 that may be one character), worst first, within ``MAX_PIECES`` pieces a request.
 ``score`` says how much a piece looks like one digit of the row, from the model's reading and
 its shape; ``choosable`` keeps a group's split to pieces that are digits, so a letter stays one
-"not a digit". numpy only; the pieces' inks come from ``btf.digits.cuts``.
+"not a digit"; ``pair_score`` says how much a piece looks like two touching digits, to a pair model. numpy only; the pieces' inks come from ``btf.digits.cuts``.
 """
 
 from __future__ import annotations

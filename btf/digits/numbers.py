@@ -14,6 +14,8 @@ then one dynamic programme over the row keeps the pieces whose confidences, not-
 scores and shapes score best (``candidates.score``), a group being cut only into pieces that
 are digits (``candidates.choosable``). A piece the classifier
 calls "not a digit" (``btf.digits.read``, the decision /predict makes too) reads as ``?``.
+With a pair model (``btf.digits.PAIRS``), a piece it is sure holds two touching digits may
+also be chosen as both (``candidates.pair_score``, ``as_digits``).
 
 Cost is bounded whatever the image: the canvas side, ``segment.MAX_STROKES`` strokes,
 ``segment.MAX_DIGITS`` digit groups, ``cuts.MAX_CUTS`` cuts a group, ``MAX_PIECES`` cut
