@@ -157,11 +157,9 @@ def _classify(candidates: list[Candidate], predict: Predict) -> None:
     reading = predict(inputs)
     confidences = np.asarray(reading.confidences, dtype=np.float64).reshape(len(inputs), -1)
     flags, scores = reading.is_digit.tolist(), np.asarray(reading.not_digit, dtype=np.float64).tolist()
-    pairs = getattr(reading, "pairs", None)
-    for k, (candidate, row, flag, nd) in enumerate(zip(candidates, confidences, flags, scores)):
-        candidate.confidences, candidate.is_digit, candidate.not_digit = row, bool(flag), nd
-        if pairs is not None:
-            candidate.pairs = np.asarray(pairs[k], dtype=np.float64)
+    pairs = reading.pairs if reading.pairs is not None else [None] * len(candidates)
+    for candidate, row, flag, nd, pair in zip(candidates, confidences, flags, scores, pairs):
+        candidate.confidences, candidate.is_digit, candidate.not_digit, candidate.pairs = row, bool(flag), nd, pair
 
 
 # Neighbours at most this far apart (of the row height), up to MAX_JOIN of them, no wider
